@@ -1,0 +1,75 @@
+package pipeline
+
+import (
+	"math"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Event times, watermarks and window bounds are milliseconds since the Unix
+// epoch, UTC, as in Arrow's timestamp[ms] and in Flink.
+const (
+	// MinTime is the watermark of a shard that has seen no record yet.
+	MinTime int64 = math.MinInt64
+	// MaxTime is the final watermark of a bounded input: it fires every window.
+	MaxTime int64 = math.MaxInt64
+)
+
+// Millis converts t to event-time milliseconds.
+func Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// Time converts event-time milliseconds to a UTC time.
+func Time(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// A Side names a secondary output of the pipeline. Batches on a side skip the
+// keyed operators and go straight to the side's sink, staged and committed with
+// the same checkpoints as the main output.
+type Side string
+
+const (
+	// MainSide is the pipeline's ordinary output.
+	MainSide Side = ""
+	// DeadLetterSide carries records that could not be processed (see DeadLetterSchema).
+	DeadLetterSide Side = "dead_letter"
+)
+
+// Batch is the unit that moves between stages: the rows of one shard, in shard
+// order, as an Arrow record batch.
+//
+// First and Last are the positions of the first and last source record the rows
+// came from. MinTime and MaxTime bound the rows' event times once an event-time
+// column is known (both 0 before that, as for raw source batches).
+type Batch struct {
+	Rec     arrow.RecordBatch
+	Shard   string
+	First   Position
+	Last    Position
+	MinTime int64
+	MaxTime int64
+	Side    Side
+}
+
+// Release drops the batch's Arrow reference. It is safe on a nil batch.
+func (b *Batch) Release() {
+	if b != nil && b.Rec != nil {
+		b.Rec.Release()
+		b.Rec = nil
+	}
+}
+
+// Len is the number of rows in the batch.
+func (b *Batch) Len() int {
+	if b == nil || b.Rec == nil {
+		return 0
+	}
+	return int(b.Rec.NumRows())
+}
+
+// WithRecord returns a copy of b's metadata carrying rec instead of b's record.
+// It neither retains rec nor releases b.
+func (b *Batch) WithRecord(rec arrow.RecordBatch) *Batch {
+	nb := *b
+	nb.Rec = rec
+	return &nb
+}

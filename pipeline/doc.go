@@ -1,0 +1,26 @@
+// Package pipeline is shardflow's runtime: the element protocol that travels between
+// stages, the small interfaces that sources, operators, sinks and checkpoint stores
+// implement, and the job runner with its checkpoint coordinator.
+//
+// # Elements
+//
+// Data moves as a *Batch: an Arrow record batch of one shard with the shard's
+// first and last Position and the batch's event-time bounds. Control events
+// travel in order on the same path: Watermark (a shard's event-time progress) and
+// Barrier (checkpoint N has reached this point of a shard's stream).
+//
+// # Ownership
+//
+// Whoever hands a *Batch to another stage hands over its one Arrow reference; the
+// receiver calls Release exactly once. A stage that sends one batch down two
+// branches calls Retain once per extra branch.
+//
+// # Checkpoints
+//
+// Checkpoints follow Flink's aligned-barrier model with two-phase-commit sinks:
+// every shard task records its position and emits Barrier{N}; once N has arrived
+// from every active shard the keyed operators snapshot their state, every sink
+// pre-commits what it has staged, the CheckpointStore persists the checkpoint
+// atomically, and only then are the sinks told to commit. Output therefore
+// becomes visible exactly once although sources are read at least once.
+package pipeline

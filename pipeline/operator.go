@@ -1,0 +1,51 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Emit hands a batch to the next stage, with its Arrow reference.
+type Emit func(*Batch)
+
+// Operator transforms batches. Process owns b: it releases b, or passes it on
+// through emit. An operator instance is used by one goroutine at a time.
+//
+// A batch on a side other than MainSide never reaches an operator: the runtime
+// routes it to that side's sink.
+type Operator interface {
+	Process(ctx context.Context, b *Batch, emit Emit) error
+}
+
+// KeyedOperator runs where the shards of a job meet: it sees the batches of
+// every shard, the job's watermark, and takes part in checkpoints. Windowed
+// aggregations are keyed operators.
+type KeyedOperator interface {
+	Operator
+	// OnWatermark tells the operator that no row with event time below wm will
+	// arrive any more (wm = MaxTime at the end of a bounded input); it emits what
+	// that completes.
+	OnWatermark(ctx context.Context, wm int64, emit Emit) error
+	// Snapshot returns the operator's state; called when checkpoint barriers have
+	// arrived from every shard, so the state reflects exactly the rows before them.
+	Snapshot() ([]byte, error)
+	// Restore replaces the operator's state with one returned by Snapshot.
+	Restore(state []byte) error
+}
+
+// Stage is one step of a job as the DSL declares it, before it runs.
+type Stage interface {
+	// Name describes the stage in errors, logs and the job's fingerprint, e.g.
+	// `filter(event_type = "purchase")`. Two stages that would process data
+	// differently must have different names.
+	Name() string
+	// Bind checks the stage against the schema of its input and returns the
+	// schema of its output and a constructor of operator instances. It is called
+	// once, when the job is built, so that a job that cannot work (an unknown
+	// column, a wrong type) fails before it reads any record. The constructor is
+	// called once per shard task for the stages before the job's key, and once
+	// per job for a keyed stage, whose operator must be a KeyedOperator.
+	Bind(in *arrow.Schema) (out *arrow.Schema, newOp func(mem memory.Allocator) (Operator, error), err error)
+}

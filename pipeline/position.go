@@ -1,0 +1,37 @@
+package pipeline
+
+import "strconv"
+
+// Position addresses one record inside one shard. Only the shard's source
+// interprets it; positions of different shards are never compared.
+//
+// Offset-addressed sources (a file's byte offset, the generator's event index)
+// use N alone. Kinesis uses Seq, the record's sequence number (a decimal of up to
+// 128 bits), and N, the sub-sequence number of a user record inside a KPL
+// aggregate (0 for an ordinary record).
+//
+// The zero Position means "before the first record".
+type Position struct {
+	Seq string `json:"seq,omitempty"`
+	N   int64  `json:"n"`
+}
+
+// OffsetPosition returns the position of an offset-addressed record.
+func OffsetPosition(off int64) Position { return Position{N: off} }
+
+// IsZero reports whether p is the start of a shard.
+func (p Position) IsZero() bool { return p.Seq == "" && p.N == 0 }
+
+// String renders p for logs and dead letters: "1234" for an offset,
+// "49590338271490256608559692538361571095921575989136588898/3" for a Kinesis
+// sub-record, and the bare sequence number when the sub-sequence is 0.
+func (p Position) String() string {
+	switch {
+	case p.Seq == "":
+		return strconv.FormatInt(p.N, 10)
+	case p.N == 0:
+		return p.Seq
+	default:
+		return p.Seq + "/" + strconv.FormatInt(p.N, 10)
+	}
+}

@@ -1,0 +1,57 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrShardEnd is returned by ShardReader.Read when the shard has no more
+// records and never will: a file read to its end, a generator shard that has
+// produced its count, a closed Kinesis shard read to its end, or a bounded
+// replay that reached its upper bound.
+var ErrShardEnd = errors.New("pipeline: end of shard")
+
+// Shard describes one shard of a source and its lineage.
+type Shard struct {
+	ID string
+	// Parents are the shards that must be read to their end before this one
+	// starts (Kinesis ParentShardId and AdjacentParentShardId). A parent that the
+	// source no longer lists (expired from retention) counts as finished.
+	Parents []string
+}
+
+// Source is a set of shards. Implementations are sources/generator,
+// sources/file and sources/kinesis.
+type Source interface {
+	// Name identifies the kind of source in dead letters and metrics ("generator", "file", "kinesis").
+	Name() string
+	// Shards lists the shards the source has now, parents included. The runtime
+	// calls it at start, whenever a shard ends, and every DiscoveryInterval for
+	// an unbounded source.
+	Shards(ctx context.Context) ([]Shard, error)
+	// OpenShard starts reading shard after position after (the zero Position:
+	// from the source's configured start, e.g. the beginning of a file or
+	// trim_horizon). The reader belongs to one goroutine.
+	OpenShard(ctx context.Context, shard Shard, after Position) (ShardReader, error)
+	// Bounded reports whether every shard of the source ends by itself, so that
+	// the job finishes once all shards have ended.
+	Bounded() bool
+}
+
+// ShardReader reads one shard in order.
+type ShardReader interface {
+	// Read returns the next batch of raw records (RawSchema). It returns within
+	// about a second even when no record arrives, with a nil batch and a nil
+	// error, so that the runtime can inject barriers; and ErrShardEnd once the
+	// shard has ended.
+	Read(ctx context.Context) (*Batch, error)
+	// Close releases the reader's resources.
+	Close() error
+}
+
+// IdleReporter is implemented by shard readers that know when their shard is
+// caught up and empty (Kinesis: MillisBehindLatest = 0 and no records). An idle
+// shard stops holding the job's watermark back until it receives records again.
+type IdleReporter interface {
+	Idle() bool
+}
