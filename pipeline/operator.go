@@ -49,3 +49,10 @@ type Stage interface {
 	// per job for a keyed stage, whose operator must be a KeyedOperator.
 	Bind(in *arrow.Schema) (out *arrow.Schema, newOp func(mem memory.Allocator) (Operator, error), err error)
 }
+
+// WindowSpec describes a windowed computation (windows.Tumbling(...).Aggregate(...))
+// before it knows the job's key and event-time columns; the DSL's Window step
+// turns it into the job's keyed stage.
+type WindowSpec interface {
+	KeyedStage(keys []string, eventTime string) (Stage, error)
+}
