@@ -47,7 +47,24 @@ type Stage interface {
 	// column, a wrong type) fails before it reads any record. The constructor is
 	// called once per shard task for the stages before the job's key, and once
 	// per job for a keyed stage, whose operator must be a KeyedOperator.
-	Bind(in *arrow.Schema) (out *arrow.Schema, newOp func(mem memory.Allocator) (Operator, error), err error)
+	Bind(in *arrow.Schema) (out *arrow.Schema, newOp func(env OperatorEnv) (Operator, error), err error)
+}
+
+// OperatorEnv is what an operator instance is created with.
+type OperatorEnv struct {
+	// Mem allocates the operator's Arrow memory.
+	Mem memory.Allocator
+	// Source is the job's source name (Source.Name), for dead letters.
+	Source string
+	// Shard is the shard a shard-local instance serves; "" for a keyed operator.
+	Shard string
+}
+
+// CounterReporter is implemented by operators and sinks that count what the
+// job's summary and metrics show, e.g. {"late_rows": 3, "windows_fired": 120}.
+// Counters is called from the goroutine that runs the operator or sink.
+type CounterReporter interface {
+	Counters() map[string]int64
 }
 
 // WindowSpec describes a windowed computation (windows.Tumbling(...).Aggregate(...))

@@ -5,8 +5,10 @@ import "strconv"
 // Position addresses one record inside one shard. Only the shard's source
 // interprets it; positions of different shards are never compared.
 //
-// Offset-addressed sources (a file's byte offset, the generator's event index)
-// use N alone. Kinesis uses Seq, the record's sequence number (a decimal of up to
+// Offset-addressed sources use N alone, as the offset just past the record: a
+// file's byte offset after the record's line, the generator's count of events
+// up to and including the record. Resuming after N is then seeking to N, and
+// the first record's position is never the zero Position. Kinesis uses Seq, the record's sequence number (a decimal of up to
 // 128 bits), and N, the sub-sequence number of a user record inside a KPL
 // aggregate (0 for an ordinary record).
 //
