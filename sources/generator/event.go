@@ -1,0 +1,310 @@
+package generator
+
+import (
+	"math"
+	"math/bits"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// NumUsers is the number of distinct user_id values. User u belongs to shard
+// u % Shards, so every user's events stay in one shard and in order there.
+const NumUsers = 10000
+
+// ClickstreamSchema is the Arrow schema of the generator's events, for a job's
+// JSON decoder. price is null on page_view events.
+var ClickstreamSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "event_id", Type: arrow.BinaryTypes.String},
+	{Name: "user_id", Type: arrow.BinaryTypes.String},
+	{Name: "session_id", Type: arrow.BinaryTypes.String},
+	{Name: "event_type", Type: arrow.BinaryTypes.String},
+	{Name: "page", Type: arrow.BinaryTypes.String},
+	{Name: "referrer", Type: arrow.BinaryTypes.String},
+	{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}},
+	{Name: "price", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+}, nil)
+
+// Event types and their shares.
+const (
+	PageView  = "page_view"   // ~80%
+	AddToCart = "add_to_cart" // ~15%
+	Purchase  = "purchase"    // ~5%
+)
+
+// sessionLength groups a user's events into sessions of event time.
+const sessionLength = 30 * 60 * 1000 // ms
+
+// products are the product pages with their prices in cents.
+var products = [...]struct {
+	page  string
+	cents int64
+}{
+	{"/product/101", 1999}, {"/product/102", 2499}, {"/product/103", 4999},
+	{"/product/104", 899}, {"/product/105", 12900}, {"/product/106", 3450},
+	{"/product/107", 7999}, {"/product/108", 1575}, {"/product/109", 24900},
+	{"/product/110", 599},
+}
+
+// otherPages are the non-product pages of page views, most visited first.
+var otherPages = [...]string{
+	"/", "/search", "/category/shoes", "/category/electronics", "/cart",
+	"/category/shirts", "/category/home", "/account", "/checkout", "/help",
+}
+
+// referrers are drawn for every event, most frequent first; "" is direct traffic.
+var referrers = [...]string{
+	"", "https://www.google.com/", "https://www.facebook.com/", "https://t.co/",
+	"https://www.bing.com/", "https://news.ycombinator.com/",
+}
+
+// userIDs holds the user_id strings, so that a record costs no string allocation.
+var userIDs = func() []string {
+	ids := make([]string, NumUsers)
+	for u := range ids {
+		ids[u] = "u" + pad4(u)
+	}
+	return ids
+}()
+
+func pad4(v int) string {
+	s := strconv.Itoa(v)
+	for len(s) < 4 {
+		s = "0" + s
+	}
+	return s
+}
+
+// rng is splitmix64 started from a hash of (seed, shard, index): a
+// counter-based generator, so any event can be computed on its own.
+type rng struct{ state uint64 }
+
+func newRNG(seed int64, shard int, i int64) rng {
+	h := mix64(uint64(seed) ^ 0x5f0e_d1c5_7a3b_9e21)
+	h = mix64(h ^ uint64(shard)*0x9e37_79b9_7f4a_7c15)
+	h = mix64(h ^ uint64(i))
+	return rng{state: h}
+}
+
+func mix64(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58_476d_1ce4_e5b9
+	z = (z ^ (z >> 27)) * 0x94d0_49bb_1331_11eb
+	return z ^ (z >> 31)
+}
+
+func (r *rng) next() uint64 {
+	r.state += 0x9e37_79b9_7f4a_7c15
+	return mix64(r.state)
+}
+
+// float returns a uniform number in [0, 1).
+func (r *rng) float() float64 { return float64(r.next()>>11) / (1 << 53) }
+
+// below returns a uniform integer in [0, n).
+func (r *rng) below(n uint64) uint64 {
+	hi, _ := bits.Mul64(r.next(), n)
+	return hi
+}
+
+// params are a Config with defaults applied, reduced to what an event needs.
+type params struct {
+	seed       int64
+	shards     int
+	startMs    int64
+	intervalNs uint64
+	intervalMs int64 // intervalNs / 1e6 when whole, else -1
+	disorderMs float64
+	badEvery   int64
+	usersOf    []uint64 // users per shard
+	startSubMs uint64   // Start's nanoseconds below the millisecond
+}
+
+func newParams(c Config) params {
+	p := params{
+		seed:       c.Seed,
+		shards:     c.Shards,
+		startMs:    c.Start.UnixMilli(),
+		startSubMs: uint64(c.Start.Nanosecond() % int(time.Millisecond)),
+		intervalNs: uint64(c.EventInterval),
+		intervalMs: -1,
+		disorderMs: float64(c.MaxDisorder.Milliseconds()),
+		badEvery:   c.BadEvery,
+		usersOf:    make([]uint64, c.Shards),
+	}
+	if p.intervalNs%uint64(time.Millisecond) == 0 && p.startSubMs == 0 {
+		p.intervalMs = int64(p.intervalNs / uint64(time.Millisecond))
+	}
+	for s := range p.usersOf {
+		p.usersOf[s] = uint64((NumUsers - s + c.Shards - 1) / c.Shards)
+	}
+	return p
+}
+
+// baseMs is event i's time before disorder: Start + i*EventInterval, in ms.
+func (p *params) baseMs(i int64) int64 {
+	if p.intervalMs >= 0 {
+		return p.startMs + i*p.intervalMs
+	}
+	hi, lo := bits.Mul64(uint64(i), p.intervalNs)
+	lo, carry := bits.Add64(lo, p.startSubMs, 0)
+	hi += carry
+	if hi >= uint64(time.Millisecond) {
+		return math.MaxInt64 / 2 // beyond any representable time; Validate keeps runs far from it
+	}
+	q, _ := bits.Div64(hi, lo, uint64(time.Millisecond))
+	return p.startMs + int64(q)
+}
+
+// eventTime is the ts of event i of a shard, in ms.
+func (p *params) eventTime(r *rng, i int64) int64 {
+	base := p.baseMs(i)
+	u := r.float()
+	// Most events are on time or nearly, a few are up to disorderMs late.
+	// No event is before Start (clamping keeps the disorder bound).
+	late := int64(p.disorderMs * u * u * u * u)
+	return max(base-late, p.startMs)
+}
+
+// appendEvent appends the JSON of event i (0-based) of shard s to dst and
+// returns it with the event's partition key (its user_id) and event time.
+func (p *params) appendEvent(dst []byte, s int, i int64) ([]byte, string, int64) {
+	r := newRNG(p.seed, s, i)
+	start := len(dst)
+
+	// Skewed user of this shard: j = m * x^2.5 favours the first users.
+	x := r.float()
+	m := p.usersOf[s]
+	j := uint64(float64(m) * x * x * math.Sqrt(x))
+	if j >= m {
+		j = m - 1
+	}
+	user := int(uint64(s) + j*uint64(p.shards))
+	ts := p.eventTime(&r, i)
+
+	kind := r.below(100)
+	var typ, page string
+	var cents int64 = -1
+	switch {
+	case kind < 80:
+		typ = PageView
+		if r.below(2) == 0 {
+			page = products[skewed(&r, len(products))].page
+		} else {
+			page = otherPages[skewed(&r, len(otherPages))]
+		}
+	case kind < 95:
+		typ = AddToCart
+		pr := products[skewed(&r, len(products))]
+		page, cents = pr.page, pr.cents
+	default:
+		typ = Purchase
+		page = "/checkout"
+		cents = 999 + int64(r.below(49000))
+	}
+	ref := referrers[skewed(&r, len(referrers))]
+
+	dst = append(dst, `{"event_id":"e`...)
+	dst = appendPadded(dst, uint64(s), 4)
+	dst = append(dst, '-')
+	dst = strconv.AppendInt(dst, i, 10)
+	dst = append(dst, `","user_id":"`...)
+	dst = append(dst, userIDs[user]...)
+	dst = append(dst, `","session_id":"s`...)
+	dst = appendHex(dst, mix64(uint64(p.seed)^mix64(uint64(user)<<32^uint64(floorDiv(ts, sessionLength)))), 12)
+	dst = append(dst, `","event_type":"`...)
+	dst = append(dst, typ...)
+	dst = append(dst, `","page":"`...)
+	dst = append(dst, page...)
+	dst = append(dst, `","referrer":"`...)
+	dst = append(dst, ref...)
+	dst = append(dst, `","ts":"`...)
+	dst = appendRFC3339Millis(dst, ts)
+	dst = append(dst, '"')
+	if cents >= 0 {
+		dst = append(dst, `,"price":`...)
+		dst = strconv.AppendInt(dst, cents/100, 10)
+		dst = append(dst, '.')
+		dst = appendPadded(dst, uint64(cents%100), 2)
+	}
+	dst = append(dst, '}')
+
+	if p.badEvery > 0 && (i+1)%p.badEvery == 0 {
+		// Malformed: the object cut in half.
+		dst = dst[:start+(len(dst)-start)/2]
+	}
+	return dst, userIDs[user], ts
+}
+
+// skewed returns an index in [0, n) that favours small indexes (x^2).
+func skewed(r *rng, n int) int {
+	x := r.float()
+	return int(x * x * float64(n))
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func appendPadded(dst []byte, v uint64, width int) []byte {
+	var buf [20]byte
+	n := len(buf)
+	for v > 0 || n > len(buf)-width {
+		n--
+		buf[n] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(dst, buf[n:]...)
+}
+
+func appendHex(dst []byte, v uint64, digits int) []byte {
+	const hex = "0123456789abcdef"
+	for k := digits - 1; k >= 0; k-- {
+		dst = append(dst, hex[(v>>(4*uint(k)))&0xf])
+	}
+	return dst
+}
+
+// appendRFC3339Millis appends ms as "2006-01-02T15:04:05.000Z" without
+// allocating (time.AppendFormat reparses its layout on every call).
+func appendRFC3339Millis(dst []byte, ms int64) []byte {
+	days := floorDiv(ms, 86_400_000)
+	rem := ms - days*86_400_000
+	// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+	z := days + 719468
+	era := floorDiv(z, 146097)
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if mp >= 10 {
+		m = mp - 9
+	}
+	if m <= 2 {
+		y++
+	}
+	if y < 0 || y > 9999 {
+		return time.UnixMilli(ms).UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z07:00")
+	}
+	dst = appendPadded(dst, uint64(y), 4)
+	dst = append(dst, '-')
+	dst = appendPadded(dst, uint64(m), 2)
+	dst = append(dst, '-')
+	dst = appendPadded(dst, uint64(d), 2)
+	dst = append(dst, 'T')
+	dst = appendPadded(dst, uint64(rem/3_600_000), 2)
+	dst = append(dst, ':')
+	dst = appendPadded(dst, uint64(rem/60_000%60), 2)
+	dst = append(dst, ':')
+	dst = appendPadded(dst, uint64(rem/1000%60), 2)
+	dst = append(dst, '.')
+	dst = appendPadded(dst, uint64(rem%1000), 3)
+	return append(dst, 'Z')
+}
