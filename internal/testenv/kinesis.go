@@ -1,0 +1,100 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+)
+
+// KinesisServer is a Kinesis API server started for one test.
+type KinesisServer struct {
+	*Process
+	// Client talks to the server with dummy credentials (x/x) in us-east-1.
+	Client *kinesis.Client
+}
+
+// NewClient returns another client of the server. A non-nil transport replaces
+// the client's HTTP transport, so that tests can inject faults (throttling,
+// expired iterators) around the real server's answers.
+func (s *KinesisServer) NewClient(transport http.RoundTripper, optFns ...func(*kinesis.Options)) *kinesis.Client {
+	return KinesisClient(s.Endpoint(), transport, optFns...)
+}
+
+// KinesisClient returns a client of the Kinesis API at endpoint with dummy
+// credentials (x/x) in us-east-1. A nil transport means a fresh
+// http.Transport; the SDK's own retries stay enabled.
+func KinesisClient(endpoint string, transport http.RoundTripper, optFns ...func(*kinesis.Options)) *kinesis.Client {
+	if transport == nil {
+		transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	opts := kinesis.Options{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("x", "x", ""),
+		BaseEndpoint: aws.String(endpoint),
+		HTTPClient:   &http.Client{Transport: transport},
+	}
+	return kinesis.New(opts, optFns...)
+}
+
+// kinesaliteScript starts kinesalite through its JS API: its command line has
+// no --host flag and would listen on every interface.
+const kinesaliteScript = `
+const port = Number(process.argv[1]);
+const server = require('./node_modules/kinesalite')({
+  createStreamMs: 50, deleteStreamMs: 50, updateStreamMs: 50, shardLimit: 1000,
+});
+server.listen(port, '127.0.0.1', (err) => { if (err) { console.error(err); process.exit(1); } });
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`
+
+// Kinesalite starts kinesalite (fast; split and merge; no UpdateShardCount, no
+// fan-out, MillisBehindLatest always 0, no StreamARN) on a free loopback port
+// for the duration of t. It fails t when the server cannot start.
+func Kinesalite(t testing.TB) *KinesisServer {
+	t.Helper()
+	port := FreePort(t)
+	cmd := Node(context.Background(), t, "-e", kinesaliteScript, strconv.Itoa(port))
+	p := Start(t, "kinesalite", port, cmd)
+	return &KinesisServer{Process: p, Client: KinesisClient(p.Endpoint(), nil)}
+}
+
+// KinesisLocal starts kinesis-local (kinesis-mock compiled to JavaScript:
+// UpdateShardCount, fan-out, real MillisBehindLatest, StreamARN, ChildShards;
+// slow) on a free loopback port for the duration of t. Its TLS port is bound
+// to another free port and not used. scripts/testenv-install.sh patched it to
+// bind 127.0.0.1. It is stopped with TERM, then KILL if it lingers.
+func KinesisLocal(t testing.TB) *KinesisServer {
+	t.Helper()
+	port, tlsPort := FreePort(t), FreePort(t)
+	for tlsPort == port {
+		tlsPort = FreePort(t)
+	}
+	cmd := Node(context.Background(), t, "main.js")
+	cmd.Dir = filepath.Join(cmd.Dir, "node_modules", "kinesis-local")
+	cmd.Env = append(os.Environ(),
+		"KINESIS_MOCK_PLAIN_PORT="+strconv.Itoa(port),
+		"KINESIS_MOCK_TLS_PORT="+strconv.Itoa(tlsPort),
+		"SHARD_LIMIT=1000", "LOG_LEVEL=WARN",
+		"CREATE_STREAM_DURATION=50ms", "DELETE_STREAM_DURATION=50ms",
+		"UPDATE_SHARD_COUNT_DURATION=50ms", "SPLIT_SHARD_DURATION=50ms",
+		"MERGE_SHARDS_DURATION=50ms", "REGISTER_STREAM_CONSUMER_DURATION=50ms",
+		"DEREGISTER_STREAM_CONSUMER_DURATION=50ms", "START_STREAM_ENCRYPTION_DURATION=50ms",
+		"STOP_STREAM_ENCRYPTION_DURATION=50ms",
+	)
+	if _, err := os.Stat(filepath.Join(cmd.Dir, "main.js")); err != nil {
+		t.Fatalf("testenv: kinesis-local is not installed: %v", err)
+	}
+	p := Start(t, "kinesis-local", port, cmd)
+	return &KinesisServer{Process: p, Client: KinesisClient(p.Endpoint(), nil)}
+}
+
+// String describes the server for test logs.
+func (s *KinesisServer) String() string { return fmt.Sprintf("%s at %s", s.Name, s.Endpoint()) }

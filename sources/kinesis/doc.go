@@ -1,0 +1,24 @@
+// Package kinesis reads Amazon Kinesis Data Streams shard by shard as a
+// pipeline.Source.
+//
+// A Source lists the stream's shards with their lineage (ListShards, paginated;
+// parents are ParentShardId and AdjacentParentShardId) and opens one
+// ShardReader per shard, which the runtime drives from that shard's goroutine.
+// A reader polls GetRecords at most five times a second, fast while the shard
+// is behind and every PollInterval once it is caught up, within a share of the
+// shard's 2 MB/s read limit; it retries throttling and transient errors with
+// jittered exponential backoff (one classifier, IsRetryable), renews expired
+// iterators after the last record it read, and returns pipeline.ErrShardEnd
+// once a closed shard is drained or a bounded replay reached its StopAt.
+//
+// Positions are (sequence number, sub-sequence number): records produced with
+// the Kinesis Producer Library's aggregation are deaggregated and each user
+// record is addressed by its index inside the aggregate, so a checkpoint can
+// fall inside an aggregate. A corrupt aggregate is handed to the dead letters
+// as a pipeline.DeadLetterSide batch, in stream order.
+//
+// Clients come from LoadClient, which reads the standard AWS configuration
+// (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KINESIS, the
+// credential chain), or from anything that implements API, such as a fake in
+// tests.
+package kinesis

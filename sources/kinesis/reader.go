@@ -1,0 +1,393 @@
+package kinesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// maxReadWait bounds how long Read blocks without data, so that the runtime
+// can inject barriers.
+const maxReadWait = time.Second
+
+// errStopped ends a deaggregation early at a StopAt bound.
+var errStopped = errors.New("kinesis: stop bound reached")
+
+// shardReader reads one shard. It is a small state machine driven by Read:
+//
+//	no iterator  -> GetShardIterator (after the last record read, else after
+//	                the checkpoint, else the configured start)
+//	iterator     -> GetRecords when the pacing allows, queue the batches
+//	pending      -> hand out queued batches first, in stream order
+//	ended        -> ErrShardEnd once the queue is empty
+//
+// Failures set a backoff deadline instead of sleeping inside one Read beyond
+// maxReadWait.
+type shardReader struct {
+	src   *Source
+	cfg   *Config
+	shard string
+	log   *slog.Logger
+
+	raw     *pipeline.RawBuilder
+	dead    *pipeline.DeadLetterBuilder
+	pending []*pipeline.Batch
+
+	iter  *string
+	after pipeline.Position // checkpointed position, until a record is read
+	skip  bool              // drop the record at after.Seq up to sub-record after.N
+	last  pipeline.Position // the last record read (delivered or queued)
+	bound *pipeline.Position
+
+	nextCall time.Time // no call before
+	lastCall time.Time // start of the last GetRecords call
+	failures int
+	ended    bool
+
+	caughtUp   bool
+	emptySince time.Time
+	pastStop   bool // a call was made after StopAt.Time
+}
+
+var (
+	_ pipeline.ShardReader  = (*shardReader)(nil)
+	_ pipeline.IdleReporter = (*shardReader)(nil)
+)
+
+func newShardReader(s *Source, shard string, after pipeline.Position) *shardReader {
+	r := &shardReader{
+		src: s, cfg: &s.cfg, shard: shard,
+		log:   s.cfg.Logger.With("stream", s.cfg.Stream, "shard", shard),
+		raw:   pipeline.NewRawBuilder(s.cfg.Mem),
+		dead:  pipeline.NewDeadLetterBuilder(s.cfg.Mem, Name),
+		after: after,
+		skip:  after.Seq != "",
+	}
+	if st := s.cfg.StopAt; st != nil {
+		if p, ok := st.Positions[shard]; ok {
+			r.bound = &p
+		}
+	}
+	return r
+}
+
+// Read returns the next raw batch (or a dead-letter batch for a corrupt
+// aggregate, in stream order), nil after about a second without records, and
+// pipeline.ErrShardEnd once the shard is closed and drained or past StopAt.
+func (r *shardReader) Read(ctx context.Context) (*pipeline.Batch, error) {
+	deadline := time.Now().Add(maxReadWait)
+	for {
+		if len(r.pending) > 0 {
+			b := r.pending[0]
+			r.pending[0] = nil
+			r.pending = r.pending[1:]
+			return b, nil
+		}
+		if r.ended {
+			return nil, pipeline.ErrShardEnd
+		}
+		wake := r.nextCall
+		if wake.After(deadline) {
+			return nil, sleepUntil(ctx, deadline)
+		}
+		if err := sleepUntil(ctx, wake); err != nil {
+			return nil, err
+		}
+		var err error
+		if r.iter == nil {
+			err = r.getIterator(ctx)
+		} else {
+			err = r.getRecords(ctx)
+		}
+		if err != nil {
+			if err := r.failed(ctx, err); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// failed decides what a failed call means: a renewed iterator, a backoff, or
+// the end of Read with an error.
+func (r *shardReader) failed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	r.failures++
+	switch {
+	case IsExpiredIterator(err):
+		r.src.cfg.Metrics.Retried(r.shard)
+		r.iter = nil
+		if r.failures > r.cfg.MaxRetries {
+			return fmt.Errorf("kinesis: shard %s: %d consecutive failures: %w", r.shard, r.failures, err)
+		}
+		r.log.Debug("iterator expired; renewing", "after", r.last.String())
+		return nil
+	case IsRetryable(err):
+		if IsThrottle(err) {
+			r.cfg.Metrics.Throttled(r.shard)
+		}
+		if r.failures > r.cfg.MaxRetries {
+			return fmt.Errorf("kinesis: shard %s: %d consecutive failures: %w", r.shard, r.failures, err)
+		}
+		r.cfg.Metrics.Retried(r.shard)
+		wait := backoff(r.failures-1, r.cfg.MinBackoff, r.cfg.MaxBackoff)
+		r.nextCall = max(time.Now().Add(wait), r.lastCall.Add(MinCallInterval))
+		r.log.Debug("retrying", "err", err, "attempt", r.failures, "backoff", wait)
+		return nil
+	default:
+		return err
+	}
+}
+
+// getIterator asks for an iterator after the last record read, else after the
+// checkpointed position, else at the configured start.
+func (r *shardReader) getIterator(ctx context.Context) error {
+	in := &kinesis.GetShardIteratorInput{
+		StreamName: r.src.stream.name, StreamARN: r.src.stream.arn, ShardId: aws.String(r.shard),
+	}
+	switch {
+	case r.last.Seq != "":
+		// Every record of the answers so far was processed whole.
+		in.ShardIteratorType = types.ShardIteratorTypeAfterSequenceNumber
+		in.StartingSequenceNumber = aws.String(r.last.Seq)
+	case r.after.Seq != "":
+		in.ShardIteratorType = types.ShardIteratorTypeAtSequenceNumber
+		in.StartingSequenceNumber = aws.String(r.after.Seq)
+	default:
+		in.ShardIteratorType = r.src.start.typ
+		if in.ShardIteratorType == types.ShardIteratorTypeAtTimestamp {
+			in.Timestamp = aws.Time(r.src.start.at)
+		}
+	}
+	callCtx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
+	defer cancel()
+	out, err := r.src.api.GetShardIterator(callCtx, in, ownRetries)
+	if err != nil {
+		return fmt.Errorf("kinesis: shard %s: get shard iterator: %w", r.shard, err)
+	}
+	if out.ShardIterator == nil {
+		// A closed shard whose records have all expired.
+		r.ended = true
+		return nil
+	}
+	r.iter = out.ShardIterator
+	r.failures = 0
+	return nil
+}
+
+// getRecords makes one GetRecords call, queues its records and paces the next
+// call.
+func (r *shardReader) getRecords(ctx context.Context) error {
+	started := time.Now()
+	r.lastCall = started
+	callCtx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
+	defer cancel()
+	out, err := r.src.api.GetRecords(callCtx, &kinesis.GetRecordsInput{
+		ShardIterator: r.iter, Limit: aws.Int32(int32(r.cfg.MaxRecordsPerCall)), StreamARN: r.src.stream.arn,
+	}, ownRetries)
+	if err != nil {
+		return fmt.Errorf("kinesis: shard %s: get records: %w", r.shard, err)
+	}
+	r.failures = 0
+	r.iter = out.NextShardIterator
+	bytes := r.take(out.Records)
+	if r.iter == nil {
+		r.ended = true // closed and drained
+	}
+	behind := aws.ToInt64(out.MillisBehindLatest)
+	r.cfg.Metrics.MillisBehind(r.shard, behind)
+	if n := len(out.Records); n > 0 {
+		if t := out.Records[n-1].ApproximateArrivalTimestamp; t != nil {
+			r.cfg.Metrics.IteratorAge(r.shard, max(0, started.Sub(*t)))
+		}
+	}
+
+	// Idle and StopAt.Time both need "caught up and empty".
+	wasCaughtUp := r.caughtUp
+	r.caughtUp = behind == 0 && len(out.Records) == 0
+	if r.caughtUp && !wasCaughtUp {
+		r.emptySince = started
+	}
+	if st := r.cfg.StopAt; st != nil && !st.Time.IsZero() && r.caughtUp && started.After(st.Time) {
+		r.ended = true
+	}
+
+	// Pace: fast while behind or the answer was full, PollInterval once caught
+	// up; never more than 5 calls/s, never more than ReadShare of 2 MB/s.
+	gap := r.cfg.PollInterval
+	if behind > 0 || len(out.Records) >= r.cfg.MaxRecordsPerCall {
+		gap = MinCallInterval
+	}
+	budget := time.Duration(float64(bytes) / (r.cfg.ReadShare * ShardReadBytesPerSecond) * float64(time.Second))
+	r.nextCall = started.Add(max(gap, budget, MinCallInterval))
+	return nil
+}
+
+// take turns the records of one answer into queued batches and returns their
+// payload bytes as Kinesis counts them (aggregates whole).
+func (r *shardReader) take(records []types.Record) (bytes int) {
+	users, userBytes := 0, 0
+	for i := range records {
+		rec := &records[i]
+		seq := aws.ToString(rec.SequenceNumber)
+		var arrival int64
+		if rec.ApproximateArrivalTimestamp != nil {
+			arrival = rec.ApproximateArrivalTimestamp.UnixMilli()
+			if st := r.cfg.StopAt; st != nil && !st.Time.IsZero() && rec.ApproximateArrivalTimestamp.After(st.Time) {
+				r.ended = true
+				break
+			}
+		}
+		if r.bound != nil && compareSeq(seq, r.bound.Seq) > 0 {
+			r.ended = true
+			break
+		}
+		bytes += len(rec.Data)
+		skipUpTo := int64(-1) // sub-records <= skipUpTo were read before the restart
+		if r.skip {
+			r.skip = false
+			if seq == r.after.Seq {
+				skipUpTo = r.after.N
+			}
+		}
+		pk := aws.ToString(rec.PartitionKey)
+		if !isAggregated(rec.Data) {
+			r.last = pipeline.Position{Seq: seq}
+			if skipUpTo < 0 {
+				r.flushDead()
+				r.raw.Append(rec.Data, pk, r.last, arrival)
+				users++
+				userBytes += len(rec.Data)
+			}
+		} else {
+			r.takeAggregate(rec, seq, arrival, skipUpTo, &users, &userBytes)
+		}
+		if r.ended || (r.bound != nil && compareSeq(seq, r.bound.Seq) >= 0) {
+			r.ended = true // at the bound: nothing after it belongs to the replay
+			break
+		}
+	}
+	r.flushRaw()
+	r.flushDead()
+	if users > 0 {
+		r.cfg.Metrics.RecordsIn(r.shard, users, userBytes)
+		r.caughtUp, r.emptySince = false, time.Time{}
+	}
+	return bytes
+}
+
+// takeAggregate deaggregates the KPL aggregate rec into the raw builder, or
+// queues it as a dead letter when it is corrupt.
+func (r *shardReader) takeAggregate(rec *types.Record, seq string, arrival, skipUpTo int64, users, userBytes *int) {
+	atBound := r.bound != nil && seq == r.bound.Seq
+	err := deaggregate(rec.Data, func(sub int64, key string, data []byte) error {
+		if atBound && sub > r.bound.N {
+			return errStopped
+		}
+		r.last = pipeline.Position{Seq: seq, N: sub}
+		if sub <= skipUpTo {
+			return nil
+		}
+		r.flushDead()
+		r.raw.Append(data, key, r.last, arrival)
+		*users++
+		*userBytes += len(data)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errStopped):
+		r.ended = true
+	case err != nil:
+		r.last = pipeline.Position{Seq: seq}
+		if skipUpTo >= 0 {
+			return // dead-lettered before the restart
+		}
+		r.log.Warn("corrupt KPL aggregate to dead letters", "seq", seq, "err", err)
+		r.flushRaw()
+		r.dead.Append(r.shard, r.last, fmt.Errorf("%w: %w", ErrCorruptAggregate, err), rec.Data)
+	}
+}
+
+func (r *shardReader) flushRaw() {
+	if b := r.raw.NewBatch(r.shard); b != nil {
+		r.pending = append(r.pending, b)
+	}
+}
+
+func (r *shardReader) flushDead() {
+	if b := r.dead.NewBatch(r.shard); b != nil {
+		r.pending = append(r.pending, b)
+	}
+}
+
+// Idle reports whether the shard has been caught up and empty for IdleTimeout.
+func (r *shardReader) Idle() bool {
+	return r.caughtUp && len(r.pending) == 0 && time.Since(r.emptySince) >= r.cfg.IdleTimeout
+}
+
+// Close releases the reader's queued batches and builders.
+func (r *shardReader) Close() error {
+	for _, b := range r.pending {
+		b.Release()
+	}
+	r.pending = nil
+	r.raw.Release()
+	r.dead.Release()
+	return nil
+}
+
+// sleepUntil waits until t or until ctx is done.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	return sleepCtx(ctx, time.Until(t))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// compareSeq compares two decimal sequence numbers (up to 128 bits).
+func compareSeq(a, b string) int {
+	a, b = trimZeros(a), trimZeros(b)
+	switch {
+	case len(a) != len(b):
+		return cmpInt(len(a), len(b))
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func trimZeros(s string) string {
+	for len(s) > 1 && s[0] == '0' {
+		s = s[1:]
+	}
+	return s
+}
+
+func cmpInt(a, b int) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
