@@ -1,0 +1,297 @@
+package file_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/shardflow/shardflow/pipeline"
+	"github.com/shardflow/shardflow/sources/file"
+	"github.com/shardflow/shardflow/sources/sourcetest"
+)
+
+const testMaxLine = 64
+
+// expect computes the records of content independently of the reader: lines
+// split at '\n', one trailing '\r' dropped, empty lines skipped, long lines cut.
+func expect(content string, maxLine int) []sourcetest.Record {
+	var recs []sourcetest.Record
+	off := 0
+	for off < len(content) {
+		i := strings.IndexByte(content[off:], '\n')
+		end := len(content)
+		line := content[off:]
+		if i >= 0 {
+			end = off + i + 1
+			line = content[off : off+i]
+		}
+		off = end
+		if len(line) > maxLine {
+			line = line[:maxLine]
+		} else {
+			line = strings.TrimSuffix(line, "\r")
+		}
+		if line == "" {
+			continue
+		}
+		recs = append(recs, sourcetest.Record{Data: []byte(line), Pos: pipeline.Position{N: int64(end)}})
+	}
+	return recs
+}
+
+// testFiles are the conformance suite's files.
+func testFiles() map[string]string {
+	var many strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&many, `{"i":%d,"pad":"%s"}`+"\n", i, strings.Repeat("x", i%40))
+		if i%97 == 0 {
+			many.WriteString("\n")
+		}
+	}
+	return map[string]string{
+		"a.jsonl": "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n",
+		"b.jsonl": "\n\n{\"b\":1}\r\n\r\n{\"b\":2}\n\n{\"b\":3}",
+		"c.jsonl": "",
+		"d.jsonl": strings.Repeat("y", testMaxLine) + "\n" + strings.Repeat("z", testMaxLine+1) + "\n{\"d\":1}\n" +
+			strings.Repeat("w", 3*testMaxLine+7) + "\n" + strings.Repeat("v", 2*testMaxLine),
+		"e.jsonl": many.String(),
+		"f.jsonl": "garbage that is not JSON\n{\"f\":\n",
+	}
+}
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "dir.jsonl"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestConformance(t *testing.T) {
+	files := testFiles()
+	dir := writeFiles(t, files)
+	for _, batch := range []int{1, 7, 1000} {
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
+			sourcetest.Run(t, func(t *testing.T, mem memory.Allocator) sourcetest.Fixture {
+				src, err := file.New(file.Config{
+					Glob: filepath.Join(dir, "*.jsonl"), BatchSize: batch, MaxBatchBytes: 4096,
+					MaxLineBytes: testMaxLine, Mem: mem,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := map[string][]sourcetest.Record{}
+				for name, content := range files {
+					want[filepath.Join(dir, name)] = expect(content, testMaxLine)
+				}
+				return sourcetest.Fixture{Source: src, Want: want}
+			})
+		})
+	}
+}
+
+// readAll reads a shard after a position and returns the records' data and
+// positions.
+func readAll(t *testing.T, src *file.Source, id string, after int64) (lines []string, pos []int64) {
+	t.Helper()
+	r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: id}, pipeline.Position{N: after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		b, err := r.Read(t.Context())
+		if errors.Is(err, pipeline.ErrShardEnd) {
+			return lines, pos
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b == nil {
+			continue
+		}
+		data := b.Rec.Column(0).(*array.Binary)
+		n := b.Rec.Column(3).(*array.Int64)
+		for i := range b.Len() {
+			lines = append(lines, string(data.Value(i)))
+			pos = append(pos, n.Value(i))
+		}
+		b.Release()
+	}
+}
+
+func TestLines(t *testing.T) {
+	tests := []struct {
+		name      string
+		content   string
+		after     int64
+		wantLines []string
+		wantPos   []int64
+	}{
+		{"trailing newline", "{}\n[1]\n", 0, []string{"{}", "[1]"}, []int64{3, 7}},
+		{"no trailing newline", "{}\n[1]", 0, []string{"{}", "[1]"}, []int64{3, 6}},
+		{"empty lines advance the offset", "\n\n{}\n\n\n[1]\n\n", 0, []string{"{}", "[1]"}, []int64{5, 11}},
+		{"crlf", "{}\r\n\r\n[1]\r\n", 0, []string{"{}", "[1]"}, []int64{4, 11}},
+		{"only empty lines", "\n\n\n", 0, nil, nil},
+		{"empty file", "", 0, nil, nil},
+		{"resume mid-file", "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n", 8, []string{`{"a":2}`, `{"a":3}`}, []int64{16, 24}},
+		{"resume at the last line", "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n", 16, []string{`{"a":3}`}, []int64{24}},
+		{"resume at the end", "{\"a\":1}\n{\"a\":2}\n", 16, nil, nil},
+		{"resume at the end, no trailing newline", "{\"a\":1}\n{\"a\":2}", 15, nil, nil},
+		{"resume before an unterminated line", "{\"a\":1}\n{\"a\":2}", 8, []string{`{"a":2}`}, []int64{15}},
+		{"long line is cut, not lost", "{}\n" + strings.Repeat("x", 100) + "\n{}", 0,
+			[]string{"{}", strings.Repeat("x", testMaxLine), "{}"}, []int64{3, 104, 106}},
+		{"long final line", strings.Repeat("x", 1000), 0, []string{strings.Repeat("x", testMaxLine)}, []int64{1000}},
+		{"line of exactly the limit", strings.Repeat("x", testMaxLine) + "\n", 0,
+			[]string{strings.Repeat("x", testMaxLine)}, []int64{testMaxLine + 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			path := filepath.Join(t.TempDir(), "f.jsonl")
+			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			src, err := file.New(file.Config{Glob: path, MaxLineBytes: testMaxLine, Mem: mem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, pos := readAll(t, src, path, tc.after)
+			if fmt.Sprint(lines) != fmt.Sprint(tc.wantLines) || fmt.Sprint(pos) != fmt.Sprint(tc.wantPos) {
+				t.Errorf("got %q at %v, want %q at %v", lines, pos, tc.wantLines, tc.wantPos)
+			}
+		})
+	}
+}
+
+func TestResumeMidFileMatchesFullRead(t *testing.T) {
+	dir := writeFiles(t, testFiles())
+	path := filepath.Join(dir, "e.jsonl")
+	src, err := file.New(file.Config{Glob: path, BatchSize: 333})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, pos := readAll(t, src, path, 0)
+	for _, k := range []int{0, 1, 96, 97, 2500, len(lines) - 2} {
+		got, gotPos := readAll(t, src, path, pos[k])
+		if fmt.Sprint(got) != fmt.Sprint(lines[k+1:]) || fmt.Sprint(gotPos) != fmt.Sprint(pos[k+1:]) {
+			t.Errorf("resume after record %d (offset %d): got %d records, want %d", k, pos[k], len(got), len(lines)-k-1)
+		}
+	}
+}
+
+func TestOpenShardRejectsBadPositions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.jsonl")
+	if err := os.WriteFile(path, []byte("{\"a\":1}\n{\"a\":2}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := file.New(file.Config{Glob: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pos := range []pipeline.Position{{N: 3}, {N: 17}, {N: -1}, {Seq: "1", N: 8}} {
+		if r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, pos); err == nil {
+			r.Close()
+			t.Errorf("OpenShard(after %q) = nil error, want one", pos)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ok.jsonl"), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub.jsonl"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		cfg     file.Config
+		wantErr string // "" = valid
+	}{
+		{"valid", file.Config{Glob: filepath.Join(dir, "*.jsonl")}, ""},
+		{"empty glob", file.Config{}, "glob is empty"},
+		{"malformed glob", file.Config{Glob: filepath.Join(dir, "[a-")}, "is malformed"},
+		{"no match", file.Config{Glob: filepath.Join(dir, "*.csv")}, "matches no file"},
+		{"only a directory", file.Config{Glob: filepath.Join(dir, "sub.*")}, "matches no file"},
+		{"negative batch", file.Config{Glob: filepath.Join(dir, "*.jsonl"), BatchSize: -1}, "batch size"},
+		{"huge line limit", file.Config{Glob: filepath.Join(dir, "*.jsonl"), MaxLineBytes: 1 << 30}, "max line bytes"},
+		{"negative batch bytes", file.Config{Glob: filepath.Join(dir, "*.jsonl"), MaxBatchBytes: -5}, "max batch bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			_, newErr := file.New(tc.cfg)
+			switch {
+			case tc.wantErr == "" && (err != nil || newErr != nil):
+				t.Fatalf("Validate = %v, New = %v, want no error", err, newErr)
+			case tc.wantErr != "" && (err == nil || newErr == nil):
+				t.Fatalf("Validate = %v, New = %v, want errors containing %q", err, newErr, tc.wantErr)
+			case tc.wantErr != "":
+				if !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "file: ") {
+					t.Errorf("Validate = %q, want a \"file: \" error containing %q", err, tc.wantErr)
+				}
+				namesGlob := tc.wantErr == "is malformed" || tc.wantErr == "matches no file"
+				if namesGlob && !strings.Contains(err.Error(), tc.cfg.Glob) {
+					t.Errorf("Validate = %q, want it to name the glob %q", err, tc.cfg.Glob)
+				}
+			}
+		})
+	}
+}
+
+func TestUnreadableFile(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root reads files whatever their mode; check the error path with a
+		// dangling symlink instead, which os.Stat cannot follow either.
+		dir := t.TempDir()
+		if err := os.Symlink(filepath.Join(dir, "missing"), filepath.Join(dir, "x.jsonl")); err != nil {
+			t.Fatal(err)
+		}
+		if err := (file.Config{Glob: filepath.Join(dir, "*.jsonl")}).Validate(); err == nil {
+			t.Fatal("Validate accepted a dangling symlink")
+		}
+		return
+	}
+	path := filepath.Join(t.TempDir(), "x.jsonl")
+	if err := os.WriteFile(path, []byte("{}\n"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	if err := (file.Config{Glob: path}).Validate(); err == nil {
+		t.Fatal("Validate accepted an unreadable file")
+	}
+}
+
+func TestReadAfterClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.jsonl")
+	if err := os.WriteFile(path, []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := file.New(file.Config{Glob: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.OpenShard(context.Background(), pipeline.Shard{ID: path}, pipeline.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if _, err := r.Read(t.Context()); !errors.Is(err, file.ErrClosed) {
+		t.Errorf("Read after Close = %v, want ErrClosed", err)
+	}
+}

@@ -1,0 +1,107 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// Name is the file source's Source.Name.
+const Name = "file"
+
+// ErrClosed is returned by Read on a closed shard reader.
+var ErrClosed = errors.New("file: shard reader closed")
+
+var (
+	_ pipeline.Source      = (*Source)(nil)
+	_ pipeline.ShardReader = (*reader)(nil)
+)
+
+// Source reads JSON-lines files, one shard per file (see the package
+// documentation).
+type Source struct {
+	cfg    Config
+	shards []pipeline.Shard
+}
+
+// New returns a source over the files that cfg.Glob matches now, or an error
+// if cfg is invalid or matches no readable file.
+func New(cfg Config) (*Source, error) {
+	files, err := cfg.files()
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{cfg: cfg.withDefaults()}
+	for _, f := range files {
+		s.shards = append(s.shards, pipeline.Shard{ID: f})
+	}
+	return s, nil
+}
+
+// Name returns "file".
+func (s *Source) Name() string { return Name }
+
+// Bounded returns true: every file ends.
+func (s *Source) Bounded() bool { return true }
+
+// Shards lists the files matched when the source was created.
+func (s *Source) Shards(context.Context) ([]pipeline.Shard, error) {
+	return slices.Clone(s.shards), nil
+}
+
+// OpenShard opens the shard's file and seeks to after.N, which must be 0 or
+// the end of a line.
+func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeline.Position) (pipeline.ShardReader, error) {
+	if !slices.ContainsFunc(s.shards, func(sh pipeline.Shard) bool { return sh.ID == shard.ID }) {
+		return nil, fmt.Errorf("file: unknown shard %q", shard.ID)
+	}
+	if after.Seq != "" || after.N < 0 {
+		return nil, fmt.Errorf("file: shard %s: invalid position %q", shard.ID, after)
+	}
+	f, err := os.Open(shard.ID)
+	if err != nil {
+		return nil, fmt.Errorf("file: shard %s: %w", shard.ID, err)
+	}
+	if err := seekAfter(f, after.N); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("file: shard %s: %w", shard.ID, err)
+	}
+	return &reader{
+		cfg:  s.cfg,
+		id:   shard.ID,
+		f:    f,
+		base: after.N,
+		buf:  make([]byte, min(64<<10, s.cfg.MaxLineBytes+1)),
+		rb:   pipeline.NewRawBuilder(s.cfg.Mem),
+	}, nil
+}
+
+// seekAfter positions f at off, checking that off ends a line.
+func seekAfter(f *os.File, off int64) error {
+	if off == 0 {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if off > fi.Size() {
+		return fmt.Errorf("position %d is past the end of the file (%d bytes); has it been truncated?", off, fi.Size())
+	}
+	if off < fi.Size() {
+		var b [1]byte
+		if _, err := f.ReadAt(b[:], off-1); err != nil {
+			return err
+		}
+		if b[0] != '\n' {
+			return fmt.Errorf("position %d is not at the end of a line; has the file changed?", off)
+		}
+	}
+	_, err = f.Seek(off, io.SeekStart)
+	return err
+}
