@@ -1,0 +1,307 @@
+package windows
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// storeMask says which of an acc's slices an aggregate uses.
+type storeMask uint8
+
+const (
+	storeN storeMask = 1 << iota // counts
+	storeI                       // int64 sums, signed and timestamp extrema
+	storeU                       // uint64 extrema
+	storeF                       // float64 sums and extrema
+)
+
+// acc holds one aggregate's partial values in columns indexed by group slot:
+// n counts rows or values, i/u/f hold sums or extrema. Which slices are used
+// depends on the aggregate (aggPlan.store); the others stay nil.
+type acc struct {
+	n []int64
+	i []int64
+	u []uint64
+	f []float64
+}
+
+// grow appends one zeroed slot to the used slices.
+func (a *acc) grow(m storeMask) {
+	if m&storeN != 0 {
+		a.n = append(a.n, 0)
+	}
+	if m&storeI != 0 {
+		a.i = append(a.i, 0)
+	}
+	if m&storeU != 0 {
+		a.u = append(a.u, 0)
+	}
+	if m&storeF != 0 {
+		a.f = append(a.f, 0)
+	}
+}
+
+// clearSlot zeroes slot s.
+func (a *acc) clearSlot(m storeMask, s int32) {
+	if m&storeN != 0 {
+		a.n[s] = 0
+	}
+	if m&storeI != 0 {
+		a.i[s] = 0
+	}
+	if m&storeU != 0 {
+		a.u[s] = 0
+	}
+	if m&storeF != 0 {
+		a.f[s] = 0
+	}
+}
+
+// truncate drops every slot.
+func (a *acc) truncate() {
+	a.n, a.i, a.u, a.f = a.n[:0], a.i[:0], a.u[:0], a.f[:0]
+}
+
+// mergeSlot folds src's slot s into dst's slot d. It is how shard partials
+// combine when a window fires, and how session windows will combine when they
+// merge. Count distinct is merged from the sets, not here.
+func mergeSlot(ap *aggPlan, dst *acc, d int32, src *acc, s int32) {
+	switch ap.kind {
+	case kindCount, kindCountIf:
+		dst.n[d] += src.n[s]
+	case kindSum, kindSumIf, kindAvg:
+		if ap.store&storeN != 0 {
+			dst.n[d] += src.n[s]
+		}
+		if ap.store&storeF != 0 {
+			dst.f[d] += src.f[s]
+		} else {
+			dst.i[d] += src.i[s]
+		}
+	case kindMin, kindMax:
+		if src.n[s] == 0 {
+			return
+		}
+		first := dst.n[d] == 0
+		dst.n[d] += src.n[s]
+		isMin := ap.kind == kindMin
+		switch {
+		case ap.store&storeF != 0:
+			if first || (src.f[s] < dst.f[d]) == isMin && src.f[s] != dst.f[d] {
+				dst.f[d] = src.f[s]
+			}
+		case ap.store&storeU != 0:
+			if first || (src.u[s] < dst.u[d]) == isMin && src.u[s] != dst.u[d] {
+				dst.u[d] = src.u[s]
+			}
+		default:
+			if first || (src.i[s] < dst.i[d]) == isMin && src.i[s] != dst.i[d] {
+				dst.i[d] = src.i[s]
+			}
+		}
+	}
+}
+
+// updateFn folds the values of arr at rows into the slots (parallel to rows)
+// of a. keep, when not nil, says per row of the batch whether the row counts
+// (the value is valid and the predicate holds).
+type updateFn func(a *acc, arr arrow.Array, keep []bool, rows, slots []int32)
+
+type intValue interface {
+	~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+type numValue interface {
+	intValue | ~float32 | ~float64
+}
+
+func values[T numValue](arr arrow.Array) []T {
+	d := arr.Data()
+	b := d.Buffers()[1]
+	if b == nil || b.Len() == 0 {
+		return nil
+	}
+	return arrow.GetData[T](b.Bytes())[d.Offset() : d.Offset()+d.Len()]
+}
+
+func byPhys[F any](p physType, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64 F) F {
+	switch p {
+	case pI8:
+		return i8
+	case pI16:
+		return i16
+	case pI32:
+		return i32
+	case pI64, pTS:
+		return i64
+	case pU8:
+		return u8
+	case pU16:
+		return u16
+	case pU32:
+		return u32
+	case pU64:
+		return u64
+	case pF32:
+		return f32
+	}
+	return f64
+}
+
+func sumUpdater(p physType) updateFn {
+	return byPhys(p, sumInt[int8], sumInt[int16], sumInt[int32], sumInt[int64],
+		sumInt[uint8], sumInt[uint16], sumInt[uint32], sumInt[uint64], sumFloat[float32], sumFloat[float64])
+}
+
+func avgUpdater(p physType) updateFn {
+	return byPhys(p, avgInt[int8], avgInt[int16], avgInt[int32], avgInt[int64],
+		avgInt[uint8], avgInt[uint16], avgInt[uint32], avgInt[uint64], avgFloat[float32], avgFloat[float64])
+}
+
+func extremumUpdater(p physType, isMin bool) updateFn {
+	if isMin {
+		return byPhys(p, minI[int8], minI[int16], minI[int32], minI[int64],
+			minI[uint8], minI[uint16], minI[uint32], minU, minF[float32], minF[float64])
+	}
+	return byPhys(p, maxI[int8], maxI[int16], maxI[int32], maxI[int64],
+		maxI[uint8], maxI[uint16], maxI[uint32], maxU, maxF[float32], maxF[float64])
+}
+
+func sumInt[T intValue](a *acc, arr arrow.Array, keep []bool, rows, slots []int32) {
+	vals, dst := values[T](arr), a.i
+	if keep == nil {
+		for j, r := range rows {
+			dst[slots[j]] += int64(vals[r])
+		}
+		return
+	}
+	for j, r := range rows {
+		if keep[r] {
+			dst[slots[j]] += int64(vals[r])
+		}
+	}
+}
+
+func sumFloat[T ~float32 | ~float64](a *acc, arr arrow.Array, keep []bool, rows, slots []int32) {
+	vals, dst := values[T](arr), a.f
+	if keep == nil {
+		for j, r := range rows {
+			dst[slots[j]] += float64(vals[r])
+		}
+		return
+	}
+	for j, r := range rows {
+		if keep[r] {
+			dst[slots[j]] += float64(vals[r])
+		}
+	}
+}
+
+func avgInt[T intValue](a *acc, arr arrow.Array, keep []bool, rows, slots []int32) {
+	vals, n, dst := values[T](arr), a.n, a.i
+	for j, r := range rows {
+		if keep == nil || keep[r] {
+			s := slots[j]
+			n[s]++
+			dst[s] += int64(vals[r])
+		}
+	}
+}
+
+func avgFloat[T ~float32 | ~float64](a *acc, arr arrow.Array, keep []bool, rows, slots []int32) {
+	vals, n, dst := values[T](arr), a.n, a.f
+	for j, r := range rows {
+		if keep == nil || keep[r] {
+			s := slots[j]
+			n[s]++
+			dst[s] += float64(vals[r])
+		}
+	}
+}
+
+// Extrema keep a count of values in n; a slot with n = 0 has no value yet.
+
+func minI[T intValue](a *acc, arr arrow.Array, keep []bool, rows, slots []int32) {
+	vals, n, dst := values[T](arr), a.n, a.i
+	for j, r := range rows {
+		if keep == nil || keep[r] {
+			s, v := slots[j], int64(vals[r])
+			if n[s] == 0 || v < dst[s] {
+				dst[s] = v
+			}
+			n[s]++
+		}
+	}
+}
+
+func maxI[T intValue](a *acc, arr arrow.Array, keep []bool, rows, slots []int32) {
+	vals, n, dst := values[T](arr), a.n, a.i
+	for j, r := range rows {
+		if keep == nil || keep[r] {
+			s, v := slots[j], int64(vals[r])
+			if n[s] == 0 || v > dst[s] {
+				dst[s] = v
+			}
+			n[s]++
+		}
+	}
+}
+
+func minU(a *acc, arr arrow.Array, keep []bool, rows, slots []int32) {
+	vals, n, dst := values[uint64](arr), a.n, a.u
+	for j, r := range rows {
+		if keep == nil || keep[r] {
+			s, v := slots[j], vals[r]
+			if n[s] == 0 || v < dst[s] {
+				dst[s] = v
+			}
+			n[s]++
+		}
+	}
+}
+
+func maxU(a *acc, arr arrow.Array, keep []bool, rows, slots []int32) {
+	vals, n, dst := values[uint64](arr), a.n, a.u
+	for j, r := range rows {
+		if keep == nil || keep[r] {
+			s, v := slots[j], vals[r]
+			if n[s] == 0 || v > dst[s] {
+				dst[s] = v
+			}
+			n[s]++
+		}
+	}
+}
+
+// Float extrema skip NaN, like nulls.
+
+func minF[T ~float32 | ~float64](a *acc, arr arrow.Array, keep []bool, rows, slots []int32) {
+	vals, n, dst := values[T](arr), a.n, a.f
+	for j, r := range rows {
+		if keep == nil || keep[r] {
+			s, v := slots[j], float64(vals[r])
+			if v != v {
+				continue
+			}
+			if n[s] == 0 || v < dst[s] {
+				dst[s] = v
+			}
+			n[s]++
+		}
+	}
+}
+
+func maxF[T ~float32 | ~float64](a *acc, arr arrow.Array, keep []bool, rows, slots []int32) {
+	vals, n, dst := values[T](arr), a.n, a.f
+	for j, r := range rows {
+		if keep == nil || keep[r] {
+			s, v := slots[j], float64(vals[r])
+			if v != v {
+				continue
+			}
+			if n[s] == 0 || v > dst[s] {
+				dst[s] = v
+			}
+			n[s]++
+		}
+	}
+}

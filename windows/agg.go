@@ -1,0 +1,110 @@
+package windows
+
+import (
+	"strconv"
+
+	"github.com/shardflow/shardflow/expr"
+)
+
+type aggKind uint8
+
+const (
+	kindInvalid aggKind = iota
+	kindCount
+	kindCountIf
+	kindSum
+	kindSumIf
+	kindMin
+	kindMax
+	kindAvg
+	kindCountDistinct
+)
+
+var kindNames = [...]string{
+	kindInvalid:       "invalid",
+	kindCount:         "count",
+	kindCountIf:       "count_if",
+	kindSum:           "sum",
+	kindSumIf:         "sum_if",
+	kindMin:           "min",
+	kindMax:           "max",
+	kindAvg:           "avg",
+	kindCountDistinct: "count_distinct",
+}
+
+func (k aggKind) String() string { return kindNames[k] }
+
+// Agg is one aggregate column of a window's output. Build it with Count,
+// CountIf, Sum, SumIf, Min, Max, Avg or CountDistinct; the zero Agg is
+// invalid. Its column and predicate are checked when the window stage is bound
+// to its input schema.
+//
+// Nulls: Count counts rows; every other aggregate skips null values. A sum of
+// no values is 0; min, max and avg of no values are null.
+type Agg struct {
+	kind aggKind
+	name string
+	col  string
+	pred expr.Predicate
+}
+
+// Count counts the window's rows of a key (int64).
+func Count(name string) Agg { return Agg{kind: kindCount, name: name} }
+
+// CountIf counts the rows that satisfy pred (int64).
+func CountIf(name string, pred expr.Predicate) Agg {
+	return Agg{kind: kindCountIf, name: name, pred: pred}
+}
+
+// Sum adds up col: int64 for integer columns, float64 for floating-point ones.
+func Sum(name, col string) Agg { return Agg{kind: kindSum, name: name, col: col} }
+
+// SumIf adds up col over the rows that satisfy pred.
+func SumIf(name, col string, pred expr.Predicate) Agg {
+	return Agg{kind: kindSumIf, name: name, col: col, pred: pred}
+}
+
+// Min is the smallest value of a numeric or timestamp column, of the column's type.
+func Min(name, col string) Agg { return Agg{kind: kindMin, name: name, col: col} }
+
+// Max is the largest value of a numeric or timestamp column, of the column's type.
+func Max(name, col string) Agg { return Agg{kind: kindMax, name: name, col: col} }
+
+// Avg is the mean of a numeric column (float64).
+func Avg(name, col string) Agg { return Agg{kind: kindAvg, name: name, col: col} }
+
+// CountDistinct counts the distinct values of a string or integer column,
+// exactly (int64).
+func CountDistinct(name, col string) Agg {
+	return Agg{kind: kindCountDistinct, name: name, col: col}
+}
+
+// Name is the aggregate's output column name.
+func (a Agg) Name() string { return a.name }
+
+// String renders the aggregate in stage names: `count(events)`,
+// `count_if(page_views: event_type = "page_view")`, `sum(revenue: price)`,
+// `sum_if(revenue: price, event_type = "purchase")`.
+func (a Agg) String() string {
+	s := a.kind.String() + "(" + a.name
+	switch a.kind {
+	case kindCount:
+	case kindCountIf:
+		s += ": " + predString(a.pred)
+	case kindSumIf:
+		s += ": " + a.col + ", " + predString(a.pred)
+	default:
+		s += ": " + a.col
+	}
+	return s + ")"
+}
+
+func predString(p expr.Predicate) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return p.String()
+}
+
+// label is how errors name the aggregate: sum("revenue").
+func (a Agg) label() string { return a.kind.String() + "(" + strconv.Quote(a.name) + ")" }

@@ -1,0 +1,37 @@
+// Package windows provides event-time windowed aggregations over Arrow record
+// batches: window assigners (Tumbling, Sliding), mergeable aggregations
+// (Count, CountIf, Sum, SumIf, Min, Max, Avg, CountDistinct) and the keyed
+// operator that runs them where a job's shards meet.
+//
+//	windows.Tumbling(time.Minute).Aggregate(
+//		windows.Count("events"),
+//		windows.CountIf("page_views", expr.Eq("event_type", "page_view")),
+//		windows.SumIf("revenue", "price", expr.Eq("event_type", "purchase")),
+//		windows.CountDistinct("unique_users", "user_id"))
+//
+// is a pipeline.WindowSpec; the DSL's Window step turns it into the job's keyed
+// stage with KeyedStage(keys, eventTime).
+//
+// # Output
+//
+// Each fired window yields one row per key: window_start and window_end
+// (timestamp[ms, UTC], the window is [start, end)), the key columns, then the
+// aggregates in the order given. A watermark emits one batch holding every
+// window it completes, sorted by (window_start, keys), so output is
+// deterministic.
+//
+// # State
+//
+// The operator keeps partial aggregates per source shard, then per window,
+// then per key, and merges the shards' partials when a window fires. Every
+// aggregate is mergeable (counts and sums add, min and max compare, avg is a
+// sum and a count, exact distinct is a set), which is what lets a shard's
+// state move with its lease to another worker later. Snapshot encodes the
+// whole state in a compact, versioned, checksummed binary form.
+//
+// # Late rows
+//
+// A window fires once the watermark reaches its end. A row that arrives for a
+// window that has already fired (window end <= watermark) is late: it is
+// dropped and counted in the "late_rows" counter.
+package windows

@@ -1,0 +1,419 @@
+package windows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/shardflow/shardflow/expr"
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// Operator is the keyed operator of a window stage: a hash aggregation whose
+// state is partial aggregates per source shard, per window, per key.
+type Operator struct {
+	p   *plan
+	mem memory.Allocator
+
+	preds      []expr.Bound // distinct predicates, evaluated once per batch each
+	predOf     []int        // per aggregate: index into preds, or -1
+	keys       *keyTable
+	vdicts     []*dict // per aggregate: the value dict of a CountDistinct, else nil
+	shards     map[string]*shardState
+	byName     []*shardState // shards sorted by name, for deterministic merging
+	wm         int64
+	serial     uint32
+	compact    int // dict size that triggers a compaction after firing
+	minCompact int // floor of compact; tests lower it
+
+	// lateness is the allowed lateness in milliseconds (always 0 for now):
+	// windows fire at end <= watermark, and a row is late once its window's
+	// end + lateness <= watermark. Allowing lateness will need fired windows to
+	// stay open and fire again with updates.
+	lateness int64
+
+	// cache maps a key id to its slot in the window state last used for it.
+	cacheSerial []uint32
+	cacheSlot   []int32
+
+	// Per-batch scratch.
+	ts     []int64
+	starts []int64
+	kids   []uint32
+	rows   []int32
+	slots  []int32
+	wins   []int32
+	bwins  []*winState
+	masks  [][]bool
+	keep   []bool
+	vids   []uint32
+
+	// Merge scratch (OnWatermark).
+	macc    []acc
+	mkeys   []uint32
+	mindex  map[uint32]int32
+	slotMap []int32
+	mset    *u64set
+
+	rowsIn, lateRows, nullTimeRows, windowsFired int64
+}
+
+var (
+	_ pipeline.KeyedOperator   = (*Operator)(nil)
+	_ pipeline.CounterReporter = (*Operator)(nil)
+)
+
+// shardState is one source shard's partial aggregates. Slots index the
+// columns of accs; a window owns the slots of its keys.
+type shardState struct {
+	name    string
+	windows map[int64]*winState
+	accs    []acc
+	free    []int32
+	nslots  int32
+}
+
+// winState is one shard's partial aggregates of one window.
+type winState struct {
+	start, end int64
+	serial     uint32 // identifies the state in Operator.cacheSerial; never 0
+	slots      map[uint32]int32
+	keys       []uint32 // key id of each group, in order of arrival
+	gslots     []int32  // slot of each group, parallel to keys
+	sets       []*u64set
+}
+
+const minCompact = 1 << 16
+
+func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
+	if env.Mem == nil {
+		return nil, errors.New("windows: operator needs an allocator")
+	}
+	o := &Operator{p: p, mem: env.Mem, predOf: make([]int, len(p.aggs))}
+	seen := map[string]int{}
+	for i, ap := range p.aggs {
+		o.predOf[i] = -1
+		if ap.pred == nil {
+			continue
+		}
+		s := ap.pred.String()
+		if j, ok := seen[s]; ok {
+			o.predOf[i] = j
+			continue
+		}
+		b, err := ap.pred.Bind(p.in)
+		if err != nil {
+			return nil, fmt.Errorf("windows: %s: %w", ap.label(), err)
+		}
+		seen[s] = len(o.preds)
+		o.predOf[i] = len(o.preds)
+		o.preds = append(o.preds, b)
+	}
+	o.masks = make([][]bool, len(o.preds))
+	o.reset()
+	return o, nil
+}
+
+// reset drops all state.
+func (o *Operator) reset() {
+	o.keys = newKeyTable(o.p.keyPhys)
+	o.vdicts = make([]*dict, len(o.p.aggs))
+	for i, ap := range o.p.aggs {
+		if ap.kind == kindCountDistinct {
+			o.vdicts[i] = newDict(ap.phys)
+		}
+	}
+	o.shards = map[string]*shardState{}
+	o.byName = nil
+	o.wm = pipeline.MinTime
+	o.serial = 0
+	if o.minCompact == 0 {
+		o.minCompact = minCompact
+	}
+	o.compact = o.minCompact
+	o.cacheSerial, o.cacheSlot = nil, nil
+	o.rowsIn, o.lateRows, o.nullTimeRows, o.windowsFired = 0, 0, 0, 0
+}
+
+// Counters implements pipeline.CounterReporter.
+func (o *Operator) Counters() map[string]int64 {
+	open := map[int64]struct{}{}
+	for _, sh := range o.byName {
+		for st := range sh.windows {
+			open[st] = struct{}{}
+		}
+	}
+	return map[string]int64{
+		"rows_in":        o.rowsIn,
+		"late_rows":      o.lateRows,
+		"null_time_rows": o.nullTimeRows,
+		"windows_fired":  o.windowsFired,
+		"open_windows":   int64(len(open)),
+	}
+}
+
+func (o *Operator) shard(name string) *shardState {
+	if sh, ok := o.shards[name]; ok {
+		return sh
+	}
+	sh := &shardState{name: name, windows: map[int64]*winState{}, accs: make([]acc, len(o.p.aggs))}
+	o.shards[name] = sh
+	i, _ := slices.BinarySearchFunc(o.byName, name, func(s *shardState, n string) int {
+		switch {
+		case s.name < n:
+			return -1
+		case s.name > n:
+			return 1
+		}
+		return 0
+	})
+	o.byName = slices.Insert(o.byName, i, sh)
+	return sh
+}
+
+// window returns the state of the window at start in sh, creating it.
+func (o *Operator) window(sh *shardState, start, end int64) *winState {
+	if ws, ok := sh.windows[start]; ok {
+		return ws
+	}
+	ws := &winState{start: start, end: end, serial: o.nextSerial(), slots: map[uint32]int32{}}
+	ws.sets = make([]*u64set, len(o.p.aggs))
+	for i := range o.p.aggs {
+		if o.vdicts[i] != nil {
+			ws.sets[i] = newU64Set(0)
+		}
+	}
+	sh.windows[start] = ws
+	return ws
+}
+
+func (o *Operator) nextSerial() uint32 {
+	o.serial++
+	if o.serial == 0 { // wrapped: forget every cached slot
+		clear(o.cacheSerial)
+		o.serial = 1
+	}
+	return o.serial
+}
+
+// newGroup adds key kid to ws and returns its fresh slot.
+func (o *Operator) newGroup(sh *shardState, ws *winState, kid uint32) int32 {
+	var s int32
+	if n := len(sh.free); n > 0 {
+		s = sh.free[n-1]
+		sh.free = sh.free[:n-1]
+	} else {
+		s = sh.nslots
+		sh.nslots++
+		for i := range sh.accs {
+			sh.accs[i].grow(o.p.aggs[i].store)
+		}
+	}
+	ws.slots[kid] = s
+	ws.keys = append(ws.keys, kid)
+	ws.gslots = append(ws.gslots, s)
+	return s
+}
+
+// freeWindow returns ws's slots to sh and forgets ws.
+func (o *Operator) freeWindow(sh *shardState, ws *winState) {
+	for _, s := range ws.gslots {
+		for i := range sh.accs {
+			sh.accs[i].clearSlot(o.p.aggs[i].store, s)
+		}
+	}
+	sh.free = append(sh.free, ws.gslots...)
+	delete(sh.windows, ws.start)
+}
+
+func (o *Operator) isLate(end int64) bool { return end <= subSat(o.wm, o.lateness) }
+
+// Process implements pipeline.Operator: it folds b's rows into the state of
+// b's shard and releases b. It emits nothing; windows fire on watermarks.
+func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit) error {
+	defer b.Release()
+	if b.Len() == 0 {
+		return nil
+	}
+	rec := b.Rec
+	if s := rec.Schema(); s != o.p.in && !s.Equal(o.p.in) {
+		return fmt.Errorf("windows: %s: batch schema %s differs from the bound schema", o.p.name, s)
+	}
+	n := int(rec.NumRows())
+	o.rowsIn += int64(n)
+	sh := o.shard(b.Shard)
+	f := o.p.fanout
+
+	tcol := rec.Column(o.p.timeCol)
+	ts := o.eventTimes(tcol, n)
+	o.starts = grow(o.starts, n*f)
+	o.p.assigner.Assign(ts, o.starts)
+	o.kids = grow(o.kids, n)
+	o.keys.lookup(rec, o.p.keyCols, o.kids)
+	if nk := o.keys.len(); nk > len(o.cacheSerial) {
+		o.cacheSerial = append(o.cacheSerial, make([]uint32, nk-len(o.cacheSerial))...)
+		o.cacheSlot = append(o.cacheSlot, make([]int32, nk-len(o.cacheSlot))...)
+	}
+
+	o.rows, o.slots, o.wins = grow(o.rows, n*f), grow(o.slots, n*f), grow(o.wins, n*f)
+	rows, slots, wins := o.rows, o.slots, o.wins
+	o.bwins = o.bwins[:0]
+	var ws *winState
+	wi := int32(-1)
+	m := 0
+	nullTime := tcol.NullN() > 0
+	starts, kids, size := o.starts, o.kids, o.p.size
+	cacheSerial, cacheSlot := o.cacheSerial, o.cacheSlot
+	for i := range n {
+		if nullTime && tcol.IsNull(i) {
+			o.nullTimeRows++
+			continue
+		}
+		kept := false
+		for j := i * f; j < i*f+f; j++ {
+			st := starts[j]
+			if ws == nil || st != ws.start {
+				end := windowEnd(st, size)
+				if o.isLate(end) {
+					continue
+				}
+				ws, wi = o.batchWindow(sh, st, end)
+			}
+			kid := kids[i]
+			var s int32
+			if cacheSerial[kid] == ws.serial {
+				s = cacheSlot[kid]
+			} else {
+				var ok bool
+				if s, ok = ws.slots[kid]; !ok {
+					s = o.newGroup(sh, ws, kid)
+				}
+				cacheSerial[kid], cacheSlot[kid] = ws.serial, s
+			}
+			rows[m], slots[m], wins[m] = int32(i), s, wi
+			m++
+			kept = true
+		}
+		if !kept {
+			o.lateRows++
+		}
+	}
+	if m == 0 {
+		return nil
+	}
+	rows, slots, wins = rows[:m], slots[:m], wins[:m]
+
+	for pi, pb := range o.preds {
+		o.masks[pi] = pb.Match(rec, o.masks[pi])
+		if len(o.masks[pi]) < n {
+			return fmt.Errorf("windows: %s: predicate returned %d results for %d rows", o.p.name, len(o.masks[pi]), n)
+		}
+	}
+	for ai := range o.p.aggs {
+		ap := &o.p.aggs[ai]
+		var keep []bool
+		if pi := o.predOf[ai]; pi >= 0 {
+			keep = o.masks[pi]
+		}
+		var arr arrow.Array
+		if ap.col >= 0 {
+			arr = rec.Column(ap.col)
+			if arr.NullN() > 0 {
+				keep = o.validMask(arr, keep)
+			}
+		}
+		a := &sh.accs[ai]
+		switch ap.kind {
+		case kindCount:
+			cnt := a.n
+			for _, s := range slots {
+				cnt[s]++
+			}
+		case kindCountIf:
+			cnt := a.n
+			for j, r := range rows {
+				if keep[r] {
+					cnt[slots[j]]++
+				}
+			}
+		case kindCountDistinct:
+			o.vids = grow(o.vids, n)
+			o.vdicts[ai].lookup(arr, o.vids, false)
+			vids, bwins := o.vids, o.bwins
+			for j, r := range rows {
+				if keep == nil || keep[r] {
+					bwins[wins[j]].sets[ai].insert(uint64(slots[j])<<32 | uint64(vids[r]))
+				}
+			}
+		default:
+			ap.update(a, arr, keep, rows, slots)
+		}
+	}
+	return nil
+}
+
+// batchWindow returns the state of window start for this batch and its index
+// in o.bwins.
+func (o *Operator) batchWindow(sh *shardState, start, end int64) (*winState, int32) {
+	for i, ws := range o.bwins {
+		if ws.start == start {
+			return ws, int32(i)
+		}
+	}
+	ws := o.window(sh, start, end)
+	o.bwins = append(o.bwins, ws)
+	return ws, int32(len(o.bwins) - 1)
+}
+
+// eventTimes returns tcol's values in milliseconds.
+func (o *Operator) eventTimes(tcol arrow.Array, n int) []int64 {
+	raw := values[int64](tcol)
+	var div, mul int64 = 1, 1
+	switch o.p.timeUnit {
+	case arrow.Millisecond:
+		return raw
+	case arrow.Second:
+		mul = 1000
+	case arrow.Microsecond:
+		div = 1000
+	case arrow.Nanosecond:
+		div = 1_000_000
+	}
+	o.ts = grow(o.ts, n)
+	ts := o.ts
+	for i, v := range raw {
+		if mul != 1 {
+			ts[i] = v * mul
+		} else {
+			q := v / div
+			if v%div < 0 {
+				q--
+			}
+			ts[i] = q
+		}
+	}
+	return ts
+}
+
+// validMask returns, per row, whether arr's value is valid and keep (if not
+// nil) holds. It reuses o.keep.
+func (o *Operator) validMask(arr arrow.Array, keep []bool) []bool {
+	n := arr.Len()
+	o.keep = grow(o.keep, n)
+	out := o.keep
+	for i := range n {
+		out[i] = arr.IsValid(i) && (keep == nil || keep[i])
+	}
+	return out
+}
+
+// grow returns s with length n, reusing its array when it is large enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n, n+n/4)
+	}
+	return s[:n]
+}

@@ -1,0 +1,339 @@
+package windows
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// Output columns that every window stage emits before its keys.
+const (
+	ColWindowStart = "window_start"
+	ColWindowEnd   = "window_end"
+)
+
+// Spec is a windowed aggregation before it knows the job's key and event-time
+// columns: an Assigner and the aggregates. It implements pipeline.WindowSpec.
+type Spec struct {
+	assigner Assigner
+	aggs     []Agg
+}
+
+var _ pipeline.WindowSpec = (*Spec)(nil)
+
+// Aggregate returns the spec that computes aggs over the windows of a. Errors
+// (an invalid assigner, duplicate names) are reported by KeyedStage.
+func Aggregate(a Assigner, aggs ...Agg) *Spec {
+	return &Spec{assigner: a, aggs: append([]Agg(nil), aggs...)}
+}
+
+// KeyedStage implements pipeline.WindowSpec: the stage that aggregates by the
+// key columns keys (none for one group per window) over the windows of the
+// timestamp column eventTime.
+func (s *Spec) KeyedStage(keys []string, eventTime string) (pipeline.Stage, error) {
+	if s == nil || s.assigner == nil {
+		return nil, errors.New("windows: no window assigner")
+	}
+	if err := s.assigner.Validate(); err != nil {
+		return nil, err
+	}
+	if len(s.aggs) == 0 {
+		return nil, errors.New("windows: no aggregates")
+	}
+	if eventTime == "" {
+		return nil, errors.New("windows: no event-time column")
+	}
+	seen := map[string]string{ColWindowStart: "a window bound", ColWindowEnd: "a window bound"}
+	for _, k := range keys {
+		if k == "" {
+			return nil, errors.New("windows: empty key column name")
+		}
+		if what, dup := seen[k]; dup {
+			return nil, fmt.Errorf("windows: key column %q: output name already used by %s", k, what)
+		}
+		seen[k] = "key column " + strconv.Quote(k)
+	}
+	for _, a := range s.aggs {
+		if a.kind == kindInvalid {
+			return nil, errors.New("windows: invalid aggregate (zero Agg)")
+		}
+		if a.name == "" {
+			return nil, fmt.Errorf("windows: %s: empty output name", a.label())
+		}
+		if what, dup := seen[a.name]; dup {
+			return nil, fmt.Errorf("windows: %s: output name already used by %s", a.label(), what)
+		}
+		seen[a.name] = a.label()
+		if (a.kind == kindCountIf || a.kind == kindSumIf) && a.pred == nil {
+			return nil, fmt.Errorf("windows: %s: nil predicate", a.label())
+		}
+		if a.kind != kindCount && a.kind != kindCountIf && a.col == "" {
+			return nil, fmt.Errorf("windows: %s: empty column name", a.label())
+		}
+	}
+	st := &stage{assigner: s.assigner, aggs: s.aggs, keys: append([]string(nil), keys...), eventTime: eventTime}
+	st.name = st.describe()
+	return st, nil
+}
+
+// stage is a bound-to-columns window aggregation, the job's keyed stage.
+type stage struct {
+	assigner  Assigner
+	aggs      []Agg
+	keys      []string
+	eventTime string
+	name      string
+}
+
+var _ pipeline.Stage = (*stage)(nil)
+
+// Name implements pipeline.Stage:
+// `tumbling(1m) on ts by page: count(events), count_distinct(users: user_id)`.
+func (s *stage) Name() string { return s.name }
+
+func (s *stage) describe() string {
+	var sb strings.Builder
+	sb.WriteString(s.assigner.String())
+	sb.WriteString(" on ")
+	sb.WriteString(s.eventTime)
+	if len(s.keys) > 0 {
+		sb.WriteString(" by ")
+		sb.WriteString(strings.Join(s.keys, ", "))
+	}
+	sb.WriteString(": ")
+	for i, a := range s.aggs {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(a.String())
+	}
+	return sb.String()
+}
+
+// Bind implements pipeline.Stage.
+func (s *stage) Bind(in *arrow.Schema) (*arrow.Schema, func(pipeline.OperatorEnv) (pipeline.Operator, error), error) {
+	p, err := s.plan(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	newOp := func(env pipeline.OperatorEnv) (pipeline.Operator, error) { return newOperator(p, env) }
+	return p.out, newOp, nil
+}
+
+// plan is everything an operator needs to know about its stage and schema.
+type plan struct {
+	name     string
+	in       *arrow.Schema
+	out      *arrow.Schema
+	assigner Assigner
+	size     int64
+	fanout   int
+	timeCol  int
+	timeUnit arrow.TimeUnit
+	keyCols  []int
+	keyPhys  []physType
+	aggs     []aggPlan
+}
+
+type aggPlan struct {
+	Agg
+	col     int // -1 for Count and CountIf
+	phys    physType
+	outType arrow.DataType
+	store   storeMask
+	update  updateFn // Sum, SumIf, Min, Max, Avg
+}
+
+func (s *stage) plan(in *arrow.Schema) (*plan, error) {
+	if in == nil {
+		return nil, errors.New("windows: nil input schema")
+	}
+	p := &plan{name: s.name, in: in, assigner: s.assigner, size: s.assigner.Size(), fanout: s.assigner.Fanout()}
+	fields := []arrow.Field{
+		{Name: ColWindowStart, Type: arrow.FixedWidthTypes.Timestamp_ms},
+		{Name: ColWindowEnd, Type: arrow.FixedWidthTypes.Timestamp_ms},
+	}
+
+	tc, tf, ok := column(in, s.eventTime)
+	if !ok {
+		return nil, fmt.Errorf("windows: no event-time column %q", s.eventTime)
+	}
+	ts, isTS := tf.Type.(*arrow.TimestampType)
+	if !isTS {
+		return nil, fmt.Errorf("windows: event-time column %q is %s, want a timestamp", s.eventTime, tf.Type)
+	}
+	p.timeCol, p.timeUnit = tc, ts.Unit
+
+	for _, k := range s.keys {
+		c, f, ok := column(in, k)
+		if !ok {
+			return nil, fmt.Errorf("windows: no key column %q", k)
+		}
+		ph := physOf(f.Type)
+		if !ph.isString() && !ph.isInt() && ph != pBool {
+			return nil, fmt.Errorf("windows: key column %q is %s, want a string, integer or bool", k, f.Type)
+		}
+		p.keyCols = append(p.keyCols, c)
+		p.keyPhys = append(p.keyPhys, ph)
+		fields = append(fields, arrow.Field{Name: k, Type: f.Type, Nullable: f.Nullable})
+	}
+
+	for _, a := range s.aggs {
+		ap, err := planAgg(a, in)
+		if err != nil {
+			return nil, err
+		}
+		nullable := a.kind == kindMin || a.kind == kindMax || a.kind == kindAvg
+		fields = append(fields, arrow.Field{Name: a.name, Type: ap.outType, Nullable: nullable})
+		p.aggs = append(p.aggs, ap)
+	}
+	p.out = arrow.NewSchema(fields, nil)
+	return p, nil
+}
+
+func planAgg(a Agg, in *arrow.Schema) (aggPlan, error) {
+	ap := aggPlan{Agg: a, col: -1}
+	if a.pred != nil {
+		if _, err := a.pred.Bind(in); err != nil {
+			return ap, fmt.Errorf("windows: %s: %w", a.label(), err)
+		}
+	}
+	if a.kind == kindCount || a.kind == kindCountIf {
+		ap.outType, ap.store = arrow.PrimitiveTypes.Int64, storeN
+		return ap, nil
+	}
+	c, f, ok := column(in, a.col)
+	if !ok {
+		return ap, fmt.Errorf("windows: %s: no column %q", a.label(), a.col)
+	}
+	ap.col, ap.phys = c, physOf(f.Type)
+	ph := ap.phys
+	want := ""
+	switch a.kind {
+	case kindSum, kindSumIf:
+		if !ph.isNumber() {
+			want = "a number"
+			break
+		}
+		if ph.isFloat() {
+			ap.outType, ap.store, ap.update = arrow.PrimitiveTypes.Float64, storeF, sumUpdater(ph)
+		} else {
+			ap.outType, ap.store, ap.update = arrow.PrimitiveTypes.Int64, storeI, sumUpdater(ph)
+		}
+	case kindAvg:
+		if !ph.isNumber() {
+			want = "a number"
+			break
+		}
+		ap.outType, ap.store, ap.update = arrow.PrimitiveTypes.Float64, storeN|ph.sumStore(), avgUpdater(ph)
+	case kindMin, kindMax:
+		if !ph.isNumber() && ph != pTS {
+			want = "a number or timestamp"
+			break
+		}
+		ap.outType, ap.store, ap.update = f.Type, storeN|ph.extremumStore(), extremumUpdater(ph, a.kind == kindMin)
+	case kindCountDistinct:
+		if !ph.isString() && !ph.isInt() {
+			want = "a string or integer"
+			break
+		}
+		ap.outType, ap.store = arrow.PrimitiveTypes.Int64, storeN
+	}
+	if want != "" {
+		return ap, fmt.Errorf("windows: %s: column %q is %s, want %s", a.label(), a.col, f.Type, want)
+	}
+	return ap, nil
+}
+
+// column finds the one field named name.
+func column(s *arrow.Schema, name string) (int, arrow.Field, bool) {
+	idx := s.FieldIndices(name)
+	if len(idx) != 1 {
+		return -1, arrow.Field{}, false
+	}
+	return idx[0], s.Field(idx[0]), true
+}
+
+// physType is how the operator reads a column's values.
+type physType uint8
+
+const (
+	pNone physType = iota
+	pI8
+	pI16
+	pI32
+	pI64
+	pU8
+	pU16
+	pU32
+	pU64
+	pF32
+	pF64
+	pTS // timestamp of any unit, read as int64
+	pStr
+	pLargeStr
+	pBool
+)
+
+func physOf(t arrow.DataType) physType {
+	switch t.ID() {
+	case arrow.INT8:
+		return pI8
+	case arrow.INT16:
+		return pI16
+	case arrow.INT32:
+		return pI32
+	case arrow.INT64:
+		return pI64
+	case arrow.UINT8:
+		return pU8
+	case arrow.UINT16:
+		return pU16
+	case arrow.UINT32:
+		return pU32
+	case arrow.UINT64:
+		return pU64
+	case arrow.FLOAT32:
+		return pF32
+	case arrow.FLOAT64:
+		return pF64
+	case arrow.TIMESTAMP:
+		return pTS
+	case arrow.STRING:
+		return pStr
+	case arrow.LARGE_STRING:
+		return pLargeStr
+	case arrow.BOOL:
+		return pBool
+	}
+	return pNone
+}
+
+func (p physType) isInt() bool    { return p >= pI8 && p <= pU64 }
+func (p physType) isUint() bool   { return p >= pU8 && p <= pU64 }
+func (p physType) isFloat() bool  { return p == pF32 || p == pF64 }
+func (p physType) isNumber() bool { return p.isInt() || p.isFloat() }
+func (p physType) isString() bool { return p == pStr || p == pLargeStr }
+
+// sumStore is where a sum of p's values accumulates.
+func (p physType) sumStore() storeMask {
+	if p.isFloat() {
+		return storeF
+	}
+	return storeI
+}
+
+// extremumStore is where a min or max of p's values is kept.
+func (p physType) extremumStore() storeMask {
+	switch {
+	case p.isFloat():
+		return storeF
+	case p == pU64:
+		return storeU
+	}
+	return storeI
+}
