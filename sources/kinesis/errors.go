@@ -3,6 +3,7 @@ package kinesis
 import (
 	"context"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"time"
 
@@ -59,6 +60,8 @@ func IsRetryable(err error) bool {
 		return false
 	case errors.Is(err, context.DeadlineExceeded):
 		return true // one call's CallTimeout; the caller checks its own context first
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return true // the connection broke mid-answer
 	case IsThrottle(err):
 		return true
 	}

@@ -140,7 +140,10 @@ func (r *shardReader) failed(ctx context.Context, err error) error {
 		}
 		r.cfg.Metrics.Retried(r.shard)
 		wait := backoff(r.failures-1, r.cfg.MinBackoff, r.cfg.MaxBackoff)
-		r.nextCall = max(time.Now().Add(wait), r.lastCall.Add(MinCallInterval))
+		r.nextCall = time.Now().Add(wait)
+		if earliest := r.lastCall.Add(MinCallInterval); r.nextCall.Before(earliest) {
+			r.nextCall = earliest // a throttled call counts against the 5 calls/s too
+		}
 		r.log.Debug("retrying", "err", err, "attempt", r.failures, "backoff", wait)
 		return nil
 	default:

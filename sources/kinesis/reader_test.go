@@ -18,9 +18,9 @@ import (
 )
 
 type countMetrics struct {
-	mu                                sync.Mutex
+	mu                                 sync.Mutex
 	records, bytes, throttles, retries int
-	behind                            []int64
+	behind                             []int64
 }
 
 func (m *countMetrics) RecordsIn(_ string, records, bytes int) {
@@ -88,7 +88,7 @@ func TestPacing(t *testing.T) {
 		wantCalls [2]int // inclusive range of GetRecords calls in window
 		minGap    time.Duration
 	}{
-		{"behind: 5 calls/s", 100000, 10, Config{MaxRecordsPerCall: 100}, 10 * time.Second, [2]int{50, 51}, MinCallInterval},
+		{"behind: 5 calls/s", 6000, 10, Config{MaxRecordsPerCall: 100}, 10 * time.Second, [2]int{50, 51}, MinCallInterval},
 		{"caught up: poll interval", 0, 0, Config{PollInterval: 2 * time.Second}, 20 * time.Second, [2]int{10, 11}, 2 * time.Second},
 		{"poll interval below 200ms is raised", 0, 0, Config{PollInterval: time.Millisecond}, 10 * time.Second, [2]int{50, 51}, MinCallInterval},
 		{"read share of 2 MB/s", 400, 100 << 10, Config{MaxRecordsPerCall: 10, ReadShare: 0.25}, 20 * time.Second, [2]int{10, 11}, 1950 * time.Millisecond}, // 1,024,000 B per call at 512 KiB/s
