@@ -1,0 +1,87 @@
+package parquet
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	pq "github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+)
+
+// Defaults of Config.
+const (
+	DefaultPartitionBy  = "window_start"
+	DefaultRowGroupRows = 1 << 20
+	DefaultCompression  = "zstd"
+)
+
+// Config configures a Sink.
+type Config struct {
+	// Name identifies the sink in checkpoints; default "parquet:" + Table.
+	Name string
+	// Dir is the root of the tables; the sink writes under Dir/Table.
+	Dir string
+	// Table is the table's directory name under Dir.
+	Table string
+	// PartitionBy is the timestamp column whose UTC date and hour partition the
+	// table (dt=YYYY-MM-DD/hour=HH); default "window_start".
+	PartitionBy string
+	// RowGroupRows is the flush size: a partition that has buffered this many
+	// rows writes them as one row group. Default 1<<20.
+	RowGroupRows int
+	// Compression is the page codec: "zstd" (default), "snappy", "gzip",
+	// "lz4" or "none".
+	Compression string
+}
+
+func (c *Config) withDefaults() Config {
+	d := *c
+	if d.PartitionBy == "" {
+		d.PartitionBy = DefaultPartitionBy
+	}
+	if d.RowGroupRows == 0 {
+		d.RowGroupRows = DefaultRowGroupRows
+	}
+	if d.Compression == "" {
+		d.Compression = DefaultCompression
+	}
+	if d.Name == "" {
+		d.Name = "parquet:" + d.Table
+	}
+	return d
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Dir == "" {
+		errs = append(errs, errors.New("parquet: Dir is empty"))
+	}
+	if c.Table == "" || c.Table == "." || c.Table == ".." || strings.ContainsAny(c.Table, `/\`) || strings.HasPrefix(c.Table, ".") {
+		errs = append(errs, fmt.Errorf("parquet: Table %q is not a plain directory name", c.Table))
+	}
+	if c.RowGroupRows < 0 {
+		errs = append(errs, fmt.Errorf("parquet: RowGroupRows %d is negative", c.RowGroupRows))
+	}
+	if _, err := codec(c.Compression); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func codec(name string) (compress.Codec, error) {
+	switch strings.ToLower(name) {
+	case "", "zstd":
+		return &pq.Zstd, nil
+	case "snappy":
+		return &pq.Snappy, nil
+	case "gzip":
+		return &pq.Gzip, nil
+	case "lz4", "lz4_raw":
+		return &pq.Lz4Raw, nil
+	case "none", "uncompressed":
+		return &pq.Uncompressed, nil
+	}
+	return nil, fmt.Errorf("parquet: unknown Compression %q (want zstd, snappy, gzip, lz4 or none)", name)
+}

@@ -1,0 +1,28 @@
+// Package parquet provides shardflow's Parquet table sink: it writes a job's
+// output into Hive-partitioned Parquet files,
+//
+//	<Dir>/<Table>/dt=YYYY-MM-DD/hour=HH/part-<ckpt:08d>-<seq:04d>.parquet
+//
+// with the partition taken from a timestamp column (window_start by default,
+// in UTC), exactly once through checkpoints and restarts.
+//
+// The sink is a pipeline.Committer. Write routes each row to its partition's
+// staged file (a hidden ".part-....parquet.pending" that readers' globs skip)
+// and cuts one row group whenever a partition has buffered Config.RowGroupRows
+// rows. PreCommit writes the last row groups and the footers, fsyncs and closes
+// the files and returns a handle naming them; Commit renames them to their
+// final names; Recover commits the latest checkpoint's handle again and deletes
+// staged files that no checkpoint owns. File names depend only on the
+// checkpoint, the partition and a sequence number, so a replayed commit never
+// makes a second copy. The staging itself lives in package sinks/staging.
+//
+// Close deletes the staged files that were not pre-committed and leaves the
+// pre-committed ones: their checkpoint may already be persisted, and Recover
+// commits or deletes them on the next start.
+//
+// Bind maps Arrow types to Parquet: utf8 to STRING, binary to BYTE_ARRAY,
+// int32/int64 to INT32/INT64, float32/float64 to FLOAT/DOUBLE, bool to
+// BOOLEAN, date32 to DATE, timestamp[ms|us|ns] to TIMESTAMP of the same unit
+// (isAdjustedToUTC when the Arrow type has a time zone). Nullable fields become
+// OPTIONAL columns, the others REQUIRED. Other types fail at Bind.
+package parquet
