@@ -63,7 +63,7 @@ func Kinesalite(t testing.TB) *KinesisServer {
 	port := FreePort(t)
 	cmd := Node(context.Background(), t, "-e", kinesaliteScript, strconv.Itoa(port))
 	p := Start(t, "kinesalite", port, cmd)
-	return &KinesisServer{Process: p, Client: KinesisClient(p.Endpoint(), nil)}
+	return &KinesisServer{Process: p, Client: KinesisClient(p.Endpoint(), idleClosing(t))}
 }
 
 // KinesisLocal starts kinesis-local (kinesis-mock compiled to JavaScript:
@@ -93,7 +93,15 @@ func KinesisLocal(t testing.TB) *KinesisServer {
 		t.Fatalf("testenv: kinesis-local is not installed: %v", err)
 	}
 	p := Start(t, "kinesis-local", port, cmd)
-	return &KinesisServer{Process: p, Client: KinesisClient(p.Endpoint(), nil)}
+	return &KinesisServer{Process: p, Client: KinesisClient(p.Endpoint(), idleClosing(t))}
+}
+
+// idleClosing returns a fresh transport whose idle connections are closed when
+// t ends, so that goleak finds no connection goroutines.
+func idleClosing(t testing.TB) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
 }
 
 // String describes the server for test logs.

@@ -54,7 +54,7 @@ type shardReader struct {
 
 	caughtUp   bool
 	emptySince time.Time
-	pastStop   bool // a call was made after StopAt.Time
+	closed     bool
 }
 
 var (
@@ -339,6 +339,10 @@ func (r *shardReader) Idle() bool {
 
 // Close releases the reader's queued batches and builders.
 func (r *shardReader) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed, r.ended = true, true
 	for _, b := range r.pending {
 		b.Release()
 	}
