@@ -1,0 +1,122 @@
+package checkpoint
+
+import (
+	"errors"
+	"io/fs"
+	"sync"
+)
+
+// faultFS is the real file system with a step that fails on demand. The
+// steps are named after the methods: "mkdir", "create", "write", "sync",
+// "close", "rename", "syncdir", "remove", "readdir", "readfile", and
+// "shortwrite" (Write writes half and reports no error).
+type faultFS struct {
+	osFS
+	mu   sync.Mutex
+	fail map[string]error
+}
+
+func newFaultFS() *faultFS { return &faultFS{fail: map[string]error{}} }
+
+var errInjected = errors.New("injected fault")
+
+func (f *faultFS) set(step string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail[step] = errInjected
+}
+
+func (f *faultFS) clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.fail)
+}
+
+func (f *faultFS) err(step string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fail[step]
+}
+
+func (f *faultFS) MkdirAll(path string, perm fs.FileMode) error {
+	if err := f.err("mkdir"); err != nil {
+		return err
+	}
+	return f.osFS.MkdirAll(path, perm)
+}
+
+func (f *faultFS) CreateTemp(dir, pattern string) (file, error) {
+	if err := f.err("create"); err != nil {
+		return nil, err
+	}
+	file, err := f.osFS.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{file: file, fs: f}, nil
+}
+
+func (f *faultFS) Rename(oldpath, newpath string) error {
+	if err := f.err("rename"); err != nil {
+		return err
+	}
+	return f.osFS.Rename(oldpath, newpath)
+}
+
+func (f *faultFS) Remove(name string) error {
+	if err := f.err("remove"); err != nil {
+		return err
+	}
+	return f.osFS.Remove(name)
+}
+
+func (f *faultFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if err := f.err("readdir"); err != nil {
+		return nil, err
+	}
+	return f.osFS.ReadDir(name)
+}
+
+func (f *faultFS) ReadFile(name string) ([]byte, error) {
+	if err := f.err("readfile"); err != nil {
+		return nil, err
+	}
+	return f.osFS.ReadFile(name)
+}
+
+func (f *faultFS) SyncDir(name string) error {
+	if err := f.err("syncdir"); err != nil {
+		return err
+	}
+	return f.osFS.SyncDir(name)
+}
+
+type faultFile struct {
+	file
+	fs *faultFS
+}
+
+func (f *faultFile) Write(p []byte) (int, error) {
+	if err := f.fs.err("write"); err != nil {
+		return 0, err
+	}
+	if f.fs.err("shortwrite") != nil {
+		return f.file.Write(p[:len(p)/2])
+	}
+	return f.file.Write(p)
+}
+
+func (f *faultFile) Sync() error {
+	if err := f.fs.err("sync"); err != nil {
+		return err
+	}
+	return f.file.Sync()
+}
+
+func (f *faultFile) Close() error {
+	if err := f.fs.err("close"); err != nil {
+		_ = f.file.Close()
+		return err
+	}
+	return f.file.Close()
+}
