@@ -219,7 +219,7 @@ func (s *Sink) writeRows(p *partition, rec arrow.RecordBatch, lo, hi int) error 
 	for i := range s.cols {
 		c := &s.cols[i]
 		var err error
-		if s.vals, err = c.appendValues(s.vals[:0], rec.Column(i), lo, hi); err != nil {
+		if s.vals, err = c.appendValues(s.vals[:0], rec.Column(i), lo, hi, false); err != nil {
 			return err
 		}
 		if _, err := writers[c.leaf].WriteRowValues(s.vals); err != nil {
@@ -239,7 +239,7 @@ func (s *Sink) writeRowWise(p *partition, rec arrow.RecordBatch, lo, hi int) err
 	}
 	for i := range s.cols {
 		var err error
-		if s.vals, err = s.cols[i].appendValues(s.vals[:0], rec.Column(i), lo, hi); err != nil {
+		if s.vals, err = s.cols[i].appendValues(s.vals[:0], rec.Column(i), lo, hi, true); err != nil {
 			return err
 		}
 		for r, v := range s.vals {
