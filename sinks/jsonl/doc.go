@@ -1,0 +1,19 @@
+// Package jsonl provides a JSON-lines file sink, shardflow's sink for dead
+// letters: each checkpoint that has rows commits one file
+//
+//	<Dir>/part-<ckpt:08d>-<seq:04d>.jsonl
+//
+// with one JSON object per row, keyed by the batch's column names. It works
+// for any schema; with pipeline.DeadLetterSchema a line reads
+//
+//	{"source":"kinesis","shard":"shardId-000","position":"4959.../2","error":"json: ...","payload":"{\"ts\":..."}
+//
+// Binary values (the payload) are written as a string when they are valid
+// UTF-8, and otherwise base64-encoded under the column's name + "_base64".
+// Timestamps are RFC 3339 strings in UTC, NaN and infinities null.
+//
+// Like sinks/parquet the sink is a pipeline.Committer built on sinks/staging:
+// rows go to a hidden staged file, PreCommit fsyncs it, Commit renames it, and
+// Recover commits the latest checkpoint's handle again and deletes staged
+// files no checkpoint owns. Close deletes what was not pre-committed.
+package jsonl
