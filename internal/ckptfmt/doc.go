@@ -49,9 +49,10 @@
 //
 // # Hostile input
 //
-// Decode never panics, and it allocates no more than a small multiple of the
-// input's size: every length and count is checked against the bytes that
-// remain before anything is allocated. It checks, in order, the length of the
+// Decode never panics, and it allocates at most about twenty times the
+// input's size (a shard entry of six bytes becomes a map entry of about a
+// hundred): every length and count is checked against the bytes that remain
+// before anything is allocated for it. It checks, in order, the length of the
 // fixed header, the magic, the version, the payload length, the checksum, and
 // then the payload's structure, and reports the first failure with one of the
 // sentinel errors (ErrBadMagic, ErrUnsupportedVersion, ErrTruncated,

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,6 +92,39 @@ func TestLatestReadError(t *testing.T) {
 	_, err := d.Latest(t.Context(), "j")
 	if !errors.Is(err, ErrNoValidCheckpoint) || !errors.Is(err, errInjected) {
 		t.Fatalf("Latest = %v, want ErrNoValidCheckpoint wrapping the read errors", err)
+	}
+}
+
+// TestVanishingFiles: a checkpoint deleted between listing and reading (by a
+// writer in another process) makes Latest list again, never report "none".
+func TestVanishingFiles(t *testing.T) {
+	root := t.TempDir()
+	save(t, newTestDir(t, root, DirConfig{}, nil), "j", 1, 2)
+	tests := []struct {
+		name    string
+		n       int
+		want    uint64
+		wantErr bool
+	}{
+		{"newest gone", 1, 1, false},
+		{"all gone once", 2, 2, false},
+		{"always gone", -1, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := newFaultFS()
+			fsys.setN("readfile", fs.ErrNotExist, tc.n)
+			cp, err := newTestDir(t, root, DirConfig{}, fsys).Latest(t.Context(), "j")
+			if tc.wantErr {
+				if !errors.Is(err, ErrNoValidCheckpoint) || !strings.Contains(err.Error(), "keep vanishing") {
+					t.Fatalf("Latest = %v, %v; want an error", cp, err)
+				}
+				return
+			}
+			if err != nil || cp == nil || cp.ID != tc.want {
+				t.Fatalf("Latest = %v, %v; want checkpoint %d", cp, err, tc.want)
+			}
+		})
 	}
 }
 

@@ -83,6 +83,10 @@ func newDir(root string, cfg DirConfig, fsys fileSystem) (*Dir, error) {
 	if err := fsys.MkdirAll(root, dirPerm); err != nil {
 		return nil, fmt.Errorf("checkpoint: create root directory: %w", err)
 	}
+	// Make the root's own entry durable, in case MkdirAll just created it.
+	if err := fsys.SyncDir(filepath.Dir(root)); err != nil {
+		return nil, fmt.Errorf("checkpoint: fsync the root's parent directory: %w", err)
+	}
 	d := &Dir{
 		root:   root,
 		keep:   cfg.Keep,
@@ -297,33 +301,54 @@ func (d *Dir) Latest(ctx context.Context, job string) (*pipeline.Checkpoint, err
 }
 
 func (d *Dir) latest(ctx context.Context, job string) (*pipeline.Checkpoint, error) {
+	// Files can vanish between listing and reading them when another process
+	// saves a newer checkpoint and deletes old ones; list again then, rather
+	// than report "no checkpoint".
+	for attempt := 0; ; attempt++ {
+		cp, errs, vanished, err := d.tryLatest(ctx, job)
+		switch {
+		case err != nil:
+			return nil, err
+		case cp != nil:
+			return cp, nil
+		case len(errs) > 0:
+			return nil, fmt.Errorf("%w: job %q: none of its %d checkpoint files in %s loads (move the directory aside to start from scratch): %w",
+				ErrNoValidCheckpoint, job, len(errs), d.jobDir(job), errors.Join(errs...))
+		case vanished == 0:
+			return nil, nil
+		case attempt == 2:
+			return nil, fmt.Errorf("%w: job %q: its checkpoint files in %s keep vanishing while being read",
+				ErrNoValidCheckpoint, job, d.jobDir(job))
+		}
+	}
+}
+
+// tryLatest loads job's checkpoints newest first until one loads; it returns
+// the errors of those that did not and the number that were gone.
+func (d *Dir) tryLatest(ctx context.Context, job string) (_ *pipeline.Checkpoint, errs []error, vanished int, _ error) {
 	ids, err := d.List(job)
 	if err != nil {
-		return nil, err
+		return nil, nil, 0, err
 	}
-	var errs []error
 	for i := len(ids) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("checkpoint: job %q: %w", job, err)
+			return nil, nil, 0, fmt.Errorf("checkpoint: job %q: %w", job, err)
 		}
 		cp, err := d.load(job, ids[i])
 		if err == nil {
 			if len(errs) > 0 {
 				d.log.Warn("checkpoint: falling back to an older checkpoint", "job", job, "id", cp.ID, "skipped", len(errs))
 			}
-			return cp, nil
+			return cp, errs, vanished, nil
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			continue // deleted by a concurrent Save's cleanup, which wrote a newer one
+			vanished++
+			continue
 		}
 		d.log.Error("checkpoint: skipping a checkpoint that does not load", "job", job, "id", ids[i], "err", err)
 		errs = append(errs, err)
 	}
-	if len(errs) == 0 {
-		return nil, nil
-	}
-	return nil, fmt.Errorf("%w: job %q: none of its %d checkpoint files in %s loads (move the directory aside to start from scratch): %w",
-		ErrNoValidCheckpoint, job, len(errs), d.jobDir(job), errors.Join(errs...))
+	return nil, errs, vanished, nil
 }
 
 // List returns the ids of job's checkpoint files in increasing order, without

@@ -13,17 +13,26 @@ import (
 type faultFS struct {
 	osFS
 	mu   sync.Mutex
-	fail map[string]error
+	fail map[string]fault
 }
 
-func newFaultFS() *faultFS { return &faultFS{fail: map[string]error{}} }
+type fault struct {
+	err error
+	n   int // calls left to fail; < 0 for all
+}
+
+func newFaultFS() *faultFS { return &faultFS{fail: map[string]fault{}} }
 
 var errInjected = errors.New("injected fault")
 
-func (f *faultFS) set(step string) {
+// set makes every call of step fail with errInjected.
+func (f *faultFS) set(step string) { f.setN(step, errInjected, -1) }
+
+// setN makes the next n calls of step fail with err (all calls for n < 0).
+func (f *faultFS) setN(step string, err error, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.fail[step] = errInjected
+	f.fail[step] = fault{err, n}
 }
 
 func (f *faultFS) clear() {
@@ -35,7 +44,15 @@ func (f *faultFS) clear() {
 func (f *faultFS) err(step string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.fail[step]
+	ft, ok := f.fail[step]
+	if !ok || ft.n == 0 {
+		return nil
+	}
+	if ft.n > 0 {
+		ft.n--
+		f.fail[step] = ft
+	}
+	return ft.err
 }
 
 func (f *faultFS) MkdirAll(path string, perm fs.FileMode) error {
