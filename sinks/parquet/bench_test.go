@@ -59,6 +59,7 @@ func BenchmarkParquetWrite(b *testing.B) {
 		{"columns", false, DefaultRowGroupRows},
 		{"rows", true, DefaultRowGroupRows},
 		{"columns/rowgroup=64k", false, 64 << 10},
+		{"columns/rowgroup=1M", false, 1 << 20},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			mem := memory.NewGoAllocator()

@@ -12,7 +12,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultPartitionBy  = "window_start"
-	DefaultRowGroupRows = 1 << 20
+	DefaultRowGroupRows = 1 << 17
 	DefaultCompression  = "zstd"
 )
 
