@@ -33,5 +33,8 @@
 //
 // A window fires once the watermark reaches its end. A row that arrives for a
 // window that has already fired (window end <= watermark) is late: it is
-// dropped and counted in the "late_rows" counter.
+// dropped and counted in the "late_rows" counter. With sliding windows a row
+// is dropped only from the windows that have fired, and counted as late when
+// all of its windows have. Rows without an event time (null) are dropped and
+// counted in "null_time_rows".
 package windows

@@ -134,39 +134,75 @@ func (o *Operator) mergeWindow(ps []part, b *array.RecordBuilder) error {
 	return nil
 }
 
-// mergeDistinct counts, per merged group, the distinct values that the parts'
-// sets hold for aggregate a.
+// mergeDistinct counts, per merged group, the distinct values that the parts
+// hold for aggregate a.
 func (o *Operator) mergeDistinct(a int, ps []part) {
 	cnt := o.macc[a].n
+	if len(ps) == 1 { // the shard's counts are exact
+		p := ps[0]
+		for g, s := range p.ws.gslots {
+			cnt[p.gm[g]] = p.sh.accs[a].n[s]
+		}
+		return
+	}
+	// Groups dense in some part merge into a bitmap; the rest into a set of
+	// (merged group, value id).
+	words := (o.vdicts[a].len() + 63) / 64
+	o.mdense = grow(o.mdense, len(o.mkeys))
+	clear(o.mdense)
+	ndense := int32(0)
 	for _, p := range ps {
+		pa := &p.sh.accs[a]
+		for g, s := range p.ws.gslots {
+			if d := p.gm[g]; pa.i[s] > 0 && o.mdense[d] == 0 {
+				ndense++
+				o.mdense[d] = ndense
+			}
+		}
+	}
+	o.mbits = grow(o.mbits, int(ndense)*words)
+	clear(o.mbits)
+	bitmap := func(d int32) []uint64 {
+		k := int(o.mdense[d] - 1)
+		return o.mbits[k*words : (k+1)*words]
+	}
+	if o.mset == nil {
+		o.mset = newU64Set(0)
+	}
+	for _, p := range ps {
+		pa := &p.sh.accs[a]
 		need := int(p.sh.nslots)
 		if len(o.slotMap) < need {
 			o.slotMap = make([]int32, need)
 		}
 		for g, s := range p.ws.gslots {
-			o.slotMap[s] = p.gm[g]
-		}
-		set := p.ws.sets[a]
-		if len(ps) == 1 {
-			for _, k := range set.keys {
-				if k != emptyKey {
-					cnt[o.slotMap[k>>32]]++
+			d := p.gm[g]
+			o.slotMap[s] = d
+			if bi := pa.i[s]; bi > 0 {
+				dst := bitmap(d)
+				for w, x := range p.ws.dsets[a].dense[bi-1][:min(words, len(p.ws.dsets[a].dense[bi-1]))] {
+					dst[w] |= x
 				}
 			}
-			return
 		}
-		if o.mset == nil {
-			o.mset = newU64Set(set.len())
-		}
-		for _, k := range set.keys {
-			if k != emptyKey && o.mset.insert(uint64(o.slotMap[k>>32])<<32|k&0xffff_ffff) {
-				cnt[o.slotMap[k>>32]]++
+		for _, k := range p.ws.dsets[a].sparse.keys {
+			if k == emptyKey {
+				continue
+			}
+			d, v := o.slotMap[k>>32], uint32(k)
+			if o.mdense[d] > 0 {
+				bitmap(d)[v>>6] |= 1 << (v & 63)
+			} else if o.mset.insert(uint64(d)<<32 | uint64(v)) {
+				cnt[d]++
 			}
 		}
 	}
-	if o.mset != nil {
-		o.mset.reset()
+	for d, k := range o.mdense {
+		if k > 0 {
+			cnt[d] = popcount(bitmap(int32(d)))
+		}
 	}
+	o.mset.reset()
 }
 
 // appendAgg appends the merged values of one aggregate, in perm order.
@@ -290,20 +326,36 @@ func (o *Operator) compactDicts() {
 		for i := range vremap {
 			vremap[i] = none
 		}
+		remapV := func(v uint32) uint32 {
+			if vremap[v] == none {
+				vremap[v] = nd.internFrom(old, v)
+			}
+			return vremap[v]
+		}
 		for _, sh := range o.byName {
 			for _, ws := range sh.windows {
-				set := newU64Set(ws.sets[a].len())
-				for _, k := range ws.sets[a].keys {
-					if k == emptyKey {
-						continue
+				ds := ws.dsets[a]
+				o.scratch = o.scratch[:0]
+				for _, k := range ds.sparse.keys {
+					if k != emptyKey {
+						o.scratch = append(o.scratch, k&^0xffff_ffff|uint64(remapV(uint32(k))))
 					}
-					v := uint32(k)
-					if vremap[v] == none {
-						vremap[v] = nd.internFrom(old, v)
-					}
-					set.insert(k&^0xffff_ffff | uint64(vremap[v]))
 				}
-				ws.sets[a] = set
+				ds.sparse.reset()
+				for _, k := range o.scratch {
+					ds.sparse.insert(k)
+				}
+				for bi, bm := range ds.dense {
+					nb := make([]uint64, len(bm))
+					eachBit(bm, func(v uint32) {
+						nv := remapV(v)
+						if int(nv>>6) >= len(nb) {
+							nb = append(nb, make([]uint64, int(nv>>6)+1-len(nb))...)
+						}
+						nb[nv>>6] |= 1 << (nv & 63)
+					})
+					ds.dense[bi] = nb
+				}
 			}
 		}
 		o.vdicts[a] = nd

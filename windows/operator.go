@@ -57,6 +57,10 @@ type Operator struct {
 	mindex  map[uint32]int32
 	slotMap []int32
 	mset    *u64set
+	mdense  []int32  // per merged group: its bitmap in mbits + 1, or 0
+	mbits   []uint64 // merged bitmaps of dense groups
+	setPool []*u64set // emptied sparse sets of fired windows, for new windows
+	scratch []uint64
 
 	rowsIn, lateRows, nullTimeRows, windowsFired int64
 }
@@ -83,10 +87,13 @@ type winState struct {
 	slots      map[uint32]int32
 	keys       []uint32 // key id of each group, in order of arrival
 	gslots     []int32  // slot of each group, parallel to keys
-	sets       []*u64set
+	dsets      []*distinctSet // per CountDistinct aggregate
 }
 
-const minCompact = 1 << 16
+const (
+	minCompact = 1 << 16
+	maxSetPool = 64
+)
 
 func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 	if env.Mem == nil {
@@ -180,11 +187,18 @@ func (o *Operator) window(sh *shardState, start, end int64) *winState {
 		return ws
 	}
 	ws := &winState{start: start, end: end, serial: o.nextSerial(), slots: map[uint32]int32{}}
-	ws.sets = make([]*u64set, len(o.p.aggs))
+	ws.dsets = make([]*distinctSet, len(o.p.aggs))
 	for i := range o.p.aggs {
-		if o.vdicts[i] != nil {
-			ws.sets[i] = newU64Set(0)
+		if o.vdicts[i] == nil {
+			continue
 		}
+		d := &distinctSet{}
+		if n := len(o.setPool); n > 0 {
+			d.sparse, o.setPool = o.setPool[n-1], o.setPool[:n-1]
+		} else {
+			d.sparse = newU64Set(0)
+		}
+		ws.dsets[i] = d
 	}
 	sh.windows[start] = ws
 	return ws
@@ -227,6 +241,13 @@ func (o *Operator) freeWindow(sh *shardState, ws *winState) {
 	}
 	sh.free = append(sh.free, ws.gslots...)
 	delete(sh.windows, ws.start)
+	// Recycle the distinct sets: a window's successor needs about as much room.
+	for _, d := range ws.dsets {
+		if d != nil && len(o.setPool) < maxSetPool {
+			d.sparse.reset()
+			o.setPool = append(o.setPool, d.sparse)
+		}
+	}
 }
 
 func (o *Operator) isLate(end int64) bool { return end <= subSat(o.wm, o.lateness) }
@@ -340,19 +361,35 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 				}
 			}
 		case kindCountDistinct:
-			o.vids = grow(o.vids, n)
-			o.vdicts[ai].lookup(arr, o.vids, false)
-			vids, bwins := o.vids, o.bwins
-			for j, r := range rows {
-				if keep == nil || keep[r] {
-					bwins[wins[j]].sets[ai].insert(uint64(slots[j])<<32 | uint64(vids[r]))
-				}
-			}
+			o.addDistinct(ai, a, arr, keep, rows, slots, wins)
 		default:
 			ap.update(a, arr, keep, rows, slots)
 		}
 	}
 	return nil
+}
+
+// addDistinct folds the values of arr at rows into the distinct sets of
+// aggregate ai.
+func (o *Operator) addDistinct(ai int, a *acc, arr arrow.Array, keep []bool, rows, slots, wins []int32) {
+	d := o.vdicts[ai]
+	o.vids = grow(o.vids, arr.Len())
+	d.lookup(arr, o.vids, false)
+	vids, bwins := o.vids, o.bwins
+	due := denseAt(d.len())
+	var turning uint64 // bit i: window i of the batch has groups due to turn dense
+	for j, r := range rows {
+		if keep == nil || keep[r] {
+			if bwins[wins[j]].dsets[ai].add(a, slots[j], vids[r], due) {
+				turning |= 1 << (uint(wins[j]) & 63)
+			}
+		}
+	}
+	for wi, ws := range bwins {
+		if turning&(1<<(uint(wi)&63)) != 0 {
+			o.scratch = ws.dsets[ai].densify(a, ws, d.len(), o.scratch)
+		}
+	}
 }
 
 // batchWindow returns the state of window start for this batch and its index

@@ -170,6 +170,7 @@ func TestSnapshotRestoreEquivalence(t *testing.T) {
 		{"multi-key", Tumbling(5 * time.Second).Aggregate(refAggs()...), []string{"page", "qty", "flag"}},
 		{"sliding", Sliding(9*time.Second, 3*time.Second).Aggregate(refAggs()...), []string{"uid"}},
 		{"no key", Tumbling(5 * time.Second).Aggregate(refAggs()...), nil},
+		{"dense distinct", Tumbling(30 * time.Second).Aggregate(refAggs()...), []string{"flag"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,6 +33,8 @@ func refAggs() []Agg {
 		CountDistinct("users", "user_id"),
 		CountDistinct("uids", "uid"),
 		CountIf("purchases", eqPred{"event_type", "purchase"}),
+		Max("qty_max", "qty"),
+		Min("price_min", "price"),
 	}
 }
 
@@ -41,8 +43,8 @@ func refAgg(rows []row) []string {
 	var (
 		views, purchases, qtySum int64
 		revenue, priceSum        float64
-		qtyMin, tsMin            *int64
-		priceMax                 *float64
+		qtyMin, qtyMax, tsMin    *int64
+		priceMin, priceMax       *float64
 		bigMin, bigMax           *uint64
 		priceN, qtyN             int64
 		users                    = map[string]bool{}
@@ -65,12 +67,18 @@ func refAgg(rows []row) []string {
 			if qtyMin == nil || q < *qtyMin {
 				qtyMin = &q
 			}
+			if qtyMax == nil || q > *qtyMax {
+				qtyMax = &q
+			}
 		}
 		if r.price != nil {
 			priceSum += *r.price
 			priceN++
 			if priceMax == nil || *r.price > *priceMax {
 				priceMax = r.price
+			}
+			if priceMin == nil || *r.price < *priceMin {
+				priceMin = r.price
 			}
 		}
 		if tsMin == nil || *r.ts < *tsMin {
@@ -126,6 +134,7 @@ func refAgg(rows []row) []string {
 		str(qtyMin), str(priceMax), str(tsMin), str(bigMax), str(bigMin),
 		avg(priceSum, priceN), avg(float64(qtySum), qtyN),
 		str(int64(len(users))), str(int64(len(uids))), str(purchases),
+		str(qtyMax), str(priceMin),
 	}
 }
 
@@ -355,6 +364,8 @@ func TestAggregateMatchesReference(t *testing.T) {
 		{"no key", Tumbling(5 * time.Second), 5000, 5000, 0, nil, 1_700_000_000_000, 0},
 		{"sliding", Sliding(9*time.Second, 3*time.Second), 9000, 3000, 0, []string{"page"}, 1_700_000_000_000, 0},
 		{"compacting dicts", Tumbling(5 * time.Second), 5000, 5000, 0, []string{"page", "flag"}, 1_700_000_000_000, 1},
+		{"dense distinct", Tumbling(30 * time.Second), 30_000, 30_000, 0, []string{"flag"}, 1_700_000_000_000, 0},
+		{"dense distinct compacting", Tumbling(30 * time.Second), 30_000, 30_000, 0, []string{"flag"}, 1_700_000_000_000, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

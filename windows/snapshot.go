@@ -111,14 +111,15 @@ func (o *Operator) appendWindow(b []byte, sh *shardState, ws *winState) []byte {
 		if o.vdicts[a] == nil {
 			continue
 		}
-		set := ws.sets[a]
-		b = binary.AppendUvarint(b, uint64(set.len()))
-		for _, k := range set.keys {
-			if k != emptyKey {
-				b = binary.AppendUvarint(b, uint64(o.slotMap[k>>32]))
-				b = binary.AppendUvarint(b, uint64(uint32(k)))
-			}
+		var total int64
+		for _, s := range ws.gslots {
+			total += sh.accs[a].n[s]
 		}
+		b = binary.AppendUvarint(b, uint64(total))
+		ws.dsets[a].each(&sh.accs[a], ws, func(s int32, v uint32) {
+			b = binary.AppendUvarint(b, uint64(o.slotMap[s]))
+			b = binary.AppendUvarint(b, uint64(v))
+		})
 	}
 	return b
 }
@@ -274,17 +275,21 @@ func (o *Operator) decodeWindow(r *reader, sh *shardState) error {
 			continue
 		}
 		nv := uint64(o.vdicts[a].len())
+		due := denseAt(int(nv))
 		ne := r.count(2)
-		set := newU64Set(ne)
+		ds, sa := ws.dsets[a], &sh.accs[a]
+		turning := false
 		for range ne {
 			g, v := r.uvarint(), r.uvarint()
 			if r.err != nil || g >= uint64(len(ws.gslots)) || v >= nv {
 				r.fail("distinct entry")
 				return r.err
 			}
-			set.insert(uint64(ws.gslots[g])<<32 | v)
+			turning = ds.add(sa, ws.gslots[g], uint32(v), due) || turning
 		}
-		ws.sets[a] = set
+		if turning {
+			o.scratch = ds.densify(sa, ws, int(nv), o.scratch)
+		}
 	}
 	return r.err
 }

@@ -241,7 +241,7 @@ func planAgg(a Agg, in *arrow.Schema) (aggPlan, error) {
 			want = "a string or integer"
 			break
 		}
-		ap.outType, ap.store = arrow.PrimitiveTypes.Int64, storeN
+		ap.outType, ap.store = arrow.PrimitiveTypes.Int64, storeN|storeI // count, representation
 	}
 	if want != "" {
 		return ap, fmt.Errorf("windows: %s: column %q is %s, want %s", a.label(), a.col, f.Type, want)
