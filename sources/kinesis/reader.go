@@ -101,16 +101,24 @@ func (r *shardReader) Read(ctx context.Context) (*pipeline.Batch, error) {
 		if err := sleepUntil(ctx, wake); err != nil {
 			return nil, err
 		}
-		var err error
 		if r.iter == nil {
-			err = r.getIterator(ctx)
-		} else {
-			err = r.getRecords(ctx)
+			if err := r.getIterator(ctx); err != nil {
+				if err := r.failed(ctx, err); err != nil {
+					return nil, err
+				}
+			}
+			continue
 		}
-		if err != nil {
+		if err := r.getRecords(ctx); err != nil {
 			if err := r.failed(ctx, err); err != nil {
 				return nil, err
 			}
+			continue
+		}
+		if r.caughtUp && len(r.pending) == 0 && !r.ended {
+			// Nothing more to read now: let the runtime look around (barriers,
+			// idleness) instead of waiting out the second.
+			return nil, nil
 		}
 	}
 }
