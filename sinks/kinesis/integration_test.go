@@ -22,7 +22,10 @@ func createStream(t *testing.T, client *kinesis.Client, name string, shards int3
 	if _, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(shards)}); err != nil {
 		t.Fatalf("create stream %s: %v", name, err)
 	}
-	w := kinesis.NewStreamExistsWaiter(client, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay = 20 * time.Millisecond; o.MaxDelay = 100 * time.Millisecond })
+	w := kinesis.NewStreamExistsWaiter(client, func(o *kinesis.StreamExistsWaiterOptions) {
+		o.MinDelay = 20 * time.Millisecond
+		o.MaxDelay = 100 * time.Millisecond
+	})
 	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, 30*time.Second); err != nil {
 		t.Fatalf("stream %s not active: %v", name, err)
 	}
