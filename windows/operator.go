@@ -57,8 +57,8 @@ type Operator struct {
 	mindex  map[uint32]int32
 	slotMap []int32
 	mset    *u64set
-	mdense  []int32  // per merged group: its bitmap in mbits + 1, or 0
-	mbits   []uint64 // merged bitmaps of dense groups
+	mdense  []int32   // per merged group: its bitmap in mbits + 1, or 0
+	mbits   []uint64  // merged bitmaps of dense groups
 	setPool []*u64set // emptied sparse sets of fired windows, for new windows
 	scratch []uint64
 
@@ -85,8 +85,8 @@ type winState struct {
 	start, end int64
 	serial     uint32 // identifies the state in Operator.cacheSerial; never 0
 	slots      map[uint32]int32
-	keys       []uint32 // key id of each group, in order of arrival
-	gslots     []int32  // slot of each group, parallel to keys
+	keys       []uint32       // key id of each group, in order of arrival
+	gslots     []int32        // slot of each group, parallel to keys
 	dsets      []*distinctSet // per CountDistinct aggregate
 }
 
