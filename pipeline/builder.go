@@ -1,0 +1,313 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Builder declares a job step by step; Build checks the whole declaration and
+// returns a runnable Job. The first mistake is kept and reported by Build, so a
+// declaration reads as one chain:
+//
+//	job, err := pipeline.New("clickstream").
+//		From(src).
+//		Decode(operators.JSON(schema, operators.JSONOptions{})).
+//		Watermark("ts", 10*time.Second).
+//		KeyBy("page").
+//		Window(windows.Tumbling(time.Minute).Aggregate(windows.Count("events"))).
+//		To(sink).
+//		DeadLetters(deadLetters).
+//		Checkpoints(store, 10*time.Second).
+//		Build()
+type Builder struct {
+	name        string
+	src         Source
+	shardStages []Stage // run fused in every shard task
+	eventTime   string
+	bound       time.Duration
+	keys        []string
+	window      WindowSpec
+	postStages  []Stage // run after the window, where the shards meet
+	sink        Sink
+	sides       map[Side]Sink
+	store       CheckpointStore
+	interval    time.Duration
+	errs        []error
+}
+
+// New starts the declaration of a job. The name identifies the job's
+// checkpoints and output: letters, digits, '-', '_' and '.'.
+func New(name string) *Builder {
+	return &Builder{name: name, sides: map[Side]Sink{}, interval: 10 * time.Second}
+}
+
+func (b *Builder) fail(format string, args ...any) *Builder {
+	b.errs = append(b.errs, fmt.Errorf("pipeline: job %q: "+format, append([]any{b.name}, args...)...))
+	return b
+}
+
+// From sets the job's source.
+func (b *Builder) From(src Source) *Builder {
+	if b.src != nil {
+		return b.fail("From called twice")
+	}
+	b.src = src
+	return b
+}
+
+// Decode adds the stage that turns raw source records into rows of a schema;
+// it is Apply under a name that says what the first stage usually does.
+func (b *Builder) Decode(s Stage) *Builder { return b.Apply(s) }
+
+// Apply adds a stage. Before Window it runs in every shard task, fused with the
+// other shard-local stages; after Window it runs on the window's output.
+func (b *Builder) Apply(s Stage) *Builder {
+	switch {
+	case s == nil:
+		return b.fail("Apply(nil)")
+	case b.window != nil:
+		b.postStages = append(b.postStages, s)
+	case len(b.keys) > 0:
+		return b.fail("Apply(%s) after KeyBy: a keyed stream goes into a Window", s.Name())
+	default:
+		b.shardStages = append(b.shardStages, s)
+	}
+	return b
+}
+
+// Watermark declares the event-time column and the bounded out-of-orderness:
+// a shard's watermark is the highest event time it has produced minus bound.
+func (b *Builder) Watermark(column string, bound time.Duration) *Builder {
+	if b.eventTime != "" {
+		return b.fail("Watermark called twice")
+	}
+	if column == "" || bound < 0 {
+		return b.fail("Watermark(%q, %v): want a column and a bound >= 0", column, bound)
+	}
+	b.eventTime, b.bound = column, bound
+	return b
+}
+
+// KeyBy declares the columns that group rows for the Window that follows.
+func (b *Builder) KeyBy(columns ...string) *Builder {
+	if len(columns) == 0 {
+		return b.fail("KeyBy needs at least one column")
+	}
+	b.keys = append(b.keys, columns...)
+	return b
+}
+
+// Window adds the job's windowed computation, keyed by the KeyBy columns.
+func (b *Builder) Window(w WindowSpec) *Builder {
+	if b.window != nil {
+		return b.fail("Window called twice")
+	}
+	if w == nil {
+		return b.fail("Window(nil)")
+	}
+	b.window = w
+	return b
+}
+
+// To sets the sink of the job's main output.
+func (b *Builder) To(s Sink) *Builder {
+	if b.sink != nil {
+		return b.fail("To called twice")
+	}
+	b.sink = s
+	return b
+}
+
+// DeadLetters sets the sink of the records that could not be processed. A job
+// without one fails at its first rejected record instead of losing it.
+func (b *Builder) DeadLetters(s Sink) *Builder { return b.Side(DeadLetterSide, s) }
+
+// Side sets the sink of a side output.
+func (b *Builder) Side(side Side, s Sink) *Builder {
+	if side == MainSide {
+		return b.fail("Side(MainSide): use To")
+	}
+	if _, dup := b.sides[side]; dup {
+		return b.fail("side %q has two sinks", side)
+	}
+	b.sides[side] = s
+	return b
+}
+
+// Checkpoints makes the job take a checkpoint every interval and keep it in
+// store, from which the next run resumes. Without a store, checkpoints still
+// commit the sinks but nothing is kept: a restart starts over.
+func (b *Builder) Checkpoints(store CheckpointStore, interval time.Duration) *Builder {
+	if interval <= 0 {
+		return b.fail("checkpoint interval %v: want > 0", interval)
+	}
+	b.store, b.interval = store, interval
+	return b
+}
+
+var jobName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// Build checks the declaration against the schemas each stage produces and
+// returns the job, or every mistake it found, before any record is read.
+func (b *Builder) Build(opts ...Option) (*Job, error) {
+	if !jobName.MatchString(b.name) {
+		b.fail("bad job name: want letters, digits, '-', '_' or '.', at most 128")
+	}
+	if b.src == nil {
+		b.fail("no source: call From")
+	}
+	if b.sink == nil {
+		b.fail("no sink: call To")
+	}
+	if len(b.errs) > 0 {
+		return nil, errors.Join(b.errs...)
+	}
+	j := &Job{
+		name:     b.name,
+		src:      b.src,
+		bound:    b.bound.Milliseconds(),
+		store:    b.store,
+		interval: b.interval,
+		sink:     b.sink,
+		sides:    b.sides,
+		mem:      memory.DefaultAllocator,
+		logger:   slog.New(slog.DiscardHandler),
+		metrics:  nopMetrics{},
+		queue:    8,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(j)
+	}
+
+	fp := sha256.New()
+	fmt.Fprintf(fp, "job=%s\nsource=%s\n", b.name, b.src.Name())
+	schema := RawSchema
+	var err error
+	if j.shardOps, schema, err = b.bind("shard", b.shardStages, schema, fp); err != nil {
+		return nil, err
+	}
+
+	j.timeCol = -1
+	if b.eventTime != "" {
+		idx := schema.FieldIndices(b.eventTime)
+		if len(idx) != 1 {
+			return nil, fmt.Errorf("pipeline: job %q: Watermark: column %q not in schema (have: %s)", b.name, b.eventTime, fieldNames(schema))
+		}
+		if schema.Field(idx[0]).Type.ID() != arrow.TIMESTAMP {
+			return nil, fmt.Errorf("pipeline: job %q: Watermark: column %q is %s, want a timestamp", b.name, b.eventTime, schema.Field(idx[0]).Type)
+		}
+		j.timeCol = idx[0]
+		fmt.Fprintf(fp, "watermark=%s-%d\n", b.eventTime, j.bound)
+	}
+
+	switch {
+	case b.window != nil && b.eventTime == "":
+		return nil, fmt.Errorf("pipeline: job %q: Window needs event time: call Watermark before it", b.name)
+	case b.window == nil && len(b.keys) > 0:
+		return nil, fmt.Errorf("pipeline: job %q: KeyBy(%s) without a Window", b.name, strings.Join(b.keys, ", "))
+	case b.window != nil:
+		stage, err := b.window.KeyedStage(slices.Clone(b.keys), b.eventTime)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: job %q: Window: %w", b.name, err)
+		}
+		out, newOp, err := stage.Bind(schema)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: job %q: %s: %w", b.name, stage.Name(), err)
+		}
+		op, err := newOp(OperatorEnv{Mem: j.mem, Source: b.src.Name()})
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: job %q: %s: %w", b.name, stage.Name(), err)
+		}
+		keyed, ok := op.(KeyedOperator)
+		if !ok {
+			return nil, fmt.Errorf("pipeline: job %q: %s: operator %T is not a KeyedOperator", b.name, stage.Name(), op)
+		}
+		j.keyed, j.keyedName = keyed, stage.Name()
+		fmt.Fprintf(fp, "keyed=%s -> %s\n", stage.Name(), out)
+		schema = out
+	}
+
+	post, schema, err := b.bind("post", b.postStages, schema, fp)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range post {
+		op, err := p.newOp(OperatorEnv{Mem: j.mem, Source: b.src.Name()})
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: job %q: %s: %w", b.name, p.name, err)
+		}
+		j.postOps = append(j.postOps, op)
+	}
+
+	if err := b.sink.Bind(schema); err != nil {
+		return nil, fmt.Errorf("pipeline: job %q: sink %s: %w", b.name, b.sink.Name(), err)
+	}
+	fmt.Fprintf(fp, "sink=%s\n", b.sink.Name())
+	for _, side := range slices.Sorted(maps.Keys(b.sides)) {
+		s := b.sides[side]
+		if side == DeadLetterSide {
+			if err := s.Bind(DeadLetterSchema); err != nil {
+				return nil, fmt.Errorf("pipeline: job %q: dead-letter sink %s: %w", b.name, s.Name(), err)
+			}
+		}
+		fmt.Fprintf(fp, "side %s=%s\n", side, s.Name())
+	}
+	if err := uniqueSinkNames(j.allSinks()); err != nil {
+		return nil, fmt.Errorf("pipeline: job %q: %w", b.name, err)
+	}
+	j.outSchema = schema
+	j.fingerprint = hex.EncodeToString(fp.Sum(nil)[:12])
+	return j, nil
+}
+
+// boundStage is a stage checked against its input, ready to make operators.
+type boundStage struct {
+	name  string
+	newOp func(OperatorEnv) (Operator, error)
+}
+
+func (b *Builder) bind(where string, stages []Stage, in *arrow.Schema, fp interface{ Write([]byte) (int, error) }) ([]boundStage, *arrow.Schema, error) {
+	var bound []boundStage
+	for _, s := range stages {
+		out, newOp, err := s.Bind(in)
+		if err != nil {
+			return nil, nil, fmt.Errorf("pipeline: job %q: %s: %w", b.name, s.Name(), err)
+		}
+		fmt.Fprintf(fp, "%s=%s -> %s\n", where, s.Name(), out)
+		bound = append(bound, boundStage{name: s.Name(), newOp: newOp})
+		in = out
+	}
+	return bound, in, nil
+}
+
+func fieldNames(s *arrow.Schema) string {
+	names := make([]string, s.NumFields())
+	for i, f := range s.Fields() {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func uniqueSinkNames(sinks []Sink) error {
+	seen := map[string]bool{}
+	for _, s := range sinks {
+		if seen[s.Name()] {
+			return fmt.Errorf("two sinks named %q", s.Name())
+		}
+		seen[s.Name()] = true
+	}
+	return nil
+}

@@ -1,0 +1,511 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// coordinator is the goroutine where a job's shards meet. It starts shard
+// tasks in lineage order, merges their batches into the keyed operator and the
+// sinks, tracks the watermark, and drives checkpoints: it triggers barriers,
+// and once every running shard has delivered its barrier (each task waits
+// after its barrier, so nothing newer is in the operator yet) it snapshots the
+// operator, pre-commits the sinks, releases the tasks, persists the checkpoint
+// and commits the sinks.
+type coordinator struct {
+	j       *Job
+	g       *errgroup.Group
+	taskCtx context.Context
+	in      chan any
+	shards  map[string]*shardEntry
+	wm      *watermarks
+	nextID  uint64
+	pending *inflight
+
+	rediscover bool // a shard finished while a checkpoint was in flight
+	stopping   bool // a final checkpoint is wanted
+	draining   bool // the bounded input has ended
+	ended      bool // the final checkpoint has completed
+	emitErr    error
+}
+
+type shardEntry struct {
+	shard Shard
+	state ShardState
+	task  *task // nil when the shard is not being read
+}
+
+// inflight is a checkpoint whose barriers are on their way.
+type inflight struct {
+	id      uint64
+	started time.Time
+	waiting map[string]bool // shards whose barrier has not arrived
+	release chan struct{}
+	final   bool
+}
+
+func newCoordinator(ctx context.Context, j *Job) (*coordinator, error) {
+	c := &coordinator{
+		j:      j,
+		in:     make(chan any, j.queue),
+		shards: map[string]*shardEntry{},
+		wm:     newWatermarks(j.bound),
+		nextID: 1,
+	}
+	var cp *Checkpoint
+	if j.store != nil {
+		var err error
+		if cp, err = j.store.Latest(ctx, j.name); err != nil {
+			return nil, fmt.Errorf("pipeline: job %q: load checkpoint: %w", j.name, err)
+		}
+	}
+	if cp != nil && cp.Fingerprint != j.fingerprint {
+		return nil, fmt.Errorf("%w: checkpoint %d of job %q has fingerprint %s, this job has %s; "+
+			"keep the job as it was, or start it with a new checkpoint directory", ErrIncompatibleCheckpoint, cp.ID, j.name, cp.Fingerprint, j.fingerprint)
+	}
+	var id uint64
+	var handles, opState map[string][]byte
+	if cp != nil {
+		id, handles, opState = cp.ID, cp.Sinks, cp.Operators
+		c.nextID = cp.ID + 1
+		c.wm.current = cp.Watermark
+		for sid, st := range cp.Shards {
+			c.shards[sid] = &shardEntry{shard: Shard{ID: sid, Parents: st.Parents}, state: st}
+			j.progress(sid, st)
+		}
+		j.updateStats(func(s *Stats) { s.ResumedFrom, s.LastCheckpoint, s.Watermark = cp.ID, cp.ID, cp.Watermark })
+		j.logger.Info("resuming", "job", j.name, "checkpoint", cp.ID, "shards", len(cp.Shards))
+	}
+	for _, s := range j.allSinks() {
+		if cm, ok := s.(Committer); ok {
+			if err := cm.Recover(ctx, id, handles[s.Name()]); err != nil {
+				return nil, fmt.Errorf("pipeline: job %q: recover sink %s at checkpoint %d: %w", j.name, s.Name(), id, err)
+			}
+		}
+	}
+	if j.keyed != nil && opState[j.keyedName] != nil {
+		if err := j.keyed.Restore(opState[j.keyedName]); err != nil {
+			return nil, fmt.Errorf("pipeline: job %q: restore %s from checkpoint %d: %w", j.name, j.keyedName, id, err)
+		}
+	}
+	return c, nil
+}
+
+func (c *coordinator) run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	taskCtx, stopTasks := context.WithCancel(gctx)
+	c.g, c.taskCtx = g, taskCtx
+	g.Go(func() error {
+		defer stopTasks()
+		return c.loop(gctx)
+	})
+	err := g.Wait()
+	c.drainQueue()
+	return err
+}
+
+func (c *coordinator) loop(ctx context.Context) error {
+	if err := c.discover(ctx); err != nil {
+		return err
+	}
+	checkpoints := time.NewTicker(c.j.interval)
+	defer checkpoints.Stop()
+	var discovery <-chan time.Time
+	if !c.j.src.Bounded() {
+		t := time.NewTicker(discoveryInterval)
+		defer t.Stop()
+		discovery = t.C
+	}
+	stop := c.j.stop
+	for !c.ended {
+		var err error
+		select {
+		case el := <-c.in:
+			err = c.handle(ctx, el)
+		case <-checkpoints.C:
+			err = c.startCheckpoint(ctx, false)
+		case <-discovery:
+			if c.pending == nil {
+				err = c.discover(ctx)
+			}
+		case <-stop:
+			stop = nil
+			err = c.startCheckpoint(ctx, true)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// discoveryInterval is how often an unbounded source is asked for new shards.
+const discoveryInterval = 10 * time.Second
+
+func (c *coordinator) handle(ctx context.Context, el any) error {
+	switch el := el.(type) {
+	case *Batch:
+		if el.Side != MainSide {
+			return c.writeSide(ctx, el)
+		}
+		shard, n, maxTime := el.Shard, el.Len(), el.MaxTime
+		if err := c.process(ctx, el); err != nil {
+			return err
+		}
+		if n > 0 && c.j.timeCol >= 0 {
+			c.wm.observe(shard, maxTime)
+			return c.advanceWatermark(ctx)
+		}
+	case shardIdle:
+		c.wm.setIdle(el.Shard, el.Idle)
+		return c.advanceWatermark(ctx)
+	case Barrier:
+		c.shards[el.Shard].state = el.State
+		if p := c.pending; p != nil && p.id == el.ID {
+			delete(p.waiting, el.Shard)
+			if len(p.waiting) == 0 {
+				return c.complete(ctx)
+			}
+		}
+	case shardEnd:
+		e := c.shards[el.Shard]
+		e.state, e.task = el.State, nil
+		c.wm.remove(el.Shard)
+		if el.State.Finished {
+			c.rediscover = true
+			c.j.logger.Debug("shard finished", "shard", el.Shard, "position", el.State.Position)
+		}
+		if p := c.pending; p != nil {
+			delete(p.waiting, el.Shard)
+			if len(p.waiting) == 0 {
+				return c.complete(ctx)
+			}
+			return nil
+		}
+		if err := c.advanceWatermark(ctx); err != nil {
+			return err
+		}
+		if c.rediscover {
+			return c.discover(ctx)
+		}
+	default:
+		return fmt.Errorf("pipeline: job %q: unexpected element %T", c.j.name, el)
+	}
+	return nil
+}
+
+// process runs a main-side batch through the keyed operator, the stages after
+// it and into the sink.
+func (c *coordinator) process(ctx context.Context, b *Batch) error {
+	if c.j.keyed == nil {
+		c.emit(ctx, 0, b)
+	} else if err := c.j.keyed.Process(ctx, b, func(out *Batch) { c.emit(ctx, 0, out) }); err != nil {
+		return fmt.Errorf("pipeline: job %q: %s: %w", c.j.name, c.j.keyedName, err)
+	}
+	return c.takeEmitErr()
+}
+
+// emit hands b to post-window stage i, or to the sink after the last one.
+func (c *coordinator) emit(ctx context.Context, i int, b *Batch) {
+	switch {
+	case c.emitErr != nil || b.Len() == 0:
+		b.Release()
+	case b.Side != MainSide:
+		c.emitErr = c.writeSide(ctx, b)
+	case i < len(c.j.postOps):
+		if err := c.j.postOps[i].Process(ctx, b, func(out *Batch) { c.emit(ctx, i+1, out) }); err != nil {
+			c.emitErr = err
+		}
+	default:
+		n := int64(b.Len())
+		if err := c.j.sink.Write(ctx, b); err != nil {
+			c.emitErr = fmt.Errorf("sink %s: %w", c.j.sink.Name(), err)
+			return
+		}
+		c.j.updateStats(func(s *Stats) { s.RowsOut += n })
+	}
+}
+
+func (c *coordinator) takeEmitErr() error {
+	err := c.emitErr
+	c.emitErr = nil
+	if err != nil {
+		return fmt.Errorf("pipeline: job %q: %w", c.j.name, err)
+	}
+	return nil
+}
+
+func (c *coordinator) writeSide(ctx context.Context, b *Batch) error {
+	sink, ok := c.j.sides[b.Side]
+	if !ok {
+		defer b.Release()
+		if b.Side == DeadLetterSide {
+			return fmt.Errorf("pipeline: job %q: %s; set a DeadLetters sink to keep such records and go on", c.j.name, describeDeadLetter(b))
+		}
+		return fmt.Errorf("pipeline: job %q: no sink for side %q", c.j.name, b.Side)
+	}
+	n := int64(b.Len())
+	if err := sink.Write(ctx, b); err != nil {
+		return fmt.Errorf("pipeline: job %q: side %s: sink %s: %w", c.j.name, b.Side, sink.Name(), err)
+	}
+	if b.Side == DeadLetterSide {
+		c.j.updateStats(func(s *Stats) { s.DeadLetters += n })
+	}
+	return nil
+}
+
+func (c *coordinator) advanceWatermark(ctx context.Context) error {
+	wm, moved := c.wm.advance()
+	if !moved {
+		return nil
+	}
+	return c.fire(ctx, wm)
+}
+
+// fire tells the keyed operator that the watermark has reached wm.
+func (c *coordinator) fire(ctx context.Context, wm int64) error {
+	c.j.metrics.Watermark(wm)
+	c.j.updateStats(func(s *Stats) { s.Watermark = wm })
+	if c.j.keyed == nil {
+		return nil
+	}
+	if err := c.j.keyed.OnWatermark(ctx, wm, func(out *Batch) { c.emit(ctx, 0, out) }); err != nil {
+		return fmt.Errorf("pipeline: job %q: %s: watermark %d: %w", c.j.name, c.j.keyedName, wm, err)
+	}
+	if cr, ok := c.j.keyed.(CounterReporter); ok {
+		counters := cr.Counters()
+		c.j.updateStats(func(s *Stats) { maps.Copy(s.Counters, counters) })
+	}
+	return c.takeEmitErr()
+}
+
+// discover asks the source for its shards and starts every shard that is not
+// finished and whose parents are. With a bounded source and nothing left to
+// read, it ends the input.
+func (c *coordinator) discover(ctx context.Context) error {
+	if c.pending != nil {
+		c.rediscover = true
+		return nil
+	}
+	c.rediscover = false
+	listed, err := c.j.src.Shards(ctx)
+	if err != nil {
+		return fmt.Errorf("pipeline: job %q: list shards of %s: %w", c.j.name, c.j.src.Name(), err)
+	}
+	for _, s := range listed {
+		if e, ok := c.shards[s.ID]; ok {
+			e.shard, e.state.Parents = s, s.Parents
+			continue
+		}
+		c.shards[s.ID] = &shardEntry{shard: s, state: ShardState{Parents: s.Parents, MaxEventTime: MinTime}}
+	}
+	running := 0
+	for _, id := range slices.Sorted(maps.Keys(c.shards)) {
+		e := c.shards[id]
+		if e.task == nil && !e.state.Finished && c.parentsFinished(e) {
+			if err := c.start(e); err != nil {
+				return err
+			}
+		}
+		if e.task != nil {
+			running++
+		}
+	}
+	if running == 0 && c.j.src.Bounded() && !c.draining {
+		return c.endInput(ctx)
+	}
+	return nil
+}
+
+func (c *coordinator) parentsFinished(e *shardEntry) bool {
+	for _, p := range e.shard.Parents {
+		if pe, ok := c.shards[p]; ok && !pe.state.Finished {
+			return false
+		}
+	}
+	return true
+}
+
+// start launches the task of a shard. A child shard that has seen no record
+// carries on from its parents' event time, so the watermark does not go back.
+func (c *coordinator) start(e *shardEntry) error {
+	if e.state.MaxEventTime == MinTime && len(e.shard.Parents) > 0 {
+		inherited := MaxTime
+		for _, p := range e.shard.Parents {
+			if pe, ok := c.shards[p]; ok {
+				inherited = min(inherited, pe.state.MaxEventTime)
+			}
+		}
+		if inherited != MaxTime {
+			e.state.MaxEventTime = inherited
+		}
+	}
+	ops := make([]Operator, len(c.j.shardOps))
+	for i, s := range c.j.shardOps {
+		op, err := s.newOp(OperatorEnv{Mem: c.j.mem, Source: c.j.src.Name(), Shard: e.shard.ID})
+		if err != nil {
+			return fmt.Errorf("pipeline: job %q: shard %s: %s: %w", c.j.name, e.shard.ID, s.name, err)
+		}
+		ops[i] = op
+	}
+	t := &task{
+		shard:    e.shard,
+		state:    e.state,
+		src:      c.j.src,
+		ops:      ops,
+		timeCol:  c.j.timeCol,
+		out:      c.in,
+		triggers: make(chan trigger, 1),
+		progress: c.j.progress(e.shard.ID, e.state),
+		metrics:  c.j.metrics,
+	}
+	e.task = t
+	c.wm.add(e.shard.ID, e.state.MaxEventTime)
+	c.g.Go(func() error { return t.run(c.taskCtx) })
+	return nil
+}
+
+// endInput fires every window once a bounded input has been read entirely,
+// then takes the final checkpoint.
+func (c *coordinator) endInput(ctx context.Context) error {
+	c.draining = true
+	c.wm.finish()
+	if err := c.fire(ctx, MaxTime); err != nil {
+		return err
+	}
+	return c.startCheckpoint(ctx, true)
+}
+
+func (c *coordinator) startCheckpoint(ctx context.Context, final bool) error {
+	if c.pending != nil {
+		c.stopping = c.stopping || final
+		return nil
+	}
+	p := &inflight{id: c.nextID, started: time.Now(), waiting: map[string]bool{}, release: make(chan struct{}), final: final}
+	c.nextID++
+	for id, e := range c.shards {
+		if e.task == nil {
+			continue
+		}
+		select {
+		case e.task.triggers <- trigger{id: p.id, release: p.release, stop: final}:
+			p.waiting[id] = true
+		default:
+			return fmt.Errorf("pipeline: job %q: shard %s has not taken the previous checkpoint's trigger", c.j.name, id)
+		}
+	}
+	c.pending = p
+	if len(p.waiting) == 0 {
+		return c.complete(ctx)
+	}
+	return nil
+}
+
+// complete finishes the in-flight checkpoint: every running shard is waiting
+// at its barrier, so the operator's state is exactly the rows before them.
+func (c *coordinator) complete(ctx context.Context) error {
+	p := c.pending
+	err := c.checkpoint(ctx, p)
+	c.j.metrics.Checkpoint(p.id, time.Since(p.started), err)
+	if err != nil {
+		return fmt.Errorf("pipeline: job %q: checkpoint %d: %w", c.j.name, p.id, err)
+	}
+	c.pending = nil
+	c.j.updateStats(func(s *Stats) {
+		s.Checkpoints++
+		s.LastCheckpoint = p.id
+		s.Finished = c.draining
+	})
+	c.j.logger.Debug("checkpoint complete", "job", c.j.name, "id", p.id, "took", time.Since(p.started))
+	switch {
+	case p.final:
+		c.ended = true
+		return nil
+	case c.stopping:
+		return c.startCheckpoint(ctx, true)
+	case c.rediscover:
+		return c.discover(ctx)
+	}
+	return nil
+}
+
+func (c *coordinator) checkpoint(ctx context.Context, p *inflight) error {
+	cp := &Checkpoint{
+		ID:          p.id,
+		Job:         c.j.name,
+		Fingerprint: c.j.fingerprint,
+		Watermark:   c.wm.current,
+		Shards:      make(map[string]ShardState, len(c.shards)),
+		Operators:   map[string][]byte{},
+		Sinks:       map[string][]byte{},
+	}
+	for id, e := range c.shards {
+		cp.Shards[id] = e.state
+	}
+	if c.j.keyed != nil {
+		state, err := c.j.keyed.Snapshot()
+		if err != nil {
+			return fmt.Errorf("snapshot %s: %w", c.j.keyedName, err)
+		}
+		cp.Operators[c.j.keyedName] = state
+	}
+	var committers []Sink
+	for _, s := range c.j.allSinks() {
+		if cm, ok := s.(Committer); ok {
+			h, err := cm.PreCommit(ctx, p.id)
+			if err != nil {
+				return fmt.Errorf("pre-commit sink %s: %w", s.Name(), err)
+			}
+			cp.Sinks[s.Name()] = h
+			committers = append(committers, s)
+		}
+	}
+	close(p.release) // the shards go on reading while the checkpoint is persisted
+	cp.Created = time.Now().UTC()
+	if c.j.store != nil {
+		if err := c.j.store.Save(ctx, cp); err != nil {
+			return fmt.Errorf("save: %w", err)
+		}
+	}
+	for _, s := range committers {
+		if err := s.(Committer).Commit(ctx, p.id, cp.Sinks[s.Name()]); err != nil {
+			return fmt.Errorf("commit sink %s: %w", s.Name(), err)
+		}
+	}
+	return nil
+}
+
+// drainQueue releases the batches that were still queued when the job ended.
+func (c *coordinator) drainQueue() {
+	for {
+		select {
+		case el := <-c.in:
+			if b, ok := el.(*Batch); ok {
+				b.Release()
+			}
+		default:
+			return
+		}
+	}
+}
+
+func describeDeadLetter(b *Batch) string {
+	if b.Len() == 0 || b.Rec.NumCols() < 4 {
+		return "a record was rejected"
+	}
+	col := func(i int) string {
+		if s, ok := b.Rec.Column(i).(interface{ Value(int) string }); ok {
+			return s.Value(0)
+		}
+		return "?"
+	}
+	return fmt.Sprintf("record at shard %s position %s rejected: %s", col(1), col(2), col(3))
+}
+

@@ -1,0 +1,28 @@
+package pipeline
+
+// The elements that travel between a job's stages besides *Batch. They move in
+// order with the data, so a consumer knows exactly which rows came before them.
+
+// Watermark reports event-time progress: shard Shard expects no more rows with
+// an event time below Time (within its bounded out-of-orderness). Shard is ""
+// for a job-wide watermark.
+type Watermark struct {
+	Shard string
+	Time  int64
+}
+
+// Barrier marks the point of shard Shard's stream that checkpoint ID covers:
+// every row before it belongs to the checkpoint, none after it. State is what
+// the checkpoint records of the shard at that point.
+type Barrier struct {
+	ID    uint64
+	Shard string
+	State ShardState
+}
+
+// shardEnd tells the coordinator that a shard task has stopped: the shard
+// ended (State.Finished) or the task was asked to stop after a final barrier.
+type shardEnd struct {
+	Shard string
+	State ShardState
+}

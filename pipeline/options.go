@@ -1,0 +1,31 @@
+package pipeline
+
+import (
+	"log/slog"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Option tunes how a job runs; Build takes them.
+type Option func(*Job)
+
+// WithLogger sets the job's logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(j *Job) { j.logger = l } }
+
+// WithAllocator sets the allocator of every batch the job makes (default:
+// memory.DefaultAllocator). Tests pass a checked allocator.
+func WithAllocator(mem memory.Allocator) Option { return func(j *Job) { j.mem = mem } }
+
+// WithMetrics sets the hook that receives the job's metrics (default: none).
+func WithMetrics(m Metrics) Option { return func(j *Job) { j.metrics = m } }
+
+// WithQueue sets how many elements may wait between the shard tasks and the
+// keyed stage (default 8). With the source's batch size it bounds the memory
+// in flight whatever the input rate: a full queue blocks the shard tasks.
+func WithQueue(n int) Option {
+	return func(j *Job) {
+		if n > 0 {
+			j.queue = n
+		}
+	}
+}

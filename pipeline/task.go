@@ -1,0 +1,237 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// trigger asks a shard task to emit the barrier of checkpoint id at its next
+// batch boundary, then to wait until release is closed (the checkpoint's
+// snapshot is taken), or, when stop is set, to end.
+type trigger struct {
+	id      uint64
+	release <-chan struct{}
+	stop    bool
+}
+
+// shardIdle tells the coordinator that a shard became idle or active again.
+type shardIdle struct {
+	Shard string
+	Idle  bool
+}
+
+// task reads one shard and runs the shard-local operators fused, in one
+// goroutine. Its states: reading; at a barrier (waiting for release); ended.
+type task struct {
+	shard    Shard
+	state    ShardState
+	src      Source
+	ops      []Operator
+	timeCol  int // index of the event-time column in the operators' output, -1 if none
+	out      chan<- any
+	triggers chan trigger
+	progress *shardProgress
+	metrics  Metrics
+
+	outs []*Batch // what one pass of the operator chain emitted
+	err  error    // first error of the chain's emit
+}
+
+// shardProgress is what the job's Stats show of a shard, written by its task.
+type shardProgress struct {
+	records  atomic.Int64
+	position atomic.Value // string
+	finished atomic.Bool
+	idle     atomic.Bool
+}
+
+func (t *task) run(ctx context.Context) error {
+	r, err := t.src.OpenShard(ctx, t.shard, t.state.Position)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("shard %s: open: %w", t.shard.ID, err)
+	}
+	defer r.Close()
+	idler, _ := r.(IdleReporter)
+	idle := false
+	chain := t.chain()
+
+	for {
+		select {
+		case tr := <-t.triggers:
+			if !t.send(ctx, Barrier{ID: tr.id, Shard: t.shard.ID, State: t.state}) {
+				return nil
+			}
+			if tr.stop {
+				t.send(ctx, shardEnd{Shard: t.shard.ID, State: t.state})
+				return nil
+			}
+			select {
+			case <-tr.release:
+			case <-ctx.Done():
+				return nil
+			}
+		default:
+		}
+
+		b, err := r.Read(ctx)
+		switch {
+		case errors.Is(err, ErrShardEnd):
+			t.state.Finished = true
+			t.progress.finished.Store(true)
+			t.send(ctx, shardEnd{Shard: t.shard.ID, State: t.state})
+			return nil
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("shard %s: read after %s: %w", t.shard.ID, t.state.Position, err)
+		case b == nil:
+			if idler != nil && idler.Idle() != idle {
+				idle = !idle
+				t.progress.idle.Store(idle)
+				if !t.send(ctx, shardIdle{Shard: t.shard.ID, Idle: idle}) {
+					return nil
+				}
+			}
+			continue
+		}
+		if idle {
+			idle = false
+			t.progress.idle.Store(false)
+			if !t.send(ctx, shardIdle{Shard: t.shard.ID, Idle: false}) {
+				b.Release()
+				return nil
+			}
+		}
+
+		last, n := b.Last, b.Len()
+		t.metrics.ShardRead(t.shard.ID, n, rawBytes(b))
+		if err := chain(ctx, b); err != nil {
+			return fmt.Errorf("shard %s: batch %s..%s: %w", t.shard.ID, b.First, last, err)
+		}
+		for i, ob := range t.outs {
+			if ob.Side == MainSide && t.timeCol >= 0 {
+				ob.MinTime, ob.MaxTime = timeBounds(ob.Rec.Column(t.timeCol))
+				if ob.Len() > 0 && ob.MaxTime > t.state.MaxEventTime {
+					t.state.MaxEventTime = ob.MaxTime
+				}
+			}
+			if !t.send(ctx, ob) {
+				for _, rest := range t.outs[i+1:] {
+					rest.Release()
+				}
+				t.outs = t.outs[:0]
+				return nil
+			}
+		}
+		t.outs = t.outs[:0]
+		t.state.Position = last
+		t.progress.records.Add(int64(n))
+		t.progress.position.Store(last.String())
+	}
+}
+
+// chain returns the fused operator chain: operator i emits into operator i+1,
+// the last one into t.outs; batches on a side skip the remaining operators.
+func (t *task) chain() func(context.Context, *Batch) error {
+	collect := func(b *Batch) {
+		if t.err != nil || b.Len() == 0 {
+			b.Release()
+			return
+		}
+		t.outs = append(t.outs, b)
+	}
+	var ctx context.Context // the context of the batch being processed
+	next := collect
+	for i := len(t.ops) - 1; i >= 0; i-- {
+		op, downstream := t.ops[i], next
+		next = func(b *Batch) {
+			if t.err != nil {
+				b.Release()
+				return
+			}
+			if b.Side != MainSide {
+				collect(b)
+				return
+			}
+			if err := op.Process(ctx, b, downstream); err != nil && t.err == nil {
+				t.err = err
+			}
+		}
+	}
+	return func(c context.Context, b *Batch) error {
+		ctx, t.err = c, nil
+		next(b)
+		if t.err != nil {
+			for _, ob := range t.outs {
+				ob.Release()
+			}
+			t.outs = t.outs[:0]
+		}
+		return t.err
+	}
+}
+
+func (t *task) send(ctx context.Context, el any) bool {
+	select {
+	case t.out <- el:
+		return true
+	case <-ctx.Done():
+		if b, ok := el.(*Batch); ok {
+			b.Release()
+		}
+		return false
+	}
+}
+
+// timeBounds returns the lowest and highest non-null value of a timestamp
+// column in milliseconds.
+func timeBounds(col arrow.Array) (lo, hi int64) {
+	ts, ok := col.(*array.Timestamp)
+	if !ok || ts.Len() == ts.NullN() {
+		return 0, 0
+	}
+	unit := ts.DataType().(*arrow.TimestampType).Unit
+	lo, hi = MaxTime, MinTime
+	vals := ts.TimestampValues()
+	hasNulls := ts.NullN() > 0
+	for i, v := range vals {
+		if hasNulls && ts.IsNull(i) {
+			continue
+		}
+		lo, hi = min(lo, int64(v)), max(hi, int64(v))
+	}
+	return toMillis(lo, unit), toMillis(hi, unit)
+}
+
+func toMillis(v int64, unit arrow.TimeUnit) int64 {
+	switch unit {
+	case arrow.Second:
+		return v * 1000
+	case arrow.Microsecond:
+		return v / 1000
+	case arrow.Nanosecond:
+		return v / 1_000_000
+	default:
+		return v
+	}
+}
+
+// rawBytes is the payload size of a raw source batch, 0 for other schemas.
+func rawBytes(b *Batch) int {
+	if b.Rec == nil || b.Rec.NumCols() == 0 {
+		return 0
+	}
+	if data, ok := b.Rec.Column(0).(*array.Binary); ok {
+		return len(data.ValueBytes())
+	}
+	return 0
+}
