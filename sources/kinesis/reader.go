@@ -49,6 +49,7 @@ type shardReader struct {
 
 	nextCall time.Time // no call before
 	lastCall time.Time // start of the last GetRecords call
+	latestAt time.Time // when the first LATEST iterator was asked for
 	failures int
 	ended    bool
 
@@ -173,12 +174,18 @@ func (r *shardReader) getIterator(ctx context.Context) error {
 	case r.after.Seq != "":
 		in.ShardIteratorType = types.ShardIteratorTypeAtSequenceNumber
 		in.StartingSequenceNumber = aws.String(r.after.Seq)
+	case !r.latestAt.IsZero():
+		// A LATEST iterator expired before any record came: renewing it as
+		// LATEST would skip what arrived meanwhile.
+		in.ShardIteratorType = types.ShardIteratorTypeAtTimestamp
+		in.Timestamp = aws.Time(r.latestAt)
 	default:
 		in.ShardIteratorType = r.src.start.typ
 		if in.ShardIteratorType == types.ShardIteratorTypeAtTimestamp {
 			in.Timestamp = aws.Time(r.src.start.at)
 		}
 	}
+	started := time.Now()
 	callCtx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
 	defer cancel()
 	out, err := r.src.api.GetShardIterator(callCtx, in, ownRetries)
@@ -190,8 +197,10 @@ func (r *shardReader) getIterator(ctx context.Context) error {
 		r.ended = true
 		return nil
 	}
+	if in.ShardIteratorType == types.ShardIteratorTypeLatest {
+		r.latestAt = started
+	}
 	r.iter = out.ShardIterator
-	r.failures = 0
 	return nil
 }
 

@@ -368,6 +368,28 @@ func TestStartPositions(t *testing.T) {
 	})
 }
 
+// TestLatestExpiresBeforeAnyRecord: a LATEST iterator that expires before a
+// record came is renewed at the time it was first asked for, so records put
+// in between are not skipped.
+func TestLatestExpiresBeforeAnyRecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sh := &fakeShard{id: "shardId-0"}
+		api := newFake(sh)
+		api.put(sh, "k", []byte("old"))
+		r := openReader(t, api, Config{Start: "latest"}, sh.id, pipeline.Position{})
+		if b, err := r.Read(t.Context()); b != nil || err != nil {
+			t.Fatalf("Read = %v, %v", b, err)
+		}
+		time.Sleep(time.Minute)
+		api.put(sh, "k", []byte("new"))
+		time.Sleep(5 * time.Minute) // the iterator expires
+		got := drain(t.Context(), t, r, func(got []row) bool { return len(got) > 0 })
+		if len(got) != 1 || got[0].Data != "new" {
+			t.Fatalf("got %v, want the record put after the start", got)
+		}
+	})
+}
+
 func TestIdle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sh := &fakeShard{id: "shardId-0"}

@@ -1,0 +1,51 @@
+package kinesis
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/shardflow/shardflow/internal/testenv"
+)
+
+// BenchmarkKinesaliteRead reads a pre-filled 4-shard kinesalite stream
+// (40,000 records of 200 bytes) from trim_horizon to a StopAt bound, one
+// goroutine per shard as the runtime does, and reports records/s and MB/s.
+func BenchmarkKinesaliteRead(b *testing.B) {
+	srv := testenv.Kinesalite(b)
+	const stream, shards, total, size = "bench", 4, 40000, 200
+	createStream(b, srv.Client, stream, shards)
+	payload := make([]byte, size)
+	for i := 0; i < total; i += 500 {
+		entries := make([]types.PutRecordsRequestEntry, 500)
+		for j := range entries {
+			copy(payload, fmt.Sprintf("%08d", i+j))
+			entries[j] = types.PutRecordsRequestEntry{PartitionKey: aws.String(fmt.Sprintf("k%d", (i+j)%1000)), Data: append([]byte(nil), payload...)}
+		}
+		if err := putRound(b.Context(), srv.Client, stream, entries); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop := &StopAt{Time: time.Now()}
+	b.ResetTimer()
+	for b.Loop() {
+		src, err := New(b.Context(), Config{Stream: stream, Client: srv.Client, StopAt: stop, PollInterval: MinCallInterval})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(b.Context(), time.Minute)
+		job := &readJob{}
+		job.run(ctx, b, src)
+		cancel()
+		if n := job.count(); n != total {
+			b.Fatalf("read %d records, want %d", n, total)
+		}
+	}
+	secs := b.Elapsed().Seconds()
+	b.ReportMetric(float64(total*b.N)/secs, "records/s")
+	b.ReportMetric(float64(total*size*b.N)/secs/1e6, "MB/s")
+}
