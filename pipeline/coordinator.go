@@ -508,4 +508,3 @@ func describeDeadLetter(b *Batch) string {
 	}
 	return fmt.Sprintf("record at shard %s position %s rejected: %s", col(1), col(2), col(3))
 }
-

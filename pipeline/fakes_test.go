@@ -27,16 +27,16 @@ type memSource struct {
 	batch   int
 
 	mu     sync.Mutex
-	reads  int           // Read calls that returned records
-	gate   chan struct{} // when set, a Read returns records only if it can take a token
+	reads  int             // Read calls that returned records
+	gate   chan struct{}   // when set, a Read returns records only if it can take a token
 	idle   map[string]bool // shards that stay open once read and say they are idle
 	open   map[string]bool // shards that stay open once read and do not say so
 	onRead func()          // test hook, called after each Read that returned records
 }
 
-func (s *memSource) Name() string                                { return "mem" }
-func (s *memSource) Bounded() bool                               { return true }
-func (s *memSource) Shards(context.Context) ([]Shard, error)     { return s.shards, nil }
+func (s *memSource) Name() string                            { return "mem" }
+func (s *memSource) Bounded() bool                           { return true }
+func (s *memSource) Shards(context.Context) ([]Shard, error) { return s.shards, nil }
 func (s *memSource) OpenShard(_ context.Context, sh Shard, after Position) (ShardReader, error) {
 	recs, ok := s.records[sh.ID]
 	if !ok {
@@ -263,7 +263,7 @@ func newMemSink(name string) *memSink {
 	return &memSink{name: name, precommit: map[uint64][]string{}, commits: map[uint64]bool{}}
 }
 
-func (s *memSink) Name() string               { return s.name }
+func (s *memSink) Name() string                { return s.name }
 func (s *memSink) Bind(*arrow.Schema) error    { return nil }
 func (s *memSink) Close(context.Context) error { return nil }
 

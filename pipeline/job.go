@@ -70,17 +70,17 @@ func (j *Job) allSinks() []Sink {
 
 // Stats is a snapshot of a job's progress.
 type Stats struct {
-	Started      time.Time
-	ResumedFrom  uint64 // checkpoint the run resumed from, 0 when it started fresh
-	RecordsIn    int64  // source records read in this run
-	RowsOut      int64  // rows handed to the main sink
-	DeadLetters  int64  // records sent to the dead-letter output
-	Counters     map[string]int64
-	Checkpoints  int64  // checkpoints completed in this run
+	Started        time.Time
+	ResumedFrom    uint64 // checkpoint the run resumed from, 0 when it started fresh
+	RecordsIn      int64  // source records read in this run
+	RowsOut        int64  // rows handed to the main sink
+	DeadLetters    int64  // records sent to the dead-letter output
+	Counters       map[string]int64
+	Checkpoints    int64 // checkpoints completed in this run
 	LastCheckpoint uint64
-	Watermark    int64
-	Finished     bool // every shard of a bounded source has been read and committed
-	Shards       []ShardProgress
+	Watermark      int64
+	Finished       bool // every shard of a bounded source has been read and committed
+	Shards         []ShardProgress
 }
 
 // ShardProgress is how far a shard has been read.

@@ -1,8 +1,8 @@
 package pipeline
 
 import (
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
