@@ -2,6 +2,7 @@ package generator
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -73,16 +74,18 @@ func (b *bucket) refill() {
 func (b *bucket) take(ctx context.Context, n int) (int, error) {
 	b.refill()
 	if b.tokens < b.want {
+		// Round the wait up to whole microseconds: a wait truncated to zero
+		// would never let the bucket fill.
 		wait := maxWait
-		if sec := (b.want - b.tokens) / b.rate; sec < wait.Seconds() {
-			wait = time.Duration(sec * float64(time.Second))
+		if us := math.Ceil((b.want - b.tokens) / b.rate * 1e6); us < float64(wait.Microseconds()) {
+			wait = time.Duration(max(us, 1)) * time.Microsecond
 		}
 		if err := b.clock.Sleep(ctx, wait); err != nil {
 			return 0, err
 		}
 		b.refill()
 	}
-	k := min(n, int(b.tokens))
+	k := min(n, int(b.tokens+1e-9)) // float rounding must not cost a token
 	b.tokens -= float64(k)
 	return k, nil
 }
