@@ -1,0 +1,260 @@
+package operators
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// JSONOptions configures the JSON decoder.
+type JSONOptions struct {
+	// Required lists fields that every record must have, with a non-null
+	// value; a record without one goes to the dead letters. The DSL passes
+	// the event-time column here.
+	Required []string
+}
+
+// Validate checks the options on their own; JSON's Bind also checks them
+// against the schema.
+func (o JSONOptions) Validate() error {
+	seen := make(map[string]bool, len(o.Required))
+	for _, r := range o.Required {
+		if r == "" {
+			return errors.New("operators: json: empty name in Required")
+		}
+		if seen[r] {
+			return fmt.Errorf("operators: json: %q listed twice in Required", r)
+		}
+		seen[r] = true
+	}
+	return nil
+}
+
+// JSON returns the stage that decodes the data column of raw batches
+// (pipeline.RawSchema), one JSON object per record, into batches of schema.
+//
+// Supported column types are utf8 (a JSON string), int64 (an integer), float64
+// (any number), bool, and timestamp[ms] (an RFC 3339 string, fractional
+// seconds and offsets allowed, or an integer of milliseconds since the
+// epoch). Keys not in schema are ignored; a missing field or a JSON null is a
+// null, except for opts.Required fields.
+//
+// A record that cannot be decoded (bad JSON, not an object, a required field
+// missing or null, a value of the wrong type, an unparsable time) becomes a
+// dead letter on pipeline.DeadLetterSide, with the error naming the field and
+// the payload unchanged; the other records of its batch go on, in order, as
+// one batch with the raw batch's First and Last positions.
+func JSON(schema *arrow.Schema, opts JSONOptions) pipeline.Stage {
+	return &jsonStage{schema: schema, opts: JSONOptions{Required: slices.Clone(opts.Required)}}
+}
+
+var _ pipeline.Stage = (*jsonStage)(nil)
+
+type jsonStage struct {
+	schema *arrow.Schema
+	opts   JSONOptions
+}
+
+// Name renders the declared schema and the required fields, e.g.
+// `json(ts:timestamp[ms, tz=UTC],page:utf8; required=ts)`.
+func (s *jsonStage) Name() string {
+	var sb strings.Builder
+	sb.WriteString("json(")
+	if s.schema != nil {
+		for i, f := range s.schema.Fields() {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(f.Name)
+			sb.WriteByte(':')
+			sb.WriteString(f.Type.String())
+		}
+	}
+	if len(s.opts.Required) > 0 {
+		req := slices.Clone(s.opts.Required)
+		slices.Sort(req)
+		sb.WriteString("; required=")
+		sb.WriteString(strings.Join(req, ","))
+	}
+	sb.WriteByte(')')
+	return sb.String()
+}
+
+// rawColumns are the indexes of the raw columns the decoder reads.
+type rawColumns struct{ data, seq, n int }
+
+func bindRaw(in *arrow.Schema) (rawColumns, error) {
+	var rc rawColumns
+	find := func(name string, ok func(arrow.DataType) bool, want string) (int, error) {
+		idx := in.FieldIndices(name)
+		if len(idx) != 1 {
+			return 0, fmt.Errorf("operators: json: input has no %q column (want pipeline.RawSchema)", name)
+		}
+		if t := in.Field(idx[0]).Type; !ok(t) {
+			return 0, fmt.Errorf("operators: json: input column %q is %s, want %s", name, t, want)
+		}
+		return idx[0], nil
+	}
+	var err error
+	if rc.data, err = find(pipeline.RawData, func(t arrow.DataType) bool {
+		return t.ID() == arrow.BINARY || t.ID() == arrow.STRING
+	}, "binary"); err != nil {
+		return rc, err
+	}
+	if rc.seq, err = find(pipeline.RawSeq, func(t arrow.DataType) bool { return t.ID() == arrow.STRING }, "utf8"); err != nil {
+		return rc, err
+	}
+	if rc.n, err = find(pipeline.RawN, func(t arrow.DataType) bool { return t.ID() == arrow.INT64 }, "int64"); err != nil {
+		return rc, err
+	}
+	return rc, nil
+}
+
+func (s *jsonStage) Bind(in *arrow.Schema) (*arrow.Schema, func(pipeline.OperatorEnv) (pipeline.Operator, error), error) {
+	if s.schema == nil {
+		return nil, nil, errors.New("operators: json: nil schema")
+	}
+	if in == nil {
+		return nil, nil, errors.New("operators: json: nil input schema")
+	}
+	if err := s.opts.Validate(); err != nil {
+		return nil, nil, err
+	}
+	rc, err := bindRaw(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	fields, err := jsonFields(s.schema, s.opts.Required)
+	if err != nil {
+		return nil, nil, err
+	}
+	schema := outputSchema(s.schema, fields)
+	newOp := func(env pipeline.OperatorEnv) (pipeline.Operator, error) {
+		if env.Mem == nil {
+			return nil, errors.New("operators: json: OperatorEnv.Mem is nil")
+		}
+		return newJSONOperator(env, schema, fields, rc), nil
+	}
+	return schema, newOp, nil
+}
+
+// outputSchema is the declared schema with every field that is not required
+// nullable, since a record may leave it out.
+func outputSchema(declared *arrow.Schema, fields []jsonField) *arrow.Schema {
+	out := slices.Clone(declared.Fields())
+	for i := range out {
+		if !fields[i].required {
+			out[i].Nullable = true
+		}
+	}
+	md := declared.Metadata()
+	return arrow.NewSchema(out, &md)
+}
+
+// JSONOperator is an instance of the JSON stage for one shard.
+type JSONOperator struct {
+	env         pipeline.OperatorEnv
+	raw         rawColumns
+	dec         *decoder
+	walk        walker
+	out         *array.RecordBuilder
+	dead        *pipeline.DeadLetterBuilder
+	recordsIn   int64
+	deadLetters int64
+}
+
+var (
+	_ pipeline.Operator        = (*JSONOperator)(nil)
+	_ pipeline.CounterReporter = (*JSONOperator)(nil)
+)
+
+func newJSONOperator(env pipeline.OperatorEnv, schema *arrow.Schema, fields []jsonField, rc rawColumns) *JSONOperator {
+	out := array.NewRecordBuilder(env.Mem, schema)
+	o := &JSONOperator{
+		env:  env,
+		raw:  rc,
+		dec:  newDecoder(fields, out),
+		out:  out,
+		dead: pipeline.NewDeadLetterBuilder(env.Mem, env.Source),
+	}
+	o.walk.d = o.dec
+	return o
+}
+
+// binaryColumn is what the decoder needs of the data column.
+type binaryColumn interface {
+	arrow.Array
+	ValueBytes() []byte
+	ValueOffsets() []int32
+}
+
+// Process decodes b's records, emits the decoded batch and, if any record was
+// rejected, a dead-letter batch. It releases b.
+func (o *JSONOperator) Process(ctx context.Context, b *pipeline.Batch, emit pipeline.Emit) error {
+	defer b.Release()
+	if b.Rec == nil {
+		return nil
+	}
+	rec := b.Rec
+	data, ok1 := rec.Column(o.raw.data).(binaryColumn)
+	seqs, ok2 := rec.Column(o.raw.seq).(*array.String)
+	ns, ok3 := rec.Column(o.raw.n).(*array.Int64)
+	if !ok1 || !ok2 || !ok3 {
+		return fmt.Errorf("operators: json: shard %s: batch is not of the schema the stage was bound to", b.Shard)
+	}
+	rows := int(rec.NumRows())
+	o.dec.reserve(rows, len(data.ValueBytes()))
+	offsets, bytes := data.ValueOffsets(), data.ValueBytes()
+	good := 0
+	for i := range rows {
+		payload := bytes[offsets[i]:offsets[i+1]]
+		var err error
+		if data.IsNull(i) {
+			err = errNullRecord
+		} else {
+			err = o.walk.decode(payload)
+		}
+		if err != nil {
+			o.dead.Append(b.Shard, pipeline.Position{Seq: seqs.Value(i), N: ns.Value(i)}, err, payload)
+			continue
+		}
+		o.dec.commit()
+		good++
+	}
+	o.recordsIn += int64(rows)
+	o.deadLetters += int64(rows - good)
+
+	o.dec.learn()
+	out := o.out.NewRecordBatch()
+	if good > 0 {
+		emit(&pipeline.Batch{Rec: out, Shard: b.Shard, First: b.First, Last: b.Last})
+	} else {
+		out.Release()
+	}
+	if dl := o.dead.NewBatch(b.Shard); dl != nil {
+		emit(dl)
+	}
+	return nil
+}
+
+var errNullRecord = errors.New("json: record has no data (null)")
+
+// Counters reports records_in (records decoded or rejected) and dead_letters.
+func (o *JSONOperator) Counters() map[string]int64 {
+	return map[string]int64{"records_in": o.recordsIn, "dead_letters": o.deadLetters}
+}
+
+// Close releases the operator's builders. The runtime need not call it: after
+// Process returns the builders hold no memory.
+func (o *JSONOperator) Close() error {
+	o.out.Release()
+	o.dead.Release()
+	return nil
+}
