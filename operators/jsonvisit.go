@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -50,7 +51,7 @@ func (w *walker) decode(payload []byte) error {
 		}
 		return fmt.Errorf("json: record is %s, not an object", kindOfTop(w.top))
 	case err != nil:
-		return fmt.Errorf("json: invalid JSON: %v", err)
+		return fmt.Errorf("json: invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: error when parsing input: "))
 	}
 	if err := checkEnd(payload, w.end, w.endDepth); err != nil {
 		return err
