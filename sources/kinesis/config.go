@@ -48,6 +48,10 @@ type Config struct {
 	Stream string
 	// Client is the Kinesis API; *kinesis.Client from LoadClient satisfies it.
 	Client API
+	// Consumer, when set, reads with enhanced fan-out (SubscribeToShard) as the
+	// named stream consumer, registered when it does not exist; Client must
+	// then implement FanOutAPI. Empty: polling GetRecords.
+	Consumer string
 	// Start is where a shard without a checkpointed position is read from:
 	// "trim_horizon" (the default), "latest" or "at_timestamp:RFC3339".
 	Start string
@@ -134,6 +138,8 @@ func (c Config) Validate() error {
 	}
 	if c.Client == nil {
 		errs = append(errs, errors.New("kinesis: no client"))
+	} else if _, ok := c.Client.(FanOutAPI); c.Consumer != "" && !ok {
+		errs = append(errs, fmt.Errorf("kinesis: consumer %q: client %T cannot subscribe to shards", c.Consumer, c.Client))
 	}
 	if _, err := parseStart(c.Start); err != nil {
 		errs = append(errs, err)

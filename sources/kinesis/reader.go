@@ -56,6 +56,12 @@ type shardReader struct {
 	caughtUp   bool
 	emptySince time.Time
 	closed     bool
+
+	// Enhanced fan-out.
+	subCtx       context.Context // lives as long as the reader
+	cancelSub    context.CancelFunc
+	sub          subscription
+	continuation string
 }
 
 var (
@@ -72,6 +78,7 @@ func newShardReader(s *Source, shard string, after pipeline.Position) *shardRead
 		after: after,
 		skip:  after.Seq != "",
 	}
+	r.subCtx, r.cancelSub = context.WithCancel(context.Background())
 	if st := s.cfg.StopAt; st != nil {
 		if p, ok := st.Positions[shard]; ok {
 			r.bound = &p
@@ -96,11 +103,32 @@ func (r *shardReader) Read(ctx context.Context) (*pipeline.Batch, error) {
 			return nil, pipeline.ErrShardEnd
 		}
 		wake := r.nextCall
+		if r.sub != nil {
+			wake = time.Time{} // events come when they come; nextCall paces subscribing
+		}
 		if wake.After(deadline) {
 			return nil, sleepUntil(ctx, deadline)
 		}
 		if err := sleepUntil(ctx, wake); err != nil {
 			return nil, err
+		}
+		if r.cfg.Consumer != "" {
+			var err error
+			if r.sub == nil {
+				err = r.subscribe(ctx)
+			}
+			if err == nil && r.sub != nil {
+				err = r.receive(ctx, deadline)
+			}
+			switch {
+			case errors.Is(err, errWaited):
+				return nil, nil
+			case err != nil:
+				if err := r.failed(ctx, err); err != nil {
+					return nil, err
+				}
+			}
+			continue
 		}
 		if r.iter == nil {
 			if err := r.getIterator(ctx); err != nil {
@@ -140,7 +168,9 @@ func (r *shardReader) failed(ctx context.Context, err error) error {
 		}
 		r.log.Debug("iterator expired; renewing", "after", r.last.String())
 		return nil
-	case IsRetryable(err):
+	case IsRetryable(err), r.cfg.Consumer != "" && apiCode(err) == "ResourceInUseException":
+		// SubscribeToShard says ResourceInUse while the shard's previous
+		// subscription is still open: retry after a while.
 		if IsThrottle(err) {
 			r.cfg.Metrics.Throttled(r.shard)
 		}
@@ -360,6 +390,8 @@ func (r *shardReader) Close() error {
 		return nil
 	}
 	r.closed, r.ended = true, true
+	r.closeSub()
+	r.cancelSub()
 	for _, b := range r.pending {
 		b.Release()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -21,6 +22,9 @@ type Source struct {
 	api    API
 	stream streamRef
 	start  startSpec
+
+	consumerMu  sync.Mutex
+	consumerARN string // enhanced fan-out, once registered
 }
 
 var _ pipeline.Source = (*Source)(nil)
