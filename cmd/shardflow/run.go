@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/shardflow/shardflow/jobs"
+	"github.com/shardflow/shardflow/pipeline"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+type runFlags struct {
+	source      string
+	out         string
+	checkpoints string
+	interval    time.Duration
+	events      int64
+	shards      int
+	rate        float64
+	seed        int64
+	badEvery    int64
+	logLevel    string
+	status      string
+}
+
+func newRunCmd() *cobra.Command {
+	gen := jobs.DefaultGenerator()
+	f := runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run JOB",
+		Short: "Run a job until its bounded input is done, or until SIGINT/SIGTERM (then it takes a final checkpoint)",
+		Long: `Run a ready-made job (see 'shardflow jobs'). It resumes from its latest checkpoint.
+
+On a bounded source (the generator with --events > 0, files) the job drains every
+window at the end, commits and exits 0; run again, it finds nothing new to do.
+SIGINT or SIGTERM take a final checkpoint and exit 0; a second signal aborts.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runJob(cmd.Context(), args[0], f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.source, "source", "generator", "where to read: generator | file://GLOB")
+	fl.StringVar(&f.out, "out", filepath.Join("shardflow-data", "out"), "output directory (Parquet tables, dead_letter/)")
+	fl.StringVar(&f.checkpoints, "checkpoints", filepath.Join("shardflow-data", "checkpoints"), "checkpoint directory")
+	fl.DurationVar(&f.interval, "checkpoint-interval", 10*time.Second, "time between checkpoints")
+	fl.Int64Var(&f.events, "events", gen.Events, "generator: events in all (0: unbounded)")
+	fl.IntVar(&f.shards, "shards", gen.Shards, "generator: shards")
+	fl.Float64Var(&f.rate, "rate", 0, "generator: events per second (0: as fast as possible)")
+	fl.Int64Var(&f.seed, "seed", gen.Seed, "generator: seed")
+	fl.Int64Var(&f.badEvery, "bad-every", gen.BadEvery, "generator: every Nth record of a shard is malformed (0: none)")
+	fl.StringVar(&f.logLevel, "log-level", "warn", "debug | info | warn | error")
+	fl.StringVar(&f.status, "status", "auto", "live status line: auto (on a terminal) | on | off")
+	return cmd
+}
+
+func (f runFlags) validate() error {
+	var errs []error
+	if f.interval <= 0 {
+		errs = append(errs, fmt.Errorf("--checkpoint-interval %v: want > 0", f.interval))
+	}
+	if f.events < 0 || f.shards <= 0 || f.rate < 0 || f.badEvery < 0 {
+		errs = append(errs, fmt.Errorf("--events, --rate and --bad-every want >= 0, --shards > 0"))
+	}
+	if f.out == "" || f.checkpoints == "" {
+		errs = append(errs, fmt.Errorf("--out and --checkpoints want a directory"))
+	}
+	switch f.status {
+	case "auto", "on", "off":
+	default:
+		errs = append(errs, fmt.Errorf("--status %q: want auto, on or off", f.status))
+	}
+	if _, err := parseLevel(f.logLevel); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func runJob(ctx context.Context, name string, f runFlags, stdout, stderr io.Writer) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	def, err := jobs.Lookup(name)
+	if err != nil {
+		return err
+	}
+	level, _ := parseLevel(f.logLevel)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	gen := jobs.DefaultGenerator()
+	gen.Events, gen.Shards, gen.Rate, gen.Seed, gen.BadEvery = f.events, f.shards, f.rate, f.seed, f.badEvery
+	src, err := jobs.OpenSource(ctx, f.source, jobs.SourceOptions{Generator: gen})
+	if err != nil {
+		return err
+	}
+	job, err := def.Build(jobs.Env{
+		Source:             src,
+		OutDir:             f.out,
+		CheckpointDir:      f.checkpoints,
+		CheckpointInterval: f.interval,
+		Logger:             logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, abort := context.WithCancel(ctx)
+	defer abort()
+	stopped := handleSignals(ctx, job, abort, stderr)
+	stopStatus := startStatus(f.status, job, stderr)
+	err = job.Run(ctx)
+	stopStatus()
+	if err != nil {
+		return err
+	}
+	printSummary(stdout, def, f, job.Stats(), stopped())
+	return nil
+}
+
+// handleSignals turns the first SIGINT or SIGTERM into a graceful Shutdown
+// (final checkpoint) and a second one into an abort. The returned func tells
+// whether a signal stopped the job.
+func handleSignals(ctx context.Context, job *pipeline.Job, abort context.CancelFunc, stderr io.Writer) func() bool {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	got := make(chan struct{})
+	go func() {
+		defer signal.Stop(sigs)
+		select {
+		case s := <-sigs:
+			close(got)
+			fmt.Fprintf(stderr, "\n%s: taking a final checkpoint (again to abort)\n", s)
+			go job.Shutdown(ctx) //nolint:errcheck // Run reports the outcome
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-sigs:
+			abort()
+		case <-ctx.Done():
+		}
+	}()
+	return func() bool {
+		select {
+		case <-got:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// startStatus keeps one live status line on stderr while the job runs.
+func startStatus(mode string, job *pipeline.Job, stderr io.Writer) (stop func()) {
+	if mode == "off" {
+		return func() {}
+	}
+	if mode == "auto" {
+		f, ok := stderr.(*os.File)
+		if !ok || !term.IsTerminal(int(f.Fd())) {
+			return func() {}
+		}
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		var last pipeline.Stats
+		lastAt := time.Now()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(stderr, "\r\033[K")
+				return
+			case now := <-tick.C:
+				st := job.Stats()
+				rate := float64(st.RecordsIn-last.RecordsIn) / now.Sub(lastAt).Seconds()
+				fmt.Fprint(stderr, "\r\033[K"+statusLine(st, rate, 160))
+				last, lastAt = st, now
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func statusLine(st pipeline.Stats, rate float64, width int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s records %s/s · watermark %s · checkpoint %d ·", count(st.RecordsIn), count(int64(rate)), watermark(st.Watermark), st.LastCheckpoint)
+	for _, s := range st.Shards {
+		state := count(s.Records)
+		switch {
+		case s.Finished:
+			state = "done"
+		case s.Idle:
+			state += " idle"
+		}
+		fmt.Fprintf(&b, " %s %s", shortShard(s.Shard), state)
+	}
+	line := b.String()
+	if len([]rune(line)) > width {
+		line = string([]rune(line)[:width-1]) + "…"
+	}
+	return line
+}
+
+func shortShard(id string) string {
+	if i := strings.LastIndexAny(id, "-/"); i >= 0 && i < len(id)-1 {
+		return id[i+1:]
+	}
+	return id
+}
+
+func watermark(ms int64) string {
+	switch ms {
+	case pipeline.MinTime:
+		return "-"
+	case pipeline.MaxTime:
+		return "end"
+	}
+	return pipeline.Time(ms).Format(time.RFC3339)
+}
+
+// count renders n with thousands separators.
+func count(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func printSummary(w io.Writer, def jobs.Definition, f runFlags, st pipeline.Stats, signalled bool) {
+	elapsed := time.Since(st.Started)
+	switch {
+	case st.Finished && st.RecordsIn == 0 && st.ResumedFrom > 0:
+		fmt.Fprintf(w, "%s: nothing new to do: every shard of %s was read and committed by checkpoint %d (%s)\n",
+			def.Name, f.source, st.ResumedFrom, f.checkpoints)
+		return
+	case st.Finished:
+		fmt.Fprintf(w, "%s: done in %s\n", def.Name, elapsed.Round(time.Millisecond))
+	case signalled:
+		fmt.Fprintf(w, "%s: stopped at checkpoint %d after %s; run again to continue\n", def.Name, st.LastCheckpoint, elapsed.Round(time.Millisecond))
+	default:
+		fmt.Fprintf(w, "%s: stopped after %s\n", def.Name, elapsed.Round(time.Millisecond))
+	}
+	rate := float64(st.RecordsIn) / max(elapsed.Seconds(), 1e-9)
+	tw := func(k, v string) { fmt.Fprintf(w, "  %-14s %s\n", k, v) }
+	tw("records in", fmt.Sprintf("%s (%s records/s)", count(st.RecordsIn), count(int64(rate))))
+	tw("rows out", fmt.Sprintf("%s to %s", count(st.RowsOut), strings.Join(tablePaths(def, f.out), ", ")))
+	tw("dead letters", fmt.Sprintf("%s in %s", count(st.DeadLetters), filepath.Join(f.out, "dead_letter")))
+	tw("windows", count(st.Counters["windows_fired"]))
+	if late := st.Counters["late_rows"]; late > 0 {
+		tw("late rows", count(late)+" (dropped)")
+	}
+	resumed := ""
+	if st.ResumedFrom > 0 {
+		resumed = fmt.Sprintf(", resumed from %d", st.ResumedFrom)
+	}
+	tw("checkpoints", fmt.Sprintf("%d (last %d%s) in %s", st.Checkpoints, st.LastCheckpoint, resumed, f.checkpoints))
+}
+
+func tablePaths(def jobs.Definition, out string) []string {
+	paths := make([]string, len(def.Tables))
+	for i, t := range def.Tables {
+		paths[i] = filepath.Join(out, t)
+	}
+	return paths
+}

@@ -1,0 +1,67 @@
+package jobs
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/shardflow/shardflow/expr"
+	"github.com/shardflow/shardflow/operators"
+	"github.com/shardflow/shardflow/pipeline"
+	"github.com/shardflow/shardflow/pipeline/checkpoint"
+	"github.com/shardflow/shardflow/sinks/jsonl"
+	"github.com/shardflow/shardflow/sinks/parquet"
+	"github.com/shardflow/shardflow/sources/generator"
+	"github.com/shardflow/shardflow/windows"
+)
+
+// Clickstream counts a website's clickstream per page and minute of event
+// time: events, page views, add-to-carts, purchases, revenue and unique
+// users, into the Parquet table page_stats.
+//
+// Input: JSON events with event_id, user_id, session_id, event_type
+// (page_view, add_to_cart, purchase), page, referrer, ts (RFC 3339 or epoch
+// milliseconds) and price (on add_to_cart and purchase), the schema
+// generator.ClickstreamSchema describes. Events may be up to 10 s out of order.
+var Clickstream = Definition{
+	Name:    "clickstream",
+	Summary: "per page and minute: events, page views, add-to-carts, purchases, revenue, unique users -> page_stats",
+	Tables:  []string{"page_stats"},
+	Build:   buildClickstream,
+}
+
+func buildClickstream(env Env) (*pipeline.Job, error) {
+	if err := env.Validate(); err != nil {
+		return nil, err
+	}
+	table, err := parquet.New(parquet.Config{Dir: env.OutDir, Table: "page_stats"})
+	if err != nil {
+		return nil, err
+	}
+	dead, err := jsonl.New(jsonl.Config{Dir: filepath.Join(env.OutDir, "dead_letter")})
+	if err != nil {
+		return nil, err
+	}
+	store, err := checkpoint.NewDir(env.CheckpointDir, checkpoint.DirConfig{Logger: env.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("jobs: checkpoints: %w", err)
+	}
+	is := func(t string) expr.Predicate { return expr.Eq("event_type", t) }
+	return pipeline.New("clickstream").
+		From(env.Source).
+		Decode(operators.JSON(generator.ClickstreamSchema, operators.JSONOptions{Required: []string{"ts"}})).
+		Watermark("ts", 10*time.Second).
+		KeyBy("page").
+		Window(windows.Tumbling(time.Minute).Aggregate(
+			windows.Count("events"),
+			windows.CountIf("page_views", is(generator.PageView)),
+			windows.CountIf("add_to_cart", is(generator.AddToCart)),
+			windows.CountIf("purchases", is(generator.Purchase)),
+			windows.SumIf("revenue", "price", is(generator.Purchase)),
+			windows.CountDistinct("unique_users", "user_id"),
+		)).
+		To(table).
+		DeadLetters(dead).
+		Checkpoints(store, env.CheckpointInterval).
+		Build(append([]pipeline.Option{pipeline.WithLogger(logger(env.Logger))}, env.Options...)...)
+}
