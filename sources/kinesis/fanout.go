@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 )
 
 // FanOutAPI is what enhanced fan-out needs besides API. *kinesis.Client
@@ -75,6 +77,13 @@ func (s *Source) consumer(ctx context.Context) (string, error) {
 	}
 }
 
+// ownEventCodec gives one SubscribeToShard call a protocol of its own. The
+// SDK's awsJson protocol keeps one event-stream decoder and payload buffer per
+// client, so event streams of two shards on one client decode into the same
+// buffer concurrently (a data race found with -race against kinesis-local,
+// aws-sdk-go-v2/service/kinesis v1.56.13, smithy-go v1.28.9).
+func ownEventCodec(o *kinesis.Options) { o.Protocol = awsjson.New11(schemas.Kinesis_20131202) }
+
 // subscription is one SubscribeToShard event stream.
 type subscription interface {
 	Events() <-chan types.SubscribeToShardEventStream
@@ -112,7 +121,7 @@ func (r *shardReader) subscribe(ctx context.Context) error {
 	// The subscription outlives this call: its context is the reader's.
 	out, err := r.src.api.(FanOutAPI).SubscribeToShard(r.subCtx, &kinesis.SubscribeToShardInput{
 		ConsumerARN: aws.String(arn), ShardId: aws.String(r.shard), StartingPosition: pos,
-	}, ownRetries)
+	}, ownRetries, ownEventCodec)
 	if err != nil {
 		return fmt.Errorf("kinesis: shard %s: subscribe: %w", r.shard, err)
 	}
