@@ -142,6 +142,13 @@ func (j *Job) Run(ctx context.Context) (err error) {
 	j.stats = Stats{Started: time.Now(), Watermark: MinTime, Counters: map[string]int64{}}
 	defer close(j.done)
 	defer func() {
+		ops := append([]Operator{}, j.postOps...)
+		if j.keyed != nil {
+			ops = append(ops, j.keyed)
+		}
+		if cerr := closeOperators(ops...); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("pipeline: job %q: close operators: %w", j.name, cerr))
+		}
 		for _, s := range j.allSinks() {
 			if cerr := s.Close(context.WithoutCancel(ctx)); cerr != nil {
 				err = errors.Join(err, fmt.Errorf("pipeline: job %q: close sink %s: %w", j.name, s.Name(), cerr))

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -15,6 +17,9 @@ type Emit func(*Batch)
 //
 // A batch on a side other than MainSide never reaches an operator: the runtime
 // routes it to that side's sink.
+//
+// An operator that holds resources (Arrow builders, files) implements
+// io.Closer; the runtime closes it once its shard task or job has ended.
 type Operator interface {
 	Process(ctx context.Context, b *Batch, emit Emit) error
 }
@@ -73,3 +78,18 @@ type CounterReporter interface {
 type WindowSpec interface {
 	KeyedStage(keys []string, eventTime string) (Stage, error)
 }
+
+// closeOperators closes the operators that implement io.Closer.
+func closeOperators(ops ...Operator) error {
+	var errs []error
+	for _, op := range ops {
+		if c, ok := op.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CloseOperators closes the operators that implement io.Closer, for code that
+// drives operators outside a Job (such as the go-streams adapters).
+func CloseOperators(ops ...Operator) error { return closeOperators(ops...) }

@@ -51,6 +51,7 @@ type shardProgress struct {
 }
 
 func (t *task) run(ctx context.Context) error {
+	defer closeOperators(t.ops...) //nolint:errcheck // a failed release loses nothing
 	r, err := t.src.OpenShard(ctx, t.shard, t.state.Position)
 	if err != nil {
 		if ctx.Err() != nil {

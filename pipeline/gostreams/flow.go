@@ -1,0 +1,117 @@
+package gostreams
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/reugn/go-streams"
+	"github.com/reugn/go-streams/flow"
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// Flow runs the operators of pipeline stages over *pipeline.Batch elements,
+// fused in one goroutine; watermarks and barriers pass through in order.
+type Flow struct {
+	in     chan any
+	out    chan any
+	schema *arrow.Schema
+	errs
+}
+
+var _ streams.Flow = (*Flow)(nil)
+
+// NewFlow binds stages, in order, to the schema of the batches that will
+// arrive (pipeline.RawSchema after a Source) and starts the flow. Batches on a
+// side (dead letters) pass through untouched. It fails, before anything runs,
+// when a stage does not fit its input.
+func NewFlow(ctx context.Context, in *arrow.Schema, mem memory.Allocator, stages ...pipeline.Stage) (*Flow, error) {
+	var ops []pipeline.Operator
+	for _, st := range stages {
+		out, newOp, err := st.Bind(in)
+		if err != nil {
+			return nil, fmt.Errorf("gostreams: %s: %w", st.Name(), err)
+		}
+		op, err := newOp(pipeline.OperatorEnv{Mem: mem, Source: "go-streams"})
+		if err != nil {
+			return nil, fmt.Errorf("gostreams: %s: %w", st.Name(), err)
+		}
+		ops, in = append(ops, op), out
+	}
+	f := &Flow{in: make(chan any), out: make(chan any), schema: in}
+	go f.run(ctx, ops)
+	return f, nil
+}
+
+// Schema is the schema of the batches the flow emits.
+func (f *Flow) Schema() *arrow.Schema { return f.schema }
+
+func (f *Flow) run(ctx context.Context, ops []pipeline.Operator) {
+	defer close(f.out)
+	defer drain(f.in) // after an error or cancellation: release what upstream still sends
+	defer func() {
+		if err := pipeline.CloseOperators(ops...); err != nil {
+			f.set(fmt.Errorf("gostreams: close operators: %w", err))
+		}
+	}()
+	var failed error
+	var emit func(i int) pipeline.Emit
+	emit = func(i int) pipeline.Emit {
+		return func(b *pipeline.Batch) {
+			switch {
+			case failed != nil || ctx.Err() != nil:
+				b.Release()
+			case i == len(ops) || b.Side != pipeline.MainSide:
+				if !send(ctx, f.out, b) {
+					b.Release()
+				}
+			default:
+				if err := ops[i].Process(ctx, b, emit(i+1)); err != nil {
+					failed = fmt.Errorf("gostreams: %T: %w", ops[i], err)
+				}
+			}
+		}
+	}
+	head := emit(0)
+	for {
+		select {
+		case el, ok := <-f.in:
+			if !ok {
+				return
+			}
+			switch el := el.(type) {
+			case *pipeline.Batch:
+				head(el)
+			case pipeline.Watermark, pipeline.Barrier:
+				send(ctx, f.out, el)
+			default:
+				failed = fmt.Errorf("gostreams: unexpected element %T, want *pipeline.Batch, Watermark or Barrier", el)
+			}
+			if failed != nil {
+				f.set(failed)
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// In is the flow's input channel.
+func (f *Flow) In() chan<- any { return f.in }
+
+// Out is the flow's output channel.
+func (f *Flow) Out() <-chan any { return f.out }
+
+// Via streams the flow's output into next.
+func (f *Flow) Via(next streams.Flow) streams.Flow {
+	flow.DoStream(f, next)
+	return next
+}
+
+// To streams the flow's output into sink and waits until the sink is done.
+func (f *Flow) To(sink streams.Sink) {
+	flow.DoStream(f, sink)
+	sink.AwaitCompletion()
+}
