@@ -37,7 +37,7 @@ func main() {
 		Apply(operators.Filter(expr.Eq("event_type", "purchase"))).
 		Watermark("ts", 10*time.Second).
 		KeyBy("referrer").
-		Window(windows.Tumbling(5 * time.Minute).Aggregate(
+		Window(windows.Tumbling(5*time.Minute).Aggregate(
 			windows.Count("purchases"),
 			windows.Sum("revenue", "price"),
 			windows.Max("largest", "price"),

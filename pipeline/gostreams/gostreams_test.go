@@ -24,8 +24,8 @@ type countSink struct {
 	rows, batches atomic.Int64
 }
 
-func (s *countSink) Name() string              { return "count" }
-func (s *countSink) Bind(*arrow.Schema) error   { return nil }
+func (s *countSink) Name() string                { return "count" }
+func (s *countSink) Bind(*arrow.Schema) error    { return nil }
 func (s *countSink) Close(context.Context) error { return nil }
 func (s *countSink) Write(_ context.Context, b *pipeline.Batch) error {
 	s.rows.Add(int64(b.Len()))
