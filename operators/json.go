@@ -163,7 +163,7 @@ type JSONOperator struct {
 	env         pipeline.OperatorEnv
 	raw         rawColumns
 	dec         *decoder
-	walk        walker
+	scan        scanner
 	out         *array.RecordBuilder
 	dead        *pipeline.DeadLetterBuilder
 	recordsIn   int64
@@ -184,7 +184,7 @@ func newJSONOperator(env pipeline.OperatorEnv, schema *arrow.Schema, fields []js
 		out:  out,
 		dead: pipeline.NewDeadLetterBuilder(env.Mem, env.Source),
 	}
-	o.walk.d = o.dec
+	o.scan.d = o.dec
 	return o
 }
 
@@ -219,7 +219,7 @@ func (o *JSONOperator) Process(ctx context.Context, b *pipeline.Batch, emit pipe
 		if data.IsNull(i) {
 			err = errNullRecord
 		} else {
-			err = o.walk.decode(payload)
+			err = o.scan.decode(payload)
 		}
 		if err != nil {
 			o.dead.Append(b.Shard, pipeline.Position{Seq: seqs.Value(i), N: ns.Value(i)}, err, payload)

@@ -1,0 +1,164 @@
+package operators
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// FuzzScanner checks the scanner against encoding/json: it accepts exactly
+// the valid JSON objects whose declared fields have the declared types, and
+// reads the same values.
+func FuzzScanner(f *testing.F) {
+	for _, s := range []string{
+		`{"s":"x","i":1,"f":1.5,"b":true,"ts":"2024-05-01T12:00:00Z"}`,
+		`{"s":"a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00\ud800","x":[1,{"y":null}],"i":-0,"f":-1e-7}`,
+		`{"i":9223372036854775807,"f":1E+2,"b":false}`,
+		` {"s" : "é" , "t":{}} `,
+		`{"s":"\u0000"}`, `{"i":01}`, `{"f":1.}`, `{"x":[1,]}`, `{"s":"x"} x`, `[]`, `"s"`, `{"a":tru}`, `{"s":"\x01"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "s", Type: arrow.BinaryTypes.String},
+		{Name: "i", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "f", Type: arrow.PrimitiveTypes.Float64},
+		{Name: "b", Type: arrow.FixedWidthTypes.Boolean},
+	}, nil)
+	fields, err := jsonFields(schema, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		rb := array.NewRecordBuilder(memory.NewGoAllocator(), schema)
+		defer rb.Release()
+		d := newDecoder(fields, rb)
+		d.reserve(1, len(p))
+		sc := &scanner{d: d}
+		err := sc.decode(p)
+
+		valid := json.Valid(p)
+		var m map[string]any
+		isObject := valid && json.Unmarshal(p, &m) == nil && m != nil
+		if _, syntax := err.(*syntaxError); syntax && valid {
+			t.Fatalf("%q: scanner: %v; encoding/json: valid", p, err)
+		}
+		if !valid {
+			if err == nil {
+				t.Fatalf("%q: scanner accepts it; encoding/json: invalid", p)
+			}
+			return
+		}
+		if !isObject {
+			if err == nil || !strings.Contains(err.Error(), "not an object") {
+				t.Fatalf("%q: not an object, scanner says %v", p, err)
+			}
+			return
+		}
+		if duplicateKeys(p) {
+			return // the scanner checks every occurrence, encoding/json keeps the last
+		}
+		// A valid object: rejected only for a field of the wrong type.
+		want := map[string]any{}
+		typesOK := true
+		for _, name := range []string{"s", "i", "f", "b"} {
+			v, ok := m[name]
+			if !ok || v == nil {
+				continue
+			}
+			switch name {
+			case "s":
+				sv, ok := v.(string)
+				typesOK = typesOK && ok && utf8.ValidString(sv) && !strings.ContainsRune(sv, utf8.RuneError)
+			case "i":
+				var n json.Number
+				dec := json.NewDecoder(strings.NewReader(string(p)))
+				dec.UseNumber()
+				var mm map[string]any
+				if dec.Decode(&mm) == nil {
+					n, _ = mm["i"].(json.Number)
+				}
+				iv, err := n.Int64()
+				typesOK = typesOK && err == nil
+				v = iv
+			case "f":
+				fv, ok := v.(float64)
+				typesOK = typesOK && ok && !math.IsInf(fv, 0)
+			case "b":
+				_, ok := v.(bool)
+				typesOK = typesOK && ok
+			}
+			want[name] = v
+		}
+		if err != nil {
+			if typesOK {
+				t.Fatalf("%q: scanner rejects it (%v); encoding/json reads %v", p, err, m)
+			}
+			return
+		}
+		if !typesOK {
+			// encoding/json turns invalid UTF-8 and lone surrogates into
+			// U+FFFD; the scanner keeps a decoded U+FFFD too.
+			if sv, ok := m["s"].(string); !ok || !strings.ContainsRune(sv, utf8.RuneError) {
+				t.Fatalf("%q: scanner accepts it; encoding/json reads %v", p, m)
+			}
+		}
+		d.commit()
+		rec := rb.NewRecordBatch()
+		defer rec.Release()
+		for c, name := range []string{"s", "i", "f", "b"} {
+			col := rec.Column(c)
+			w, ok := want[name]
+			if !ok {
+				if !col.IsNull(0) {
+					t.Fatalf("%q: %s should be null, is %v", p, name, col.ValueStr(0))
+				}
+				continue
+			}
+			var got any
+			switch a := col.(type) {
+			case *array.String:
+				got = a.Value(0)
+			case *array.Int64:
+				got = a.Value(0)
+			case *array.Float64:
+				got = a.Value(0)
+			case *array.Boolean:
+				got = a.Value(0)
+			}
+			if got != w && !(name == "s" && !typesOK) {
+				t.Fatalf("%q: %s = %#v, encoding/json reads %#v", p, name, got, w)
+			}
+		}
+	})
+}
+
+// duplicateKeys reports whether the top-level object p repeats a key.
+func duplicateKeys(p []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(p, &m) != nil {
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(string(p)))
+	if _, err := dec.Token(); err != nil { // {
+		return false
+	}
+	n := 0
+	for dec.More() {
+		if _, err := dec.Token(); err != nil {
+			return false
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return false
+		}
+		n++
+	}
+	return n != len(m)
+}
