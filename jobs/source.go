@@ -10,12 +10,16 @@ import (
 	"github.com/shardflow/shardflow/pipeline"
 	"github.com/shardflow/shardflow/sources/file"
 	"github.com/shardflow/shardflow/sources/generator"
+	"github.com/shardflow/shardflow/sources/kinesis"
 )
 
 // SourceOptions tune the sources that OpenSource makes.
 type SourceOptions struct {
 	// Generator configures the "generator" source.
 	Generator generator.Config
+	// Kinesis configures "kinesis://" sources; OpenSource sets its Stream,
+	// Consumer and (unless set) Client.
+	Kinesis kinesis.Config
 }
 
 // DefaultGenerator is the generator of the embedded default run: a million
@@ -27,11 +31,15 @@ func DefaultGenerator() generator.Config {
 
 // OpenSource makes the source that spec names:
 //
-//	generator          synthetic clickstream (SourceOptions.Generator)
-//	file://GLOB        JSON-lines files, one shard per file
+//	generator                        synthetic clickstream (SourceOptions.Generator)
+//	file://GLOB                      JSON-lines files, one shard per file
+//	kinesis://STREAM                 a Kinesis stream by name or ARN, polled (SourceOptions.Kinesis)
+//	kinesis://STREAM?consumer=NAME   the same through enhanced fan-out as consumer NAME
 //
 // It checks what it can before any record is read: a glob that matches no
-// readable file fails here.
+// readable file, or a stream that cannot be listed, fails here. Kinesis
+// clients come from the standard AWS configuration (AWS_REGION, AWS_PROFILE,
+// AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KINESIS, the credential chain).
 func OpenSource(ctx context.Context, spec string, opts SourceOptions) (pipeline.Source, error) {
 	scheme, rest, _ := strings.Cut(spec, "://")
 	switch {
@@ -51,8 +59,41 @@ func OpenSource(ctx context.Context, spec string, opts SourceOptions) (pipeline.
 			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
 		}
 		return src, nil
+	case scheme == "kinesis" && rest != "":
+		return openKinesis(ctx, spec, rest, opts.Kinesis)
 	}
-	return nil, fmt.Errorf("jobs: unknown source %q: want generator or file://GLOB", spec)
+	return nil, fmt.Errorf("jobs: unknown source %q: want generator, file://GLOB or kinesis://STREAM", spec)
+}
+
+// openKinesis opens "kinesis://STREAM[?consumer=NAME]"; STREAM may be an ARN,
+// whose colons and slashes a URL parser would misread.
+func openKinesis(ctx context.Context, spec, rest string, cfg kinesis.Config) (pipeline.Source, error) {
+	stream, query, _ := strings.Cut(rest, "?")
+	params, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
+	}
+	for k := range params {
+		if k != "consumer" {
+			return nil, fmt.Errorf("jobs: source %q: unknown parameter %q (want consumer)", spec, k)
+		}
+	}
+	cfg.Stream, cfg.Consumer = stream, params.Get("consumer")
+	if cfg.Client == nil {
+		client, err := kinesis.LoadClient(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
+		}
+		cfg.Client = client
+	}
+	src, err := kinesis.New(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
+	}
+	if _, err := src.Shards(ctx); err != nil {
+		return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
+	}
+	return src, nil
 }
 
 func logger(l *slog.Logger) *slog.Logger {

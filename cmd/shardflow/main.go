@@ -38,6 +38,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(), newJobsCmd())
+	root.AddCommand(newRunCmd(), newReplayCmd(), newProduceCmd(), newStreamsCmd(), newJobsCmd())
 	return root
 }

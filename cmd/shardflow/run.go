@@ -15,6 +15,7 @@ import (
 
 	"github.com/shardflow/shardflow/jobs"
 	"github.com/shardflow/shardflow/pipeline"
+	"github.com/shardflow/shardflow/sources/kinesis"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -31,10 +32,11 @@ type runFlags struct {
 	badEvery    int64
 	logLevel    string
 	status      string
+	start       string // kinesis: where a shard without a checkpoint starts
+	metricsAddr string
 }
 
 func newRunCmd() *cobra.Command {
-	gen := jobs.DefaultGenerator()
 	f := runFlags{}
 	cmd := &cobra.Command{
 		Use:   "run JOB",
@@ -46,13 +48,25 @@ window at the end, commits and exits 0; run again, it finds nothing new to do.
 SIGINT or SIGTERM take a final checkpoint and exit 0; a second signal aborts.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runJob(cmd.Context(), args[0], f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err := f.validate(); err != nil {
+				return err
+			}
+			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kinesisConfig(f.start)}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
+	addJobFlags(cmd, &f, filepath.Join("shardflow-data"))
+	cmd.Flags().StringVar(&f.start, "start", kinesis.StartTrimHorizon, "kinesis: where a shard without a checkpoint starts: latest | trim_horizon | at_timestamp:RFC3339 (a checkpoint wins)")
+	return cmd
+}
+
+// addJobFlags registers the flags that run and replay share; data is the
+// default root of the output and checkpoint directories.
+func addJobFlags(cmd *cobra.Command, f *runFlags, data string) {
+	gen := jobs.DefaultGenerator()
 	fl := cmd.Flags()
-	fl.StringVar(&f.source, "source", "generator", "where to read: generator | file://GLOB")
-	fl.StringVar(&f.out, "out", filepath.Join("shardflow-data", "out"), "output directory (Parquet tables, dead_letter/)")
-	fl.StringVar(&f.checkpoints, "checkpoints", filepath.Join("shardflow-data", "checkpoints"), "checkpoint directory")
+	fl.StringVar(&f.source, "source", "generator", "where to read: generator | file://GLOB | kinesis://STREAM[?consumer=NAME]")
+	fl.StringVar(&f.out, "out", filepath.Join(data, "out"), "output directory (Parquet tables, dead_letter/)")
+	fl.StringVar(&f.checkpoints, "checkpoints", filepath.Join(data, "checkpoints"), "checkpoint directory")
 	fl.DurationVar(&f.interval, "checkpoint-interval", 10*time.Second, "time between checkpoints")
 	fl.Int64Var(&f.events, "events", gen.Events, "generator: events in all (0: unbounded)")
 	fl.IntVar(&f.shards, "shards", gen.Shards, "generator: shards")
@@ -61,8 +75,10 @@ SIGINT or SIGTERM take a final checkpoint and exit 0; a second signal aborts.`,
 	fl.Int64Var(&f.badEvery, "bad-every", gen.BadEvery, "generator: every Nth record of a shard is malformed (0: none)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug | info | warn | error")
 	fl.StringVar(&f.status, "status", "auto", "live status line: auto (on a terminal) | on | off")
-	return cmd
+	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464); empty: off")
 }
+
+func kinesisConfig(start string) kinesis.Config { return kinesis.Config{Start: start} }
 
 func (f runFlags) validate() error {
 	var errs []error
@@ -94,19 +110,20 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-func runJob(ctx context.Context, name string, f runFlags, stdout, stderr io.Writer) error {
-	if err := f.validate(); err != nil {
-		return err
-	}
+func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOptions, stdout, stderr io.Writer) error {
 	def, err := jobs.Lookup(name)
 	if err != nil {
 		return err
 	}
 	level, _ := parseLevel(f.logLevel)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	gen := jobs.DefaultGenerator()
+	srcOpts.Generator = jobs.DefaultGenerator()
+	gen := &srcOpts.Generator
 	gen.Events, gen.Shards, gen.Rate, gen.Seed, gen.BadEvery = f.events, f.shards, f.rate, f.seed, f.badEvery
-	src, err := jobs.OpenSource(ctx, f.source, jobs.SourceOptions{Generator: gen})
+	srcOpts.Kinesis.Logger = logger
+	openCtx, cancelOpen := context.WithTimeout(ctx, 30*time.Second)
+	src, err := jobs.OpenSource(openCtx, f.source, srcOpts)
+	cancelOpen()
 	if err != nil {
 		return err
 	}
