@@ -1,0 +1,163 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+const namespace = "shardflow"
+
+var _ pipeline.Metrics = (*Metrics)(nil)
+
+// Metrics records a job's measurements as Prometheus collectors. It implements
+// pipeline.Metrics and the Kinesis source's Metrics; it is safe for concurrent
+// use.
+type Metrics struct {
+	now func() time.Time
+
+	recordsIn, bytesIn         *prometheus.CounterVec
+	userRecordsIn, userBytesIn *prometheus.CounterVec
+	millisBehind, iteratorAge  *prometheus.GaugeVec
+	throttles, retries         *prometheus.CounterVec
+	watermark                  *prometheus.GaugeVec // no labels: absent until first Set
+	ckptDuration               prometheus.Histogram
+	ckptOK, ckptFailed         prometheus.Counter
+	lastCkptID                 prometheus.Gauge
+
+	mu       sync.Mutex
+	lastDone time.Time // completion of the last successful checkpoint, or New's time
+}
+
+// Option sets an optional knob of New.
+type Option func(*Metrics)
+
+// WithClock replaces time.Now as the clock behind checkpoint_age_seconds
+// (for tests).
+func WithClock(now func() time.Time) Option { return func(m *Metrics) { m.now = now } }
+
+// New creates the job's collectors and registers them into reg. On a
+// registration error (for example a second Metrics for the same job in one
+// registry) nothing stays registered.
+func New(reg prometheus.Registerer, job string, opts ...Option) (*Metrics, error) {
+	if reg == nil {
+		return nil, errors.New("metrics: nil registerer")
+	}
+	if job == "" {
+		return nil, errors.New("metrics: empty job name")
+	}
+	m := &Metrics{now: time.Now}
+	for _, o := range opts {
+		o(m)
+	}
+	if m.now == nil {
+		return nil, errors.New("metrics: nil clock")
+	}
+	m.lastDone = m.now()
+
+	cl := prometheus.Labels{"job": job}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help, ConstLabels: cl}, labels)
+	}
+	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help, ConstLabels: cl}, labels)
+	}
+	m.recordsIn = counter("records_in_total", "Records read from a shard, counted by the runtime for every source.", "shard")
+	m.bytesIn = counter("bytes_in_total", "Payload bytes read from a shard, counted by the runtime for every source.", "shard")
+	m.userRecordsIn = counter("kinesis_user_records_total", "Kinesis user records read from a shard (after KPL deaggregation).", "shard")
+	m.userBytesIn = counter("kinesis_user_bytes_total", "Payload bytes of Kinesis user records read from a shard (after KPL deaggregation).", "shard")
+	m.millisBehind = gauge("millis_behind_latest", "Kinesis MillisBehindLatest of the shard's last answer.", "shard")
+	m.iteratorAge = gauge("iterator_age_seconds", "Age of the newest record of the shard's last answer (now minus its arrival time).", "shard")
+	m.throttles = counter("throttles_total", "Kinesis answers that said a rate limit was exceeded.", "shard")
+	m.retries = counter("retries_total", "Kinesis calls repeated after a retryable error, and iterators renewed.", "shard")
+	m.watermark = gauge("watermark_seconds", "The job's event-time watermark as Unix seconds.")
+	m.ckptDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "checkpoint_duration_seconds",
+		Help: "Duration of successful checkpoints, from start to persisted.", ConstLabels: cl,
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}})
+	ckpts := counter("checkpoints_total", "Checkpoints attempted, by result.", "result")
+	m.ckptOK, m.ckptFailed = ckpts.WithLabelValues("ok"), ckpts.WithLabelValues("failed")
+	m.lastCkptID = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "last_checkpoint_id",
+		Help: "ID of the last successful checkpoint.", ConstLabels: cl})
+	age := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: "checkpoint_age_seconds",
+		Help: "Seconds since the last successful checkpoint completed (since start when none has).", ConstLabels: cl},
+		m.checkpointAge)
+
+	cs := []prometheus.Collector{m.recordsIn, m.bytesIn, m.userRecordsIn, m.userBytesIn, m.millisBehind,
+		m.iteratorAge, m.throttles, m.retries, m.watermark, m.ckptDuration, ckpts, m.lastCkptID, age}
+	for i, c := range cs {
+		if err := reg.Register(c); err != nil {
+			for _, done := range cs[:i] {
+				reg.Unregister(done)
+			}
+			return nil, fmt.Errorf("metrics: register: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) checkpointAge() float64 {
+	m.mu.Lock()
+	last := m.lastDone
+	m.mu.Unlock()
+	return max(0, m.now().Sub(last).Seconds())
+}
+
+// ShardRead implements pipeline.Metrics: records_in_total and bytes_in_total.
+func (m *Metrics) ShardRead(shard string, records, bytes int) {
+	m.recordsIn.WithLabelValues(shard).Add(float64(records))
+	m.bytesIn.WithLabelValues(shard).Add(float64(bytes))
+}
+
+// Watermark implements pipeline.Metrics. pipeline.MinTime and pipeline.MaxTime
+// are not exported: the gauge keeps its last finite value.
+func (m *Metrics) Watermark(ms int64) {
+	if ms == pipeline.MinTime || ms == pipeline.MaxTime {
+		return
+	}
+	m.watermark.WithLabelValues().Set(float64(ms) / 1e3)
+}
+
+// Checkpoint implements pipeline.Metrics.
+func (m *Metrics) Checkpoint(id uint64, took time.Duration, err error) {
+	if err != nil {
+		m.ckptFailed.Inc()
+		return
+	}
+	done := m.now()
+	m.ckptOK.Inc()
+	m.ckptDuration.Observe(took.Seconds())
+	m.lastCkptID.Set(float64(id))
+	m.mu.Lock()
+	if done.After(m.lastDone) {
+		m.lastDone = done
+	}
+	m.mu.Unlock()
+}
+
+// RecordsIn implements kinesis.Metrics: kinesis_user_records_total and
+// kinesis_user_bytes_total.
+func (m *Metrics) RecordsIn(shard string, records, bytes int) {
+	m.userRecordsIn.WithLabelValues(shard).Add(float64(records))
+	m.userBytesIn.WithLabelValues(shard).Add(float64(bytes))
+}
+
+// MillisBehind implements kinesis.Metrics.
+func (m *Metrics) MillisBehind(shard string, ms int64) {
+	m.millisBehind.WithLabelValues(shard).Set(float64(ms))
+}
+
+// IteratorAge implements kinesis.Metrics.
+func (m *Metrics) IteratorAge(shard string, age time.Duration) {
+	m.iteratorAge.WithLabelValues(shard).Set(age.Seconds())
+}
+
+// Throttled implements kinesis.Metrics.
+func (m *Metrics) Throttled(shard string) { m.throttles.WithLabelValues(shard).Inc() }
+
+// Retried implements kinesis.Metrics.
+func (m *Metrics) Retried(shard string) { m.retries.WithLabelValues(shard).Inc() }
