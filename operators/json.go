@@ -164,7 +164,7 @@ type JSONOperator struct {
 	raw         rawColumns
 	dec         *decoder
 	scan        scanner
-	out         *array.RecordBuilder
+	schema      *arrow.Schema
 	dead        *pipeline.DeadLetterBuilder
 	recordsIn   int64
 	deadLetters int64
@@ -176,12 +176,11 @@ var (
 )
 
 func newJSONOperator(env pipeline.OperatorEnv, schema *arrow.Schema, fields []jsonField, rc rawColumns) *JSONOperator {
-	out := array.NewRecordBuilder(env.Mem, schema)
 	o := &JSONOperator{
-		env:  env,
-		raw:  rc,
-		dec:  newDecoder(fields, out),
-		out:  out,
+		env:    env,
+		raw:    rc,
+		dec:    newDecoder(schema, fields),
+		schema: schema,
 		dead: pipeline.NewDeadLetterBuilder(env.Mem, env.Source),
 	}
 	o.scan.d = o.dec
@@ -210,7 +209,7 @@ func (o *JSONOperator) Process(ctx context.Context, b *pipeline.Batch, emit pipe
 		return fmt.Errorf("operators: json: shard %s: batch is not of the schema the stage was bound to", b.Shard)
 	}
 	rows := int(rec.NumRows())
-	o.dec.reserve(rows, len(data.ValueBytes()))
+	o.dec.reserve(rows)
 	offsets, bytes := data.ValueOffsets(), data.ValueBytes()
 	good := 0
 	for i := range rows {
@@ -231,12 +230,8 @@ func (o *JSONOperator) Process(ctx context.Context, b *pipeline.Batch, emit pipe
 	o.recordsIn += int64(rows)
 	o.deadLetters += int64(rows - good)
 
-	o.dec.learn()
-	out := o.out.NewRecordBatch()
 	if good > 0 {
-		emit(&pipeline.Batch{Rec: out, Shard: b.Shard, First: b.First, Last: b.Last})
-	} else {
-		out.Release()
+		emit(&pipeline.Batch{Rec: o.dec.build(o.env.Mem, o.schema), Shard: b.Shard, First: b.First, Last: b.Last})
 	}
 	if dl := o.dead.NewBatch(b.Shard); dl != nil {
 		emit(dl)
@@ -251,10 +246,9 @@ func (o *JSONOperator) Counters() map[string]int64 {
 	return map[string]int64{"records_in": o.recordsIn, "dead_letters": o.deadLetters}
 }
 
-// Close releases the operator's builders. The runtime need not call it: after
-// Process returns the builders hold no memory.
+// Close releases the dead-letter builder. The runtime need not call it: after
+// Process returns the operator holds no Arrow memory.
 func (o *JSONOperator) Close() error {
-	o.out.Release()
 	o.dead.Release()
 	return nil
 }

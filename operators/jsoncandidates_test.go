@@ -63,7 +63,7 @@ func (w *jsonparserWalker) decode(payload []byte) error {
 				}
 				s.i = ms
 			} else {
-				s.s = out
+				s.l = d.cols[i].stage(out)
 				if len(out) > 0 && &out[0] == unsafe.SliceData(w.scratch[start:cap(w.scratch)]) {
 					w.scratch = w.scratch[:start+len(out)]
 				}
@@ -127,7 +127,9 @@ func (w *fastjsonWalker) decode(payload []byte) error {
 		}
 		switch d.fields[i].kind {
 		case kindString:
-			s.s, bad = v.StringBytes()
+			var b []byte
+			b, bad = v.StringBytes()
+			s.l = d.cols[i].stage(b)
 		case kindInt64:
 			s.i, bad = v.Int64()
 		case kindFloat64:
@@ -182,22 +184,20 @@ func BenchmarkDecodeJSONCandidates(b *testing.B) {
 	}
 	for _, w := range walkers {
 		b.Run(w.name, func(b *testing.B) {
-			rb := array.NewRecordBuilder(memory.NewGoAllocator(), clickSchema)
-			defer rb.Release()
-			d := newDecoder(fields, rb)
+			mem := memory.NewGoAllocator()
+			d := newDecoder(clickSchema, fields)
 			decode := w.new(d)
 			b.SetBytes(int64(size))
 			m := meter(b, benchBatch)
 			for b.Loop() {
-				d.reserve(len(events), size)
+				d.reserve(len(events))
 				for _, e := range events {
 					if err := decode(e); err != nil {
 						b.Fatal(err)
 					}
 					d.commit()
 				}
-				d.learn()
-				rec := rb.NewRecordBatch()
+				rec := d.build(mem, clickSchema)
 				if rec.NumRows() != benchBatch {
 					b.Fatalf("%d rows", rec.NumRows())
 				}
@@ -267,6 +267,7 @@ var errSonicStop = errors.New("operators: json: stop")
 // sonicWalker is the ast.Visitor that fills a decoder's slots from one record.
 type sonicWalker struct {
 	d     *decoder
+	err   error // why the record was rejected
 	depth int // open objects and arrays
 	field int // the declared field whose value comes next, or -1
 	top   byte
@@ -284,14 +285,15 @@ var _ ast.Visitor = (*sonicWalker)(nil)
 func (w *sonicWalker) decode(payload []byte) error {
 	d := w.d
 	d.begin()
+	w.err = nil
 	w.depth, w.field, w.top = 0, -1, 0
 	w.base, w.size = uintptr(unsafe.Pointer(unsafe.SliceData(payload))), uintptr(len(payload))
 	w.end, w.endDepth = 0, 0
 	err := ast.Preorder(unsafe.String(unsafe.SliceData(payload), len(payload)), w, nil)
 	switch {
 	case err == errSonicStop:
-		if d.failed {
-			return fmt.Errorf("json: field %q: %s", d.fail.field, d.fail.reason)
+		if w.err != nil {
+			return w.err
 		}
 		return fmt.Errorf("json: record is %s, not an object", kindOfTop(w.top))
 	case err != nil:
@@ -366,7 +368,7 @@ func (w *sonicWalker) value(c byte) (*slot, error) {
 }
 
 func (w *sonicWalker) reject(reason string) error {
-	w.d.reject(w.field, reason)
+	w.err = w.d.rejectErr(w.field, reason)
 	return errSonicStop
 }
 
@@ -419,7 +421,7 @@ func (w *sonicWalker) OnString(v string) error {
 		if !utf8.Valid(b) {
 			return w.reject("string is not valid UTF-8")
 		}
-		s.s = b
+		s.l = w.d.cols[w.field].stage(b)
 	case kindTimestamp:
 		ms, ok := parseRFC3339Millis(b)
 		if !ok {

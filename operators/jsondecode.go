@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // fieldKind is how the decoder reads and stores one declared column.
@@ -72,117 +73,55 @@ const (
 )
 
 // slot holds one field's value of the record being decoded, until commit
-// appends the whole record to the builders.
+// appends the whole record to the columns.
 type slot struct {
 	state slotState
 	b     bool
 	i     int64 // int64 and timestamp values
 	f     float64
-	s     []byte // valid until the parser's next record
-}
-
-// fieldError is why a record was rejected. It is only turned into an error
-// value on the rejection path.
-type fieldError struct {
-	field  string
-	reason string
+	l     int32 // length of the string staged in the field's column
 }
 
 // decoder fills one slot per declared field from a record's key/value pairs,
-// then appends the record to the builders. It allocates nothing per record.
+// then appends the record to its columns. It allocates nothing per record.
 type decoder struct {
 	fields []jsonField
 	slots  []slot
-	fail   fieldError
-	failed bool
-
-	str  []*array.BinaryBuilder // by field; nil if not a string column
-	i64  []*array.Int64Builder
-	f64  []*array.Float64Builder
-	bol  []*array.BooleanBuilder
-	ts   []*array.TimestampBuilder
-	fldb []array.Builder
-
-	rows     int
-	strBytes []float64 // string bytes per row by field, from the last batch
+	cols   []column
 }
 
-func newDecoder(fields []jsonField, rb *array.RecordBuilder) *decoder {
-	n := len(fields)
-	d := &decoder{
-		fields: fields,
-		slots:  make([]slot, n),
-		str:    make([]*array.BinaryBuilder, n),
-		i64:    make([]*array.Int64Builder, n),
-		f64:    make([]*array.Float64Builder, n),
-		bol:    make([]*array.BooleanBuilder, n),
-		ts:     make([]*array.TimestampBuilder, n),
-		fldb:   make([]array.Builder, n),
-	}
+func newDecoder(schema *arrow.Schema, fields []jsonField) *decoder {
+	d := &decoder{fields: fields, slots: make([]slot, len(fields)), cols: make([]column, len(fields))}
 	for i, f := range fields {
-		b := rb.Field(i)
-		d.fldb[i] = b
-		switch f.kind {
-		case kindString:
-			d.str[i] = b.(*array.StringBuilder).BinaryBuilder
-		case kindInt64:
-			d.i64[i] = b.(*array.Int64Builder)
-		case kindFloat64:
-			d.f64[i] = b.(*array.Float64Builder)
-		case kindBool:
-			d.bol[i] = b.(*array.BooleanBuilder)
-		case kindTimestamp:
-			d.ts[i] = b.(*array.TimestampBuilder)
-		}
+		d.cols[i] = column{kind: f.kind, dt: schema.Field(i).Type}
 	}
 	return d
 }
 
-// reserve sizes the builders for a batch of rows records of dataBytes bytes,
-// so that appends never reallocate: each string column gets the bytes per
-// row it needed in the previous batch plus an eighth, and before any batch
-// an equal share of the payload.
-func (d *decoder) reserve(rows, dataBytes int) {
-	if d.strBytes == nil {
-		d.strBytes = make([]float64, len(d.fields))
-		nstr := 0
-		for _, f := range d.fields {
-			if f.kind == kindString {
-				nstr++
-			}
-		}
-		for i, f := range d.fields {
-			if f.kind == kindString && rows > 0 {
-				d.strBytes[i] = float64(dataBytes) / float64(nstr*rows)
-			}
-		}
-	}
-	d.rows = rows
-	for i, f := range d.fields {
-		d.fldb[i].Reserve(rows)
-		if f.kind == kindString {
-			d.str[i].ReserveData(int(d.strBytes[i]*float64(rows)*1.125) + 64)
-		}
+// reserve readies the columns for a batch of up to rows records.
+func (d *decoder) reserve(rows int) {
+	for i := range d.cols {
+		d.cols[i].reset(rows)
 	}
 }
 
-// learn records the string bytes per row of the batch just built; call it
-// before NewRecordBatch resets the builders.
-func (d *decoder) learn() {
-	for i, f := range d.fields {
-		if f.kind == kindString {
-			if n := d.str[i].Len(); n > 0 {
-				d.strBytes[i] = float64(d.str[i].DataLen()) / float64(n)
-			}
-		}
+// build returns the records committed since reserve as a batch of schema.
+func (d *decoder) build(mem memory.Allocator, schema *arrow.Schema) arrow.RecordBatch {
+	arrs := make([]arrow.Array, len(d.cols))
+	for i := range d.cols {
+		arrs[i] = d.cols[i].build(mem)
 	}
+	rec := array.NewRecordBatch(schema, arrs, int64(d.cols[0].n))
+	for _, a := range arrs {
+		a.Release()
+	}
+	return rec
 }
 
 func (d *decoder) begin() {
 	for i := range d.slots {
 		d.slots[i].state = slotMissing
 	}
-	d.failed = false
 }
 
 // lookup finds the declared field named key; schemas are small, so a linear
@@ -196,51 +135,29 @@ func (d *decoder) lookup(key []byte) int {
 	return -1
 }
 
-func (d *decoder) reject(i int, reason string) {
-	if !d.failed {
-		d.failed = true
-		d.fail = fieldError{field: d.fields[i].name, reason: reason}
-	}
-}
-
-// end checks the record once every key is seen.
+// end checks the required fields once every key is seen.
 func (d *decoder) end() error {
-	if !d.failed {
-		for i := range d.fields {
-			if !d.fields[i].required {
-				continue
-			}
-			switch d.slots[i].state {
-			case slotMissing:
-				return fmt.Errorf("json: required field %q is missing", d.fields[i].name)
-			case slotNull:
-				return fmt.Errorf("json: required field %q is null", d.fields[i].name)
-			}
-		}
-		return nil
-	}
-	return fmt.Errorf("json: field %q: %s", d.fail.field, d.fail.reason)
-}
-
-// commit appends the decoded record to the builders.
-func (d *decoder) commit() {
 	for i := range d.fields {
-		s := &d.slots[i]
-		if s.state != slotSet {
-			d.fldb[i].AppendNull()
+		if !d.fields[i].required {
 			continue
 		}
-		switch d.fields[i].kind {
-		case kindString:
-			d.str[i].Append(s.s)
-		case kindInt64:
-			d.i64[i].UnsafeAppend(s.i)
-		case kindFloat64:
-			d.f64[i].UnsafeAppend(s.f)
-		case kindBool:
-			d.bol[i].UnsafeAppend(s.b)
-		case kindTimestamp:
-			d.ts[i].UnsafeAppend(arrow.Timestamp(s.i))
+		switch d.slots[i].state {
+		case slotMissing:
+			return fmt.Errorf("json: required field %q is missing", d.fields[i].name)
+		case slotNull:
+			return fmt.Errorf("json: required field %q is null", d.fields[i].name)
+		}
+	}
+	return nil
+}
+
+// commit appends the decoded record to the columns.
+func (d *decoder) commit() {
+	for i := range d.cols {
+		if s := &d.slots[i]; s.state == slotSet {
+			d.cols[i].appendSlot(s)
+		} else {
+			d.cols[i].appendNull()
 		}
 	}
 }

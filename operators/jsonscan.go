@@ -132,7 +132,7 @@ func (s *scanner) field(p []byte, i, f int) (int, error) {
 			if !ascii && !utf8.Valid(v) {
 				return 0, d.rejectErr(f, "string is not valid UTF-8")
 			}
-			sl.s = v
+			sl.l = d.cols[f].stage(v)
 		case kindTimestamp:
 			ms, ok := parseRFC3339Millis(v)
 			if !ok {

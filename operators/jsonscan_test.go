@@ -36,10 +36,8 @@ func FuzzScanner(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, p []byte) {
-		rb := array.NewRecordBuilder(memory.NewGoAllocator(), schema)
-		defer rb.Release()
-		d := newDecoder(fields, rb)
-		d.reserve(1, len(p))
+		d := newDecoder(schema, fields)
+		d.reserve(1)
 		sc := &scanner{d: d}
 		err := sc.decode(p)
 
@@ -110,7 +108,7 @@ func FuzzScanner(f *testing.F) {
 			}
 		}
 		d.commit()
-		rec := rb.NewRecordBatch()
+		rec := d.build(memory.NewGoAllocator(), schema)
 		defer rec.Release()
 		for c, name := range []string{"s", "i", "f", "b"} {
 			col := rec.Column(c)

@@ -39,7 +39,7 @@ func (s *projectStage) Bind(in *arrow.Schema) (*arrow.Schema, func(pipeline.Oper
 			return nil, nil, fmt.Errorf("operators: project: column %q listed twice", c)
 		}
 		seen[c] = true
-		j, err := column(in, c)
+		j, err := findColumn(in, c)
 		if err != nil {
 			return nil, nil, fmt.Errorf("operators: project: %w", err)
 		}
@@ -53,9 +53,9 @@ func (s *projectStage) Bind(in *arrow.Schema) (*arrow.Schema, func(pipeline.Oper
 	return out, newOp, nil
 }
 
-// column finds a column of schema by name, with an error that lists the
+// findColumn finds a column of schema by name, with an error that lists the
 // columns there are.
-func column(schema *arrow.Schema, name string) (int, error) {
+func findColumn(schema *arrow.Schema, name string) (int, error) {
 	idx := schema.FieldIndices(name)
 	switch len(idx) {
 	case 1:

@@ -30,7 +30,7 @@ func (s *renameStage) Bind(in *arrow.Schema) (*arrow.Schema, func(pipeline.Opera
 	if s.to == "" {
 		return nil, nil, errors.New("operators: rename: empty new name")
 	}
-	j, err := column(in, s.from)
+	j, err := findColumn(in, s.from)
 	if err != nil {
 		return nil, nil, fmt.Errorf("operators: rename: %w", err)
 	}
