@@ -181,7 +181,7 @@ func newJSONOperator(env pipeline.OperatorEnv, schema *arrow.Schema, fields []js
 		raw:    rc,
 		dec:    newDecoder(schema, fields),
 		schema: schema,
-		dead: pipeline.NewDeadLetterBuilder(env.Mem, env.Source),
+		dead:   pipeline.NewDeadLetterBuilder(env.Mem, env.Source),
 	}
 	o.scan.d = o.dec
 	return o

@@ -268,8 +268,8 @@ var errSonicStop = errors.New("operators: json: stop")
 type sonicWalker struct {
 	d     *decoder
 	err   error // why the record was rejected
-	depth int // open objects and arrays
-	field int // the declared field whose value comes next, or -1
+	depth int   // open objects and arrays
+	field int   // the declared field whose value comes next, or -1
 	top   byte
 
 	// Where the last token seen ends in the payload, and the depth there; the
