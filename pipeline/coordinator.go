@@ -27,10 +27,11 @@ type coordinator struct {
 	nextID  uint64
 	pending *inflight
 
-	rediscover bool // a shard finished while a checkpoint was in flight
-	stopping   bool // a final checkpoint is wanted
-	draining   bool // the bounded input has ended
-	ended      bool // the final checkpoint has completed
+	rediscover bool     // a shard finished while a checkpoint was in flight
+	retired    []string // finished shards whose clocks hold the watermark until their children start
+	stopping   bool     // a final checkpoint is wanted
+	draining   bool     // the bounded input has ended
+	ended      bool     // the final checkpoint has completed
 	emitErr    error
 }
 
@@ -177,10 +178,14 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 	case shardEnd:
 		e := c.shards[el.Shard]
 		e.state, e.task = el.State, nil
-		c.wm.remove(el.Shard)
 		if el.State.Finished {
+			// Its children start from its event time; until they do, its clock
+			// keeps the watermark from jumping to the shards that are ahead.
+			c.retired = append(c.retired, el.Shard)
 			c.rediscover = true
 			c.j.logger.Debug("shard finished", "shard", el.Shard, "position", el.State.Position)
+		} else {
+			c.wm.remove(el.Shard)
 		}
 		if p := c.pending; p != nil {
 			delete(p.waiting, el.Shard)
@@ -189,12 +194,10 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 			}
 			return nil
 		}
-		if err := c.advanceWatermark(ctx); err != nil {
-			return err
-		}
 		if c.rediscover {
 			return c.discover(ctx)
 		}
+		return c.advanceWatermark(ctx)
 	default:
 		return fmt.Errorf("pipeline: job %q: unexpected element %T", c.j.name, el)
 	}
@@ -206,8 +209,11 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 func (c *coordinator) process(ctx context.Context, b *Batch) error {
 	if c.j.keyed == nil {
 		c.emit(ctx, 0, b)
-	} else if err := c.j.keyed.Process(ctx, b, func(out *Batch) { c.emit(ctx, 0, out) }); err != nil {
-		return fmt.Errorf("pipeline: job %q: %s: %w", c.j.name, c.j.keyedName, err)
+	} else {
+		if err := c.j.keyed.Process(ctx, b, func(out *Batch) { c.emit(ctx, 0, out) }); err != nil {
+			return fmt.Errorf("pipeline: job %q: %s: %w", c.j.name, c.j.keyedName, err)
+		}
+		c.refreshCounters()
 	}
 	return c.takeEmitErr()
 }
@@ -279,11 +285,16 @@ func (c *coordinator) fire(ctx context.Context, wm int64) error {
 	if err := c.j.keyed.OnWatermark(ctx, wm, func(out *Batch) { c.emit(ctx, 0, out) }); err != nil {
 		return fmt.Errorf("pipeline: job %q: %s: watermark %d: %w", c.j.name, c.j.keyedName, wm, err)
 	}
+	c.refreshCounters()
+	return c.takeEmitErr()
+}
+
+// refreshCounters copies the keyed operator's counters into the job's stats.
+func (c *coordinator) refreshCounters() {
 	if cr, ok := c.j.keyed.(CounterReporter); ok {
 		counters := cr.Counters()
 		c.j.updateStats(func(s *Stats) { maps.Copy(s.Counters, counters) })
 	}
-	return c.takeEmitErr()
 }
 
 // discover asks the source for its shards and starts every shard that is not
@@ -318,10 +329,28 @@ func (c *coordinator) discover(ctx context.Context) error {
 			running++
 		}
 	}
+	c.retired = slices.DeleteFunc(c.retired, func(id string) bool {
+		if c.childrenStarted(id) {
+			c.wm.remove(id)
+			return true
+		}
+		return false
+	})
 	if running == 0 && c.j.src.Bounded() && !c.draining {
 		return c.endInput(ctx)
 	}
-	return nil
+	return c.advanceWatermark(ctx)
+}
+
+// childrenStarted reports whether every shard that names id as a parent is
+// being read or done (true when it has none).
+func (c *coordinator) childrenStarted(id string) bool {
+	for _, e := range c.shards {
+		if slices.Contains(e.shard.Parents, id) && e.task == nil && !e.state.Finished {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *coordinator) parentsFinished(e *shardEntry) bool {

@@ -27,11 +27,12 @@ type memSource struct {
 	batch   int
 
 	mu     sync.Mutex
-	reads  int             // Read calls that returned records
-	gate   chan struct{}   // when set, a Read returns records only if it can take a token
-	idle   map[string]bool // shards that stay open once read and say they are idle
-	open   map[string]bool // shards that stay open once read and do not say so
-	onRead func()          // test hook, called after each Read that returned records
+	reads  int                      // Read calls that returned records
+	gate   chan struct{}            // when set, a Read returns records only if it can take a token
+	idle   map[string]bool          // shards that stay open once read and say they are idle
+	open   map[string]bool          // shards that stay open once read and do not say so
+	onRead func()                   // test hook, called after each Read that returned records
+	slow   map[string]time.Duration // shards whose every Read of records takes this long
 }
 
 func (s *memSource) Name() string                            { return "mem" }
@@ -70,6 +71,13 @@ func (r *memReader) Read(ctx context.Context) (*Batch, error) {
 		case <-r.src.gate:
 		case <-time.After(time.Millisecond):
 			return nil, nil // nothing let through: return, as Read must, within a moment
+		}
+	}
+	if d := r.src.slow[r.shard]; d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 	for i := 0; i < r.src.batch && r.next < len(r.recs); i++ {
@@ -139,6 +147,8 @@ type countWindows struct {
 	mem    memory.Allocator
 	counts map[int64]map[string]int64
 	fired  int64
+	wm     int64 // the last watermark; rows of windows that end at or before it are late
+	late   int64
 }
 
 var countSchema = arrow.NewSchema([]arrow.Field{{Name: "row", Type: arrow.BinaryTypes.String}}, nil)
@@ -154,7 +164,7 @@ func (s countStage) KeyedStage(keys []string, eventTime string) (Stage, error) {
 func (s countStage) Name() string { return fmt.Sprintf("count(%d)", s.size) }
 func (s countStage) Bind(in *arrow.Schema) (*arrow.Schema, func(OperatorEnv) (Operator, error), error) {
 	return countSchema, func(env OperatorEnv) (Operator, error) {
-		return &countWindows{size: s.size, mem: env.Mem, counts: map[int64]map[string]int64{}}, nil
+		return &countWindows{size: s.size, mem: env.Mem, counts: map[int64]map[string]int64{}, wm: MinTime}, nil
 	}, nil
 }
 
@@ -164,6 +174,10 @@ func (w *countWindows) Process(_ context.Context, b *Batch, _ Emit) error {
 	keys := b.Rec.Column(1).(*array.String)
 	for i := 0; i < ts.Len(); i++ {
 		start := int64(ts.Value(i)) / w.size * w.size
+		if start+w.size <= w.wm {
+			w.late++
+			continue
+		}
 		if w.counts[start] == nil {
 			w.counts[start] = map[string]int64{}
 		}
@@ -173,6 +187,7 @@ func (w *countWindows) Process(_ context.Context, b *Batch, _ Emit) error {
 }
 
 func (w *countWindows) OnWatermark(_ context.Context, wm int64, emit Emit) error {
+	w.wm = wm
 	rb := array.NewRecordBuilder(w.mem, countSchema)
 	defer rb.Release()
 	for _, start := range slices.Sorted(maps.Keys(w.counts)) {
@@ -218,7 +233,9 @@ func (w *countWindows) Restore(state []byte) error {
 	return nil
 }
 
-func (w *countWindows) Counters() map[string]int64 { return map[string]int64{"windows_fired": w.fired} }
+func (w *countWindows) Counters() map[string]int64 {
+	return map[string]int64{"windows_fired": w.fired, "late_rows": w.late}
+}
 
 // memStore is an in-memory CheckpointStore.
 type memStore struct {

@@ -463,3 +463,50 @@ func TestBuildErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestChildrenInheritTheirParentsEventTime: while a split's children wait for
+// their parent, a shard far ahead in event time must not move the watermark
+// past the parent's, or the children's rows would all be late.
+func TestChildrenInheritTheirParentsEventTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		defer mem.AssertSize(t, 0)
+		input := map[string][]string{}
+		for i := range 2000 {
+			input["ahead"] = append(input["ahead"], fmt.Sprintf("%d,x", i*100)) // 0..200 s, read at once
+		}
+		for i := range 100 { // read slowly, 5 records per 10 ms
+			input["parent"] = append(input["parent"], fmt.Sprintf("%d,p", i*10))      // 0..1 s
+			input["left"] = append(input["left"], fmt.Sprintf("%d,l", 1000+i*10))     // 1..2 s
+			input["right"] = append(input["right"], fmt.Sprintf("%d,r", 1000+i*10))   // 1..2 s
+			input["merged"] = append(input["merged"], fmt.Sprintf("%d,m", 2000+i*10)) // 2..3 s
+		}
+		src := newSource(mem, input, 5)
+		src.shards = []Shard{{ID: "ahead"}, {ID: "parent"}, {ID: "left", Parents: []string{"parent"}},
+			{ID: "right", Parents: []string{"parent"}}, {ID: "merged", Parents: []string{"left", "right"}}}
+		src.open["ahead"] = true
+		src.slow = map[string]time.Duration{"parent": 10 * time.Millisecond, "left": 10 * time.Millisecond,
+			"right": 10 * time.Millisecond, "merged": 10 * time.Millisecond}
+		job, err := testJob(src, newMemSink("out"), newMemSink("dead"), nil, time.Hour, WithAllocator(mem))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- job.Run(context.Background()) }()
+		time.Sleep(time.Minute) // fake time: every shard has been read
+		synctest.Wait()
+		st := job.Stats()
+		if late := st.Counters["late_rows"]; late != 0 {
+			t.Errorf("%d late rows", late)
+		}
+		if st.RecordsIn != 2400 || st.Watermark != 199900-500 {
+			t.Errorf("read %d records, watermark %d; want 2400 and, all else done, the open shard's 199900 - 500", st.RecordsIn, st.Watermark)
+		}
+		if err := job.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
