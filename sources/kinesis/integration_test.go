@@ -103,7 +103,9 @@ type readJob struct {
 	mu    sync.Mutex
 	rows  []row
 	ended map[string]bool
-	err   error
+	// onRows, when set, is called with the number of rows read so far after
+	// each batch.
+	onRows func(n int)
 }
 
 func (j *readJob) run(ctx context.Context, t testing.TB, src pipeline.Source) {
@@ -183,7 +185,11 @@ func (j *readJob) readShard(ctx context.Context, t testing.TB, src pipeline.Sour
 			got := rows(t, b)
 			j.mu.Lock()
 			j.rows = append(j.rows, got...)
+			n := len(j.rows)
 			j.mu.Unlock()
+			if j.onRows != nil {
+				j.onRows(n)
+			}
 		}
 	}
 }
