@@ -13,7 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/shardflow/shardflow/jobs"
+	"github.com/shardflow/shardflow/metrics"
 	"github.com/shardflow/shardflow/pipeline"
 	"github.com/shardflow/shardflow/sources/kinesis"
 	"github.com/spf13/cobra"
@@ -117,6 +120,19 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 	}
 	level, _ := parseLevel(f.logLevel)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, abort := context.WithCancel(ctx)
+	defer abort()
+	var opts []pipeline.Option
+	if f.metricsAddr != "" {
+		m, stop, err := serveMetrics(ctx, f.metricsAddr, def.Name)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		srcOpts.Kinesis.Metrics = m
+		opts = append(opts, pipeline.WithMetrics(m))
+	}
 	srcOpts.Generator = jobs.DefaultGenerator()
 	gen := &srcOpts.Generator
 	gen.Events, gen.Shards, gen.Rate, gen.Seed, gen.BadEvery = f.events, f.shards, f.rate, f.seed, f.badEvery
@@ -133,13 +149,12 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 		CheckpointDir:      f.checkpoints,
 		CheckpointInterval: f.interval,
 		Logger:             logger,
+		Options:            opts,
 	})
 	if err != nil {
 		return err
 	}
 
-	ctx, abort := context.WithCancel(ctx)
-	defer abort()
 	stopped := handleSignals(ctx, job, abort, stderr)
 	stopStatus := startStatus(f.status, job, stderr)
 	err = job.Run(ctx)
@@ -149,6 +164,27 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 	}
 	printSummary(stdout, def, f, job.Stats(), stopped())
 	return nil
+}
+
+// serveMetrics binds addr now (a bad address fails before any work) and serves
+// the job's Prometheus metrics there until stop is called or ctx ends.
+func serveMetrics(ctx context.Context, addr, job string) (m *metrics.Metrics, stop func(), err error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if m, err = metrics.New(reg, job); err != nil {
+		return nil, nil, err
+	}
+	ln, err := metrics.Listen(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = metrics.Serve(ctx, ln, reg) // returns nil once ctx ends
+	}()
+	return m, func() { cancel(); <-done }, nil
 }
 
 // handleSignals turns the first SIGINT or SIGTERM into a graceful Shutdown
