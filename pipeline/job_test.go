@@ -239,8 +239,10 @@ func TestShutdownKeepsOpenWindows(t *testing.T) {
 	for _, s := range cp.Shards {
 		read += s.Position.N
 	}
-	if read != 1000 {
-		t.Errorf("checkpoint covers %d records, want the 1000 let through", read)
+	// The 100 batches let through, less what each shard's reader had read ahead
+	// (one batch of 10) when the final barrier came.
+	if read > 1000 || read < 1000-2*10 {
+		t.Errorf("checkpoint covers %d records, want 980..1000 of the 1000 let through", read)
 	}
 
 	src.gate = nil
@@ -254,7 +256,7 @@ func TestShutdownKeepsOpenWindows(t *testing.T) {
 	if got := out.rows(); !slices.Equal(got, wantRows) {
 		t.Errorf("rows after resume differ: got %d, want %d", len(got), len(wantRows))
 	}
-	if st := job.Stats(); st.ResumedFrom != 1 || st.RecordsIn != 3000 {
+	if st := job.Stats(); st.ResumedFrom != 1 || st.RecordsIn != 4000-read {
 		t.Errorf("second run: resumed from %d, read %d records", st.ResumedFrom, st.RecordsIn)
 	}
 
@@ -422,9 +424,10 @@ func TestBackpressureBoundsMemory(t *testing.T) {
 		src.mu.Lock()
 		reads := src.reads
 		src.mu.Unlock()
-		// one batch in the sink, 4 queued, one being sent per shard task
-		if reads > 1+4+2 {
-			t.Errorf("%d batches read while the sink was blocked, want at most 7", reads)
+		// one batch in the sink, 4 queued, and per shard: one being sent by the
+		// task, one in the read-ahead, one held by the reader
+		if reads > 1+4+2*3 {
+			t.Errorf("%d batches read while the sink was blocked, want at most 11", reads)
 		}
 		cancel()
 		close(unblock)

@@ -40,10 +40,12 @@ type Source interface {
 
 // ShardReader reads one shard in order.
 type ShardReader interface {
-	// Read returns the next batch of raw records (RawSchema). It returns within
-	// about a second even when no record arrives, with a nil batch and a nil
-	// error, so that the runtime can inject barriers; and ErrShardEnd once the
-	// shard has ended.
+	// Read returns the next batch of raw records (RawSchema), or ErrShardEnd
+	// once the shard has ended. It may block while no record arrives, but
+	// should return now and then (a nil batch and a nil error) so that an
+	// IdleReporter can be asked, and it must return when ctx ends. The runtime
+	// reads in a goroutine of its own, so a blocking Read never delays a
+	// checkpoint.
 	Read(ctx context.Context) (*Batch, error)
 	// Close releases the reader's resources.
 	Close() error

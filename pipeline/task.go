@@ -59,11 +59,26 @@ func (t *task) run(ctx context.Context) error {
 		}
 		return fmt.Errorf("shard %s: open: %w", t.shard.ID, err)
 	}
-	defer r.Close()
-	idler, _ := r.(IdleReporter)
-	idle := false
-	chain := t.chain()
+	// The reader goroutine blocks in Read; this one stays free to inject
+	// barriers at once, whatever the source's polling interval.
+	reads := make(chan readResult, 1)
+	readCtx, stopReading := context.WithCancel(ctx)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		readLoop(readCtx, r, reads)
+	}()
+	defer func() {
+		stopReading()
+		<-readerDone
+		close(reads)
+		for res := range reads {
+			res.batch.Release()
+		}
+		r.Close()
+	}()
 
+	chain := t.chain()
 	for {
 		select {
 		case tr := <-t.triggers:
@@ -79,65 +94,118 @@ func (t *task) run(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			}
-		default:
-		}
-
-		b, err := r.Read(ctx)
-		switch {
-		case errors.Is(err, ErrShardEnd):
-			t.state.Finished = true
-			t.progress.finished.Store(true)
-			t.send(ctx, shardEnd{Shard: t.shard.ID, State: t.state})
-			return nil
-		case err != nil:
-			if ctx.Err() != nil {
+		case res := <-reads:
+			switch {
+			case errors.Is(res.err, ErrShardEnd):
+				t.state.Finished = true
+				t.progress.finished.Store(true)
+				t.send(ctx, shardEnd{Shard: t.shard.ID, State: t.state})
 				return nil
-			}
-			return fmt.Errorf("shard %s: read after %s: %w", t.shard.ID, t.state.Position, err)
-		case b == nil:
-			if idler != nil && idler.Idle() != idle {
-				idle = !idle
-				t.progress.idle.Store(idle)
-				if !t.send(ctx, shardIdle{Shard: t.shard.ID, Idle: idle}) {
+			case res.err != nil:
+				if ctx.Err() != nil {
 					return nil
 				}
-			}
-			continue
-		}
-		if idle {
-			idle = false
-			t.progress.idle.Store(false)
-			if !t.send(ctx, shardIdle{Shard: t.shard.ID, Idle: false}) {
-				b.Release()
-				return nil
-			}
-		}
-
-		last, n := b.Last, b.Len()
-		t.metrics.ShardRead(t.shard.ID, n, rawBytes(b))
-		if err := chain(ctx, b); err != nil {
-			return fmt.Errorf("shard %s: batch %s..%s: %w", t.shard.ID, b.First, last, err)
-		}
-		for i, ob := range t.outs {
-			if ob.Side == MainSide && t.timeCol >= 0 {
-				ob.MinTime, ob.MaxTime = timeBounds(ob.Rec.Column(t.timeCol))
-				if ob.Len() > 0 && ob.MaxTime > t.state.MaxEventTime {
-					t.state.MaxEventTime = ob.MaxTime
+				return fmt.Errorf("shard %s: read after %s: %w", t.shard.ID, t.state.Position, res.err)
+			case res.batch == nil: // the shard became idle or active
+				t.progress.idle.Store(res.idle)
+				if !t.send(ctx, shardIdle{Shard: t.shard.ID, Idle: res.idle}) {
+					return nil
+				}
+			default:
+				if !t.process(ctx, chain, res.batch) {
+					return nil
+				}
+				if t.err != nil {
+					return t.err
 				}
 			}
-			if !t.send(ctx, ob) {
-				for _, rest := range t.outs[i+1:] {
-					rest.Release()
-				}
-				t.outs = t.outs[:0]
-				return nil
-			}
+		case <-ctx.Done():
+			return nil
 		}
-		t.outs = t.outs[:0]
-		t.state.Position = last
-		t.progress.records.Add(int64(n))
-		t.progress.position.Store(last.String())
 	}
+}
+
+// readResult is what the reader goroutine hands the task: a batch, an error,
+// or (batch and error nil) a change of the shard's idleness.
+type readResult struct {
+	batch *Batch
+	err   error
+	idle  bool
+}
+
+// readLoop reads r until an error or the end of ctx. It reports a change of
+// idleness (IdleReporter) when Read returns no batch.
+func readLoop(ctx context.Context, r ShardReader, out chan<- readResult) {
+	idler, _ := r.(IdleReporter)
+	idle := false
+	for {
+		b, err := r.Read(ctx)
+		var res readResult
+		switch {
+		case err != nil:
+			res = readResult{err: err}
+		case b == nil:
+			if idler == nil || idler.Idle() == idle {
+				if ctx.Err() != nil {
+					return
+				}
+				continue
+			}
+			idle = !idle
+			res = readResult{idle: idle}
+		default:
+			if idle { // records again: active first, then the batch
+				idle = false
+				select {
+				case out <- readResult{idle: false}:
+				case <-ctx.Done():
+					b.Release()
+					return
+				}
+			}
+			res = readResult{batch: b}
+		}
+		select {
+		case out <- res:
+		case <-ctx.Done():
+			res.batch.Release()
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// process runs one raw batch through the operator chain and sends what comes
+// out; it reports false when the job is ending. A chain error is left in t.err.
+func (t *task) process(ctx context.Context, chain func(context.Context, *Batch) error, b *Batch) bool {
+	last, n := b.Last, b.Len()
+	t.metrics.ShardRead(t.shard.ID, n, rawBytes(b))
+	if err := chain(ctx, b); err != nil {
+		t.err = fmt.Errorf("shard %s: batch ..%s: %w", t.shard.ID, last, err)
+		return true
+	}
+	for i, ob := range t.outs {
+		if ob.Side == MainSide && t.timeCol >= 0 {
+			ob.MinTime, ob.MaxTime = timeBounds(ob.Rec.Column(t.timeCol))
+			if ob.Len() > 0 && ob.MaxTime > t.state.MaxEventTime {
+				t.state.MaxEventTime = ob.MaxTime
+			}
+		}
+		if !t.send(ctx, ob) {
+			for _, rest := range t.outs[i+1:] {
+				rest.Release()
+			}
+			t.outs = t.outs[:0]
+			return false
+		}
+	}
+	t.outs = t.outs[:0]
+	t.state.Position = last
+	t.progress.records.Add(int64(n))
+	t.progress.position.Store(last.String())
+	return true
 }
 
 // chain returns the fused operator chain: operator i emits into operator i+1,

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/shardflow/shardflow/internal/testenv"
+	sink "github.com/shardflow/shardflow/sinks/kinesis"
+	"github.com/shardflow/shardflow/sources/generator"
+)
+
+// TestKinesisReplayKilledAndRestartedEqualsWhatWasPut writes generator
+// clickstream into a 4-shard stream on kinesalite, splitting one shard and
+// merging two while it writes and sending a third of the events as KPL
+// aggregates. Then `shardflow replay clickstream` reads the stream, SIGKILLed
+// at random moments and restarted until it finishes. page_stats, read back by
+// DuckDB, must hold exactly the totals computed from the events put, and the
+// dead letters exactly the malformed events.
+func TestKinesisReplayKilledAndRestartedEqualsWhatWasPut(t *testing.T) {
+	bin := buildBinary(t)
+	srv := testenv.Kinesalite(t)
+	const stream = "clicks"
+	testenv.CreateStream(t, srv.Client, stream, 4)
+	ref, err := generator.NewReference(generator.Config{Shards: 4, Events: 48_000, Seed: 11, BadEvery: 4000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putWithReshards(t, srv.Client, stream, ref)
+	if n := len(testenv.OpenShards(t, srv.Client, stream)); n != 4 {
+		t.Fatalf("after a split and a merge the stream has %d open shards, want 4", n)
+	}
+
+	env := append(os.Environ(), "AWS_ENDPOINT_URL="+srv.Endpoint(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
+		"AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
+	dir := t.TempDir()
+	args := []string{"replay", "clickstream", "--source", "kinesis://" + stream, "--from", "trim_horizon", "--to", "now",
+		"--status", "off", "--out", filepath.Join(dir, "out"), "--checkpoints", filepath.Join(dir, "ckpt"),
+		"--checkpoint-interval", "100ms"}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	kills := 0
+	for attempt := 0; ; attempt++ {
+		if attempt == 40 {
+			t.Fatalf("replay not finished after %d kills", kills)
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		var log strings.Builder
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		// The fault: a kill at a random moment of the first 1.5 s, five times.
+		kill := time.NewTimer(time.Duration(100+rng.IntN(1400)) * time.Millisecond)
+		if kills == 5 {
+			kill.Stop()
+		}
+		select {
+		case err := <-exited:
+			kill.Stop()
+			if err != nil {
+				t.Fatalf("replay %d failed: %v\n%s", attempt, err, log.String())
+			}
+			t.Logf("finished after %d kills:\n%s", kills, log.String())
+		case <-kill.C:
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-exited
+			kills++
+			continue
+		}
+		break
+	}
+	if kills == 0 {
+		t.Fatal("no kill landed: the test did not test")
+	}
+
+	want, malformed := expectedPageStats(t, ref)
+	got := testenv.DuckDB(t, fmt.Sprintf(`SELECT strftime(window_start, '%%Y-%%m-%%dT%%H:%%M') AS w, page, events, page_views,
+		add_to_cart, purchases, revenue, unique_users FROM read_parquet('%s/out/page_stats/**/*.parquet') ORDER BY w, page`, dir))
+	if len(got) != len(want) {
+		t.Fatalf("page_stats has %d rows, want %d", len(got), len(want))
+	}
+	for i, g := range got {
+		w := want[i]
+		key := fmt.Sprint(g["w"], " ", g["page"])
+		if key != w.window+" "+w.page {
+			t.Fatalf("row %d is %s, want %s %s", i, key, w.window, w.page)
+		}
+		for col, n := range map[string]int64{"events": w.events, "page_views": w.views, "add_to_cart": w.carts, "purchases": w.purchases, "unique_users": int64(len(w.users))} {
+			if fmt.Sprint(g[col]) != fmt.Sprint(n) {
+				t.Errorf("%s: %s = %v, want %d", key, col, g[col], n)
+			}
+		}
+		if rev, _ := g["revenue"].(float64); math.Abs(rev-w.revenue) > 1e-6*max(1, w.revenue) {
+			t.Errorf("%s: revenue = %v, want %v", key, g["revenue"], w.revenue)
+		}
+	}
+	if dead := deadLetters(t, dir); len(dead) != malformed {
+		t.Errorf("%d dead letters, want the %d malformed events", len(dead), malformed)
+	}
+}
+
+// putWithReshards writes ref's events interleaved across its shards (so event
+// time rises evenly): the first third plainly, then splits shardId-0 and
+// writes the second third as KPL aggregates, then merges the two shards of the
+// upper half and writes the rest plainly.
+func putWithReshards(t *testing.T, c *awskinesis.Client, stream string, ref *generator.Reference) {
+	t.Helper()
+	var events []generator.Event
+	for i := int64(0); ; i++ {
+		added := false
+		for s := range ref.Config().Shards {
+			if i < ref.ShardEvents(s) {
+				var e generator.Event
+				e.Data, e.PartitionKey, _ = ref.Append(nil, s, i)
+				events = append(events, e)
+				added = true
+			}
+		}
+		if !added {
+			break
+		}
+	}
+	third := len(events) / 3
+	put := func(evs []generator.Event, aggregate bool) {
+		p, err := sink.NewProducer(sink.ProducerConfig{Stream: stream, Client: c, Aggregate: aggregate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if err := p.Put(t.Context(), e.PartitionKey, e.Data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(events[:third], false)
+
+	half := new(big.Int).Lsh(big.NewInt(1), 125) // the middle of shardId-000000000000's quarter of the key space
+	if _, err := c.SplitShard(t.Context(), &awskinesis.SplitShardInput{StreamName: aws.String(stream),
+		ShardToSplit: aws.String("shardId-000000000000"), NewStartingHashKey: aws.String(half.String())}); err != nil {
+		t.Fatalf("split: %v", err)
+	}
+	testenv.WaitActive(t, c, stream)
+	put(events[third:2*third], true)
+
+	if _, err := c.MergeShards(t.Context(), &awskinesis.MergeShardsInput{StreamName: aws.String(stream),
+		ShardToMerge: aws.String("shardId-000000000002"), AdjacentShardToMerge: aws.String("shardId-000000000003")}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	testenv.WaitActive(t, c, stream)
+	put(events[2*third:], false)
+}
+
+type pageStats struct {
+	window, page                    string
+	events, views, carts, purchases int64
+	revenue                         float64
+	users                           map[string]bool
+}
+
+// expectedPageStats computes page_stats from the generated events directly.
+func expectedPageStats(t *testing.T, ref *generator.Reference) (rows []*pageStats, malformed int) {
+	t.Helper()
+	byKey := map[string]*pageStats{}
+	for e := range ref.All() {
+		if e.Malformed {
+			malformed++
+			continue
+		}
+		var ev struct {
+			UserID    string    `json:"user_id"`
+			EventType string    `json:"event_type"`
+			Page      string    `json:"page"`
+			TS        time.Time `json:"ts"`
+			Price     float64   `json:"price"`
+		}
+		if err := json.Unmarshal(e.Data, &ev); err != nil {
+			t.Fatalf("event %s: %v", e.Data, err)
+		}
+		w := ev.TS.UTC().Truncate(time.Minute).Format("2006-01-02T15:04")
+		r := byKey[w+" "+ev.Page]
+		if r == nil {
+			r = &pageStats{window: w, page: ev.Page, users: map[string]bool{}}
+			byKey[w+" "+ev.Page] = r
+		}
+		r.events++
+		r.users[ev.UserID] = true
+		switch ev.EventType {
+		case generator.PageView:
+			r.views++
+		case generator.AddToCart:
+			r.carts++
+		case generator.Purchase:
+			r.purchases++
+			r.revenue += ev.Price
+		}
+	}
+	for _, r := range byKey {
+		rows = append(rows, r)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		return rows[i].window < rows[j].window || rows[i].window == rows[j].window && rows[i].page < rows[j].page
+	})
+	return rows, malformed
+}

@@ -1,0 +1,55 @@
+package testenv
+
+import (
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// CreateStream creates a stream of shards shards and waits until it is active.
+func CreateStream(t testing.TB, c *kinesis.Client, name string, shards int32) {
+	t.Helper()
+	if _, err := c.CreateStream(t.Context(), &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(shards)}); err != nil {
+		t.Fatalf("testenv: create stream %s: %v", name, err)
+	}
+	WaitActive(t, c, name)
+}
+
+// WaitActive polls until the stream is ACTIVE (servers finish CreateStream,
+// SplitShard and MergeShards asynchronously); it fails t after 30 seconds.
+func WaitActive(t testing.TB, c *kinesis.Client, name string) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for {
+		out, err := c.DescribeStreamSummary(t.Context(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+		if err == nil && out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("testenv: stream %s not active after 30s (last error %v)", name, err)
+		}
+	}
+}
+
+// OpenShards lists the ids of the stream's open shards, in order.
+func OpenShards(t testing.TB, c *kinesis.Client, name string) []types.Shard {
+	t.Helper()
+	out, err := c.ListShards(t.Context(), &kinesis.ListShardsInput{StreamName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("testenv: list shards of %s: %v", name, err)
+	}
+	var open []types.Shard
+	for _, s := range out.Shards {
+		if s.SequenceNumberRange.EndingSequenceNumber == nil {
+			open = append(open, s)
+		}
+	}
+	return open
+}
