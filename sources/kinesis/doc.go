@@ -11,6 +11,12 @@
 // iterators after the last record it read, and returns pipeline.ErrShardEnd
 // once a closed shard is drained or a bounded replay reached its StopAt.
 //
+// With Config.Consumer set, shards are read with enhanced fan-out instead:
+// the consumer is registered (or found), each reader subscribes to its shard
+// (SubscribeToShard) and subscribes again, after the last record it read,
+// whenever a subscription ends (every 5 minutes) or breaks. Ordering,
+// positions and the end of closed shards follow the same rules as polling.
+//
 // Positions are (sequence number, sub-sequence number): records produced with
 // the Kinesis Producer Library's aggregation are deaggregated and each user
 // record is addressed by its index inside the aggregate, so a checkpoint can
