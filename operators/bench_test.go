@@ -4,6 +4,7 @@ import (
 	"context"
 	stdjson "encoding/json"
 	"fmt"
+	"github.com/shardflow/shardflow/internal/cputime"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -82,13 +83,13 @@ type recordMeter struct {
 
 func meter(b *testing.B, perOp int) *recordMeter {
 	b.ReportAllocs()
-	return &recordMeter{b: b, cpu0: processCPU(), perOp: perOp}
+	return &recordMeter{b: b, cpu0: cputime.Process(), perOp: perOp}
 }
 
 func (m *recordMeter) report() {
 	n := float64(m.perOp) * float64(m.b.N)
 	m.b.ReportMetric(n/m.b.Elapsed().Seconds(), "records/s")
-	if cpu := processCPU() - m.cpu0; cpu > 0 {
+	if cpu := cputime.Process() - m.cpu0; cpu > 0 {
 		m.b.ReportMetric(n/cpu.Seconds(), "records/cpu-s")
 	}
 }

@@ -8,9 +8,14 @@ import "strconv"
 // Offset-addressed sources use N alone, as the offset just past the record: a
 // file's byte offset after the record's line, the generator's count of events
 // up to and including the record. Resuming after N is then seeking to N, and
-// the first record's position is never the zero Position. Kinesis uses Seq, the record's sequence number (a decimal of up to
-// 128 bits), and N, the sub-sequence number of a user record inside a KPL
-// aggregate (0 for an ordinary record).
+// the first record's position is never the zero Position.
+//
+// Kinesis uses Seq, the record's sequence number (a decimal of up to 128
+// bits), and N, the index of a user record inside a KPL aggregate, counting
+// from 0 as KPL sub-sequence numbers do. (Seq, 0) is therefore either a plain
+// record or the first user record of an aggregate: the Kinesis source resumes
+// AT the sequence number and skips what the position covers, so a checkpoint
+// may fall inside an aggregate.
 //
 // The zero Position means "before the first record".
 type Position struct {

@@ -3,6 +3,7 @@ package windows
 import (
 	"context"
 	"fmt"
+	"github.com/shardflow/shardflow/internal/cputime"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func benchAggregate(b *testing.B, aggs []Agg) {
 	var cpu0 time.Duration
 	for i := 0; b.Loop(); i++ {
 		if i == 0 {
-			cpu0 = processCPU()
+			cpu0 = cputime.Process()
 		}
 		k := i / benchShards // every shard reads the same slab of event time
 		rec := batches[k%benchBatches]
@@ -138,7 +139,7 @@ func benchAggregate(b *testing.B, aggs []Agg) {
 			}
 		}
 	}
-	cpu := processCPU() - cpu0
+	cpu := cputime.Process() - cpu0
 	b.StopTimer()
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 	if cpu > 0 {

@@ -1,0 +1,46 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"github.com/shardflow/shardflow/internal/cputime"
+	"testing"
+	"time"
+
+	"github.com/shardflow/shardflow/jobs"
+	"github.com/shardflow/shardflow/sources/generator"
+)
+
+// BenchmarkClickstreamJob runs the whole clickstream job (generator, JSON
+// decoding, 1-minute windows with exact distinct users, Parquet and dead
+// letters, local checkpoints) on 1 and on 4 shards side by side, and reports
+// records/s and records per CPU-second.
+func BenchmarkClickstreamJob(b *testing.B) {
+	const events = 1_000_000
+	for _, shards := range []int{1, 4} {
+		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
+			var cpu time.Duration
+			for range b.N {
+				dir := b.TempDir()
+				src, err := generator.New(generator.Config{Shards: shards, Events: events, Seed: 1, BadEvery: 5000})
+				if err != nil {
+					b.Fatal(err)
+				}
+				job, err := jobs.Clickstream.Build(jobs.Env{Source: src, OutDir: dir + "/out", CheckpointDir: dir + "/ckpt", CheckpointInterval: 10 * time.Second})
+				if err != nil {
+					b.Fatal(err)
+				}
+				before := cputime.Process()
+				if err := job.Run(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				cpu += cputime.Process() - before
+				if st := job.Stats(); st.RecordsIn != events || !st.Finished {
+					b.Fatalf("read %d records, finished %v", st.RecordsIn, st.Finished)
+				}
+			}
+			b.ReportMetric(float64(events*b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(events*b.N)/cpu.Seconds(), "records/cpu-s")
+		})
+	}
+}
