@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,44 +35,16 @@ func TestKillAnywhereGivesTheSameOutput(t *testing.T) {
 
 	got := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	kills, maxKills := 0, 8
-	for attempt := 0; ; attempt++ {
-		if attempt == 100 {
-			t.Fatalf("not finished after %d kills", kills)
-		}
-		cmd := exec.Command(bin, shardflowArgs(got, src)...)
-		var log strings.Builder
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		// The fault: a kill at a random moment between 1/20 and 1/3 of what
-		// an uninterrupted run takes, so that several kills land before the
-		// input is done; after maxKills kills the run may finish.
-		kill := time.NewTimer(full/20 + time.Duration(rng.Int64N(int64(full/3-full/20))))
-		if kills == maxKills {
-			kill.Stop()
-		}
-		select {
-		case err := <-exited:
-			kill.Stop()
-			if err != nil {
-				t.Fatalf("run %d failed: %v\n%s", attempt, err, log.String())
-			}
-			t.Logf("finished after %d kills (an uninterrupted run took %v)", kills, full)
-			if kills < 3 {
-				t.Fatalf("only %d kills: the test did not test", kills)
-			}
-			compareOutputs(t, want, got)
-			return
-		case <-kill.C:
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-exited
-			kills++
-		}
+	// The fault: a kill at a random moment between 1/20 and 1/3 of what an
+	// uninterrupted run takes, so that several kills land before the input
+	// is done.
+	kills, _ := runKilled(t, func() *exec.Cmd { return exec.Command(bin, shardflowArgs(got, src)...) },
+		func() time.Duration { return full/20 + time.Duration(rng.Int64N(int64(full/3-full/20))) }, 8)
+	t.Logf("finished after %d kills (an uninterrupted run took %v)", kills, full)
+	if kills < 3 {
+		t.Fatalf("only %d kills: the test did not test", kills)
 	}
+	compareOutputs(t, want, got)
 }
 
 func shardflowArgs(dir, src string) []string {

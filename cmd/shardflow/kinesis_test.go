@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,40 +48,14 @@ func TestKinesisReplayKilledAndRestartedEqualsWhatWasPut(t *testing.T) {
 		"--status", "off", "--out", filepath.Join(dir, "out"), "--checkpoints", filepath.Join(dir, "ckpt"),
 		"--checkpoint-interval", "100ms"}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
-	kills := 0
-	for attempt := 0; ; attempt++ {
-		if attempt == 40 {
-			t.Fatalf("replay not finished after %d kills", kills)
-		}
+	newCmd := func() *exec.Cmd {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = env
-		var log strings.Builder
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		// The fault: a kill at a random moment of the first 1.5 s, five times.
-		kill := time.NewTimer(time.Duration(100+rng.IntN(1400)) * time.Millisecond)
-		if kills == 5 {
-			kill.Stop()
-		}
-		select {
-		case err := <-exited:
-			kill.Stop()
-			if err != nil {
-				t.Fatalf("replay %d failed: %v\n%s", attempt, err, log.String())
-			}
-			t.Logf("finished after %d kills:\n%s", kills, log.String())
-		case <-kill.C:
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-exited
-			kills++
-			continue
-		}
-		break
+		return cmd
 	}
+	// The fault: a kill at a random moment of the first 1.5 s, five times.
+	kills, out := runKilled(t, newCmd, func() time.Duration { return time.Duration(100+rng.IntN(1400)) * time.Millisecond }, 5)
+	t.Logf("finished after %d kills:\n%s", kills, out)
 	if kills == 0 {
 		t.Fatal("no kill landed: the test did not test")
 	}

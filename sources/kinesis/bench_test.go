@@ -46,7 +46,7 @@ func BenchmarkKinesaliteRead(b *testing.B) {
 func benchStream(b *testing.B) (srv *testenv.KinesisServer, stream string, total, size int64) {
 	srv = testenv.Kinesalite(b)
 	stream, total, size = "bench", 40000, 200
-	createStream(b, srv.Client, stream, 4)
+	testenv.CreateStream(b, srv.Client, stream, 4)
 	payload := make([]byte, size)
 	for i := 0; i < int(total); i += 500 {
 		entries := make([]types.PutRecordsRequestEntry, 500)

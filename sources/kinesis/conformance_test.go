@@ -20,7 +20,7 @@ import (
 func TestConformance(t *testing.T) {
 	srv := testenv.Kinesalite(t)
 	const stream = "conformance"
-	createStream(t, srv.Client, stream, 3)
+	testenv.CreateStream(t, srv.Client, stream, 3)
 	want := map[string][]sourcetest.Record{}
 	var once sync.Once
 	fill := func(t *testing.T) {

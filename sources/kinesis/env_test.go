@@ -14,7 +14,7 @@ import (
 // the generic and the Kinesis-specific endpoint variables, and a profile.
 func TestLoadClient(t *testing.T) {
 	srv := testenv.Kinesalite(t)
-	createStream(t, srv.Client, "env", 2)
+	testenv.CreateStream(t, srv.Client, "env", 2)
 	dir := t.TempDir()
 	config := filepath.Join(dir, "config")
 	creds := filepath.Join(dir, "credentials")

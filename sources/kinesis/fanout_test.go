@@ -74,7 +74,7 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 func TestKinesisLocalFanOut(t *testing.T) {
 	srv := testenv.KinesisLocal(t)
 	const stream = "fanout"
-	createStream(t, srv.Client, stream, 2)
+	testenv.CreateStream(t, srv.Client, stream, 2)
 	w := &clickWriter{keys: 10}
 	for r := range 20 {
 		if err := putRound(t.Context(), srv.Client, stream, w.round(t, r)); err != nil {

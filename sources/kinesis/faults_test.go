@@ -76,7 +76,7 @@ func (f *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestKinesaliteFaults(t *testing.T) {
 	srv := testenv.Kinesalite(t)
 	const stream = "faulty"
-	createStream(t, srv.Client, stream, 2)
+	testenv.CreateStream(t, srv.Client, stream, 2)
 	w := &clickWriter{keys: 20}
 	for r := range 50 {
 		if err := putRound(t.Context(), srv.Client, stream, w.round(t, r)); err != nil {

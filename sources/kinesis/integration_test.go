@@ -22,34 +22,6 @@ import (
 // Integration tests run against real Kinesis API servers started by
 // internal/testenv; they fail when a server cannot start.
 
-func createStream(t testing.TB, c *kinesis.Client, name string, shards int32) {
-	t.Helper()
-	if _, err := c.CreateStream(t.Context(), &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(shards)}); err != nil {
-		t.Fatalf("create stream: %v", err)
-	}
-	waitActive(t, c, name)
-}
-
-// waitActive polls the server until the stream is ACTIVE again (servers
-// finish CreateStream, SplitShard and MergeShards asynchronously).
-func waitActive(t testing.TB, c *kinesis.Client, name string) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
-	for {
-		out, err := c.DescribeStreamSummary(t.Context(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
-		if err == nil && out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive {
-			return
-		}
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("stream %s not active after 30s (last error %v)", name, err)
-		}
-	}
-}
-
 // putRound writes entries with one PutRecords call and fails on any failed
 // record (neither server has throughput limits).
 func putRound(ctx context.Context, c *kinesis.Client, stream string, entries []types.PutRecordsRequestEntry) error {
@@ -256,7 +228,7 @@ func TestKinesaliteReshardWhileWriting(t *testing.T) {
 	srv := testenv.Kinesalite(t)
 	c := srv.Client
 	const stream = "clicks"
-	createStream(t, c, stream, 4)
+	testenv.CreateStream(t, c, stream, 4)
 
 	w := &clickWriter{keys: 40}
 	const rounds = 100
@@ -305,7 +277,7 @@ func TestKinesaliteReshardWhileWriting(t *testing.T) {
 			if err != nil {
 				break
 			}
-			waitActive(t, c, stream)
+			testenv.WaitActive(t, c, stream)
 		}
 		reshardErr <- err
 	}()

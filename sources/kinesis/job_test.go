@@ -62,7 +62,7 @@ func (m *memStore) Latest(ctx context.Context, job string) (*pipeline.Checkpoint
 func TestJobDeadLettersAndResume(t *testing.T) {
 	srv := testenv.Kinesalite(t)
 	const stream = "job"
-	createStream(t, srv.Client, stream, 1)
+	testenv.CreateStream(t, srv.Client, stream, 1)
 	corrupt := aggregate(t, "k:c0", "k:c1")
 	corrupt[len(corrupt)-1] ^= 0xFF
 	put := func(datas ...[]byte) {

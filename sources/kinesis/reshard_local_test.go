@@ -22,7 +22,7 @@ func TestKinesisLocalUpdateShardCount(t *testing.T) {
 	srv := testenv.KinesisLocal(t)
 	c := srv.Client
 	const stream = "rescale"
-	createStream(t, c, stream, 2)
+	testenv.CreateStream(t, c, stream, 2)
 	w := &clickWriter{keys: 10}
 	const rounds = 30
 	for r := range rounds {
@@ -36,7 +36,7 @@ func TestKinesisLocalUpdateShardCount(t *testing.T) {
 			t.Fatalf("round %d: %v", r, err)
 		}
 	}
-	waitActive(t, c, stream)
+	testenv.WaitActive(t, c, stream)
 	stop := &StopAt{Time: time.Now()}
 
 	base := http.DefaultTransport.(*http.Transport).Clone()
