@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command of the README and of CI: installs the real services the
-# integration tests start on loopback (kinesalite, kinesis-local, dynalite,
-# s3rver, DuckDB, Redis, AWS CLI), then vets and runs every test with the race
-# detector. Tests start and stop the servers they need themselves.
+# integration tests start on loopback (kinesalite, kinesis-local, DuckDB), then
+# vets and runs every test with the race detector. Tests start and stop the
+# servers they need themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/testenv-install.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real services the integration tests run against, all on loopback:
-# Kinesis API servers (kinesalite, kinesis-local), DynamoDB (dynalite), S3 (s3rver),
-# DuckDB (an independent Parquet reader), Redis and the AWS CLI.
+# the Kinesis API servers kinesalite and kinesis-local, and DuckDB (through
+# @duckdb/node-api), the independent reader of the Parquet output. (The feature
+# store and S3 work will add dynalite, s3rver and redis-server with their tests.)
 # Idempotent: a second run with everything in place takes a second.
 # Node packages go to $SHARDFLOW_TESTENV (default: .testenv in the repository).
 set -euo pipefail
@@ -9,17 +10,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${SHARDFLOW_TESTENV:-$root/.testenv}
 mkdir -p "$dir"
 
-if ! command -v redis-server >/dev/null || ! [ -x /usr/bin/aws ]; then
-  if [ "$(id -u)" = 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq redis-server awscli >/dev/null
-  else
-    echo "testenv: redis-server and awscli are missing; install them (apt-get install redis-server awscli)" >&2
-    exit 1
-  fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "testenv: node and npm are needed (Debian: apt-get install nodejs npm)" >&2
+  exit 1
 fi
 
-pkgs=(kinesalite@3.3.3 kinesis-local@0.6.2 dynalite@4.0.0 s3rver@3.7.1 @duckdb/node-api@1.5.6-r.1)
+pkgs=(kinesalite@3.3.3 kinesis-local@0.6.2 @duckdb/node-api@1.5.6-r.1)
 stamp="$dir/.installed-$(printf '%s\n' "${pkgs[@]}" | md5sum | cut -c1-12)"
 if ! [ -f "$stamp" ]; then
   cd "$dir"

@@ -1,5 +1,5 @@
 // Package testenv starts the real services that shardflow's integration tests
-// run against (Kinesis API servers, DynamoDB, S3, Redis) on loopback, and reads
+// run against (Kinesis API servers) on loopback, and reads
 // Parquet back through DuckDB, an independent reader.
 //
 // The services are installed by scripts/testenv-install.sh. A test that needs
