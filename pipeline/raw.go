@@ -37,7 +37,12 @@ type RawBuilder struct {
 	first   Position
 	last    Position
 	rows    int
+	sizes   rawSizes // of the batch being built
 }
+
+// rawSizes is what a batch's variable-length columns hold, so that the next
+// batch can reserve as much up front instead of regrowing its buffers.
+type rawSizes struct{ data, key, seq int }
 
 // NewRawBuilder returns a builder for RawSchema batches allocated from mem.
 func NewRawBuilder(mem memory.Allocator) *RawBuilder {
@@ -57,6 +62,9 @@ func (r *RawBuilder) Append(data []byte, partitionKey string, pos Position, arri
 	r.data.Append(data)
 	r.key.Append(partitionKey)
 	r.seq.Append(pos.Seq)
+	r.sizes.data += len(data)
+	r.sizes.key += len(partitionKey)
+	r.sizes.seq += len(pos.Seq)
 	r.n.Append(pos.N)
 	r.arrival.Append(arrow.Timestamp(arrivalMillis))
 	if r.rows == 0 {
@@ -70,13 +78,18 @@ func (r *RawBuilder) Append(data []byte, partitionKey string, pos Position, arri
 func (r *RawBuilder) Len() int { return r.rows }
 
 // NewBatch returns the records appended so far as a batch of shard and resets
-// the builder. It returns nil when no record was appended.
+// the builder, reserving for the next batch what this one held (sources read
+// batches of similar size). It returns nil when no record was appended.
 func (r *RawBuilder) NewBatch(shard string) *Batch {
 	if r.rows == 0 {
 		return nil
 	}
 	b := &Batch{Rec: r.b.NewRecordBatch(), Shard: shard, First: r.first, Last: r.last}
-	r.rows, r.first, r.last = 0, Position{}, Position{}
+	r.b.Reserve(r.rows)
+	r.data.ReserveData(r.sizes.data)
+	r.key.ReserveData(r.sizes.key)
+	r.seq.ReserveData(r.sizes.seq)
+	r.rows, r.first, r.last, r.sizes = 0, Position{}, Position{}, rawSizes{}
 	return b
 }
 
