@@ -8,9 +8,11 @@
 //
 //	{"source":"kinesis","shard":"shardId-000","position":"4959.../2","error":"json: ...","payload":"{\"ts\":..."}
 //
-// Binary values (the payload) are written as a string when they are valid
-// UTF-8, and otherwise base64-encoded under the column's name + "_base64".
-// Timestamps are RFC 3339 strings in UTC, NaN and infinities null.
+// Rows are encoded by package sinks/rowjson, as sinks/kinesis encodes them:
+// binary values (the payload) are written as a string when they are valid
+// UTF-8, and otherwise base64-encoded under the column's name + "_base64";
+// timestamps are RFC 3339 strings in UTC with the unit's precision; NaN and
+// infinities are null.
 //
 // Like sinks/parquet the sink is a pipeline.Committer built on sinks/staging:
 // rows go to a hidden staged file, PreCommit fsyncs it, Commit renames it, and

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/shardflow/shardflow/pipeline"
+	"github.com/shardflow/shardflow/sinks/rowjson"
 	"github.com/shardflow/shardflow/sinks/staging"
 )
 
@@ -42,18 +43,19 @@ func (c Config) Validate() error {
 // Sink writes batches as JSON lines, one committed file per checkpoint. It is
 // used by one goroutine.
 type Sink struct {
+	staging.Committer // Commit, Recover; PreCommit and Close after the encoder's
+
 	name   string
 	fs     staging.FS
 	area   *staging.Area
 	schema *arrow.Schema
-	fields []field
+	enc    *rowjson.Encoder
 
 	file *staging.Staged
 	w    *bufio.Writer
 	line []byte
 
-	rowsWritten    int64
-	filesCommitted int64
+	rowsWritten int64
 }
 
 // Option adjusts a Sink; for tests.
@@ -78,25 +80,21 @@ func New(cfg Config, opts ...Option) (*Sink, error) {
 	if s.area, err = staging.NewArea(cfg.Dir, "jsonl", s.fs); err != nil {
 		return nil, fmt.Errorf("jsonl: %w", err)
 	}
+	s.Committer = staging.NewCommitter("jsonl", s.area)
 	return s, nil
 }
 
 // Name implements pipeline.Sink.
 func (s *Sink) Name() string { return s.name }
 
-// Bind implements pipeline.Sink. Every Arrow schema can be written.
+// Bind implements pipeline.Sink. Every Arrow schema can be written whose
+// columns make distinct keys (a binary column "x" also uses "x_base64").
 func (s *Sink) Bind(schema *arrow.Schema) error {
-	seen := make(map[string]bool, schema.NumFields())
-	for _, f := range schema.Fields() {
-		if seen[f.Name] || seen[f.Name+"_base64"] {
-			return fmt.Errorf("jsonl: column %q appears twice (binary columns also use name_base64)", f.Name)
-		}
-		seen[f.Name] = true
-		if f.Type.ID() == arrow.BINARY || f.Type.ID() == arrow.LARGE_BINARY {
-			seen[f.Name+"_base64"] = true
-		}
+	enc, err := rowjson.NewEncoder(schema)
+	if err != nil {
+		return fmt.Errorf("jsonl: %w", err)
 	}
-	s.schema, s.fields = schema, newFields(schema)
+	s.schema, s.enc = schema, enc
 	return nil
 }
 
@@ -120,12 +118,16 @@ func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
 		}
 		s.file, s.w = f, bufio.NewWriterSize(f, 64<<10)
 	}
+	if err := s.enc.Bind(b.Rec); err != nil {
+		return fmt.Errorf("jsonl: %w", err)
+	}
 	n := b.Len()
 	for i := range n {
 		var err error
-		if s.line, err = appendRow(s.line[:0], s.fields, b.Rec, i); err != nil {
-			return err
+		if s.line, err = s.enc.AppendRow(s.line[:0], i); err != nil {
+			return fmt.Errorf("jsonl: row %d: %w", i, err)
 		}
+		s.line = append(s.line, '\n')
 		if _, err := s.w.Write(s.line); err != nil {
 			return fmt.Errorf("jsonl: %s: %w", s.file.Path(), err)
 		}
@@ -142,47 +144,22 @@ func (s *Sink) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
 			return nil, fmt.Errorf("jsonl: pre-commit %d: %s: %w", id, s.file.Path(), err)
 		}
 	}
-	h, err := s.area.PreCommit(ctx, id)
+	h, err := s.Committer.PreCommit(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("jsonl: %w", err)
+		return nil, err
 	}
 	s.file, s.w = nil, nil
 	return h, nil
-}
-
-// Commit implements pipeline.Committer: it renames the handle's file to its
-// final name. Committing a handle again is harmless.
-func (s *Sink) Commit(ctx context.Context, id uint64, handle []byte) error {
-	n, err := s.area.Commit(ctx, id, handle)
-	s.filesCommitted += int64(n)
-	if err != nil {
-		return fmt.Errorf("jsonl: %w", err)
-	}
-	return nil
-}
-
-// Recover implements pipeline.Committer: it commits the handle again and
-// deletes the staged files that it does not own.
-func (s *Sink) Recover(ctx context.Context, id uint64, handle []byte) error {
-	n, err := s.area.Recover(ctx, id, handle)
-	s.filesCommitted += int64(n)
-	if err != nil {
-		return fmt.Errorf("jsonl: %w", err)
-	}
-	return nil
 }
 
 // Close implements pipeline.Sink: it deletes the staged file that no
 // pre-commit covers. Pre-committed files stay for Commit or Recover.
 func (s *Sink) Close(ctx context.Context) error {
 	s.file, s.w = nil, nil
-	if err := s.area.Abort(); err != nil {
-		return fmt.Errorf("jsonl: close: %w", err)
-	}
-	return nil
+	return s.Committer.Close(ctx)
 }
 
 // Counters implements pipeline.CounterReporter.
 func (s *Sink) Counters() map[string]int64 {
-	return map[string]int64{"rows_written": s.rowsWritten, "files_committed": s.filesCommitted}
+	return map[string]int64{"rows_written": s.rowsWritten, "files_committed": s.FilesCommitted()}
 }

@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"go.uber.org/goleak"
 
@@ -124,62 +123,6 @@ func TestDeadLetterLines(t *testing.T) {
 	if err := s.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func TestEncodeTypes(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: "i", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		{Name: "f", Type: arrow.PrimitiveTypes.Float64},
-		{Name: "ok", Type: arrow.FixedWidthTypes.Boolean},
-		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}},
-		{Name: "tags", Type: arrow.ListOf(arrow.BinaryTypes.String)},
-	}, nil)
-	b := array.NewRecordBuilder(mem, schema)
-	defer b.Release()
-	b.Field(0).AppendNull()
-	b.Field(1).(*array.Float64Builder).AppendValues([]float64{1.5}, nil)
-	b.Field(2).(*array.BooleanBuilder).Append(true)
-	b.Field(3).(*array.TimestampBuilder).Append(arrow.Timestamp(1772402400123))
-	lb := b.Field(4).(*array.ListBuilder)
-	lb.Append(true)
-	lb.ValueBuilder().(*array.StringBuilder).AppendValues([]string{"a", "b"}, nil)
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	line, err := appendRow(nil, newFields(schema), rec, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"i":null,"f":1.5,"ok":true,"ts":"2026-03-01T22:00:00.123Z","tags":["a","b"]}` + "\n"
-	if string(line) != want {
-		t.Fatalf("line = %s, want %s", line, want)
-	}
-}
-
-func TestAppendStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{
-		"", "plain", `quote " and \ backslash`, "tab\tnewline\ncr\r", "\x00\x1f\x7f",
-		"<html>&amp;", "héllo wörld ✓", "\u2028\u2029", "bad \xff utf-8 \xc3", "emoji 😀",
-	} {
-		want, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := appendString(nil, s); string(got) != string(want) {
-			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
-		}
-	}
-}
-
-func FuzzAppendString(f *testing.F) {
-	f.Add("a\"b\\c\x00\xff\u2028")
-	f.Fuzz(func(t *testing.T, s string) {
-		want, _ := json.Marshal(s)
-		if got := appendString(nil, s); string(got) != string(want) {
-			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
-		}
-	})
 }
 
 func TestConfigAndBind(t *testing.T) {

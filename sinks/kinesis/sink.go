@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/shardflow/shardflow/pipeline"
+	"github.com/shardflow/shardflow/sinks/rowjson"
 )
 
 var (
@@ -22,7 +23,10 @@ var ErrNotBound = errors.New("kinesis: sink is not bound to a schema")
 
 // Sink writes each row of its batches as one Kinesis record: the partition
 // key from Config.PartitionKeyColumn, the data from Config.DataColumn or the
-// row as a JSON object. It is at least once (see the package documentation):
+// row as a JSON object written by package sinks/rowjson (binary values are a
+// string when they are valid UTF-8 and otherwise base64 under the column's
+// name + "_base64"; timestamps are RFC 3339 in UTC with the unit's
+// precision). It is at least once (see the package documentation):
 // Write returns after Kinesis has acknowledged every row. It does not
 // implement pipeline.Committer, since Kinesis cannot stage records
 // invisibly. A Sink is used by one goroutine.
@@ -33,8 +37,8 @@ type Sink struct {
 
 	schema  *arrow.Schema
 	keyCol  int
-	dataCol int // -1: the row as JSON
-	json    *rowJSON
+	dataCol int              // -1: the row as JSON
+	json    *rowjson.Encoder // nil with a data column
 	buf     []byte
 	rows    int64
 }
@@ -59,7 +63,10 @@ func New(cfg Config, opts ...ProducerOption) (*Sink, error) {
 func (s *Sink) Name() string { return s.name }
 
 // Bind checks that schema has the partition key column (string, binary or
-// integer) and, when configured, the data column (binary or string).
+// integer) and, when configured, the data column (binary or string). Without
+// a data column, each row is written as a JSON object by package
+// sinks/rowjson, and Bind fails when two columns would write the same key (a
+// binary column "x" also uses "x_base64").
 func (s *Sink) Bind(schema *arrow.Schema) error {
 	key, err := column(schema, s.cfg.PartitionKeyColumn, "partition key", func(t arrow.DataType) bool {
 		switch t.ID() {
@@ -85,8 +92,13 @@ func (s *Sink) Bind(schema *arrow.Schema) error {
 			return err
 		}
 	}
-	s.schema, s.keyCol, s.dataCol = schema, key, data
-	s.json = newRowJSON(schema)
+	var enc *rowjson.Encoder
+	if data < 0 {
+		if enc, err = rowjson.NewEncoder(schema); err != nil {
+			return fmt.Errorf("kinesis: %w", err)
+		}
+	}
+	s.schema, s.keyCol, s.dataCol, s.json = schema, key, data, enc
 	return nil
 }
 
@@ -119,8 +131,8 @@ func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
 	var data func(int) []byte
 	if s.dataCol >= 0 {
 		data = bytesFunc(rec.Column(s.dataCol))
-	} else {
-		s.json.bind(rec)
+	} else if err := s.json.Bind(rec); err != nil {
+		return fmt.Errorf("kinesis: sink %s: %w", s.name, err)
 	}
 	for i := range int(rec.NumRows()) {
 		k, ok := key(i)
@@ -132,7 +144,7 @@ func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
 			d = data(i)
 		} else {
 			var err error
-			if s.buf, err = s.json.appendRow(s.buf[:0], i); err != nil {
+			if s.buf, err = s.json.AppendRow(s.buf[:0], i); err != nil {
 				return fmt.Errorf("kinesis: sink %s: row %d: %w", s.name, i, err)
 			}
 			d = s.buf

@@ -85,18 +85,19 @@ func TestSinkWritesRowsAsJSON(t *testing.T) {
 	f := newFake(2, 20)
 	f.failRate = 0.3
 	s := newTestSink(t, f, Config{PartitionKeyColumn: "page", ProducerConfig: ProducerConfig{MaxAttempts: 30}})
+	// raw: valid UTF-8 is a string, anything else base64 under raw_base64.
 	rows := []windowRow{
 		{page: ptr("/home"), start: 1767225600000, events: 3, revenue: 12.5, raw: []byte{0, 1, 2}},
 		{page: ptr(`/q"a\b` + "\n\x01é\xff"), start: 1767225660123, events: 4, null: true},
-		{page: ptr("/nan"), start: 0, events: 5, revenue: math.NaN()},
+		{page: ptr("/nan"), start: 0, events: 5, revenue: math.NaN(), raw: []byte{0xff, 0xfe}},
 	}
 	if err := s.Write(context.Background(), windowBatch(t, mem, rows)); err != nil {
 		t.Fatal(err)
 	}
 	want := []userRecord{
-		{key: "/home", data: `{"page":"/home","window_start":"2026-01-01T00:00:00.000Z","events":3,"revenue":12.5,"ok":false,"raw":"AAEC","day":"2026-01-01","small":3}`},
+		{key: "/home", data: `{"page":"/home","window_start":"2026-01-01T00:00:00.000Z","events":3,"revenue":12.5,"ok":false,"raw":"\u0000\u0001\u0002","day":"2026-01-01","small":3}`},
 		{key: "/q\"a\\b\n\x01é\xff", data: `{"page":"/q\"a\\b\n\u0001é\ufffd","window_start":"2026-01-01T00:01:00.123Z","events":4,"revenue":null,"ok":true,"raw":null,"day":"2026-01-01","small":4}`},
-		{key: "/nan", data: `{"page":"/nan","window_start":"1970-01-01T00:00:00.000Z","events":5,"revenue":null,"ok":false,"raw":null,"day":"1970-01-01","small":5}`},
+		{key: "/nan", data: `{"page":"/nan","window_start":"1970-01-01T00:00:00.000Z","events":5,"revenue":null,"ok":false,"raw_base64":"//4=","day":"1970-01-01","small":5}`},
 	}
 	checkRecords(t, want, f.readBack(t), true, f.shardOf)
 	c := s.Counters()

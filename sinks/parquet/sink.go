@@ -32,6 +32,8 @@ const hourMillis = int64(time.Hour / time.Millisecond)
 // Sink writes batches into the Hive-partitioned Parquet files of one table.
 // It is used by one goroutine.
 type Sink struct {
+	staging.Committer // Commit, Recover; PreCommit and Close after the writers'
+
 	cfg   Config
 	fs    staging.FS
 	codec compress.Codec
@@ -50,8 +52,7 @@ type Sink struct {
 	// (kept for the benchmark that compares the two).
 	rowWise bool
 
-	rowsWritten    int64
-	filesCommitted int64
+	rowsWritten int64
 }
 
 // partition is the staged file of one hour of the table in the current
@@ -85,6 +86,7 @@ func New(cfg Config, opts ...Option) (*Sink, error) {
 	if s.area, err = staging.NewArea(filepath.Join(cfg.Dir, cfg.Table), "parquet", s.fs); err != nil {
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
+	s.Committer = staging.NewCommitter("parquet", s.area)
 	return s, nil
 }
 
@@ -264,47 +266,22 @@ func (s *Sink) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
 		}
 		p.w = nil
 	}
-	h, err := s.area.PreCommit(ctx, id)
+	h, err := s.Committer.PreCommit(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("parquet: %w", err)
+		return nil, err
 	}
 	clear(s.parts)
 	return h, nil
-}
-
-// Commit implements pipeline.Committer: it renames the handle's files to their
-// final names. Committing a handle again is harmless.
-func (s *Sink) Commit(ctx context.Context, id uint64, handle []byte) error {
-	n, err := s.area.Commit(ctx, id, handle)
-	s.filesCommitted += int64(n)
-	if err != nil {
-		return fmt.Errorf("parquet: %w", err)
-	}
-	return nil
-}
-
-// Recover implements pipeline.Committer: it commits the handle again and
-// deletes the staged files that it does not own.
-func (s *Sink) Recover(ctx context.Context, id uint64, handle []byte) error {
-	n, err := s.area.Recover(ctx, id, handle)
-	s.filesCommitted += int64(n)
-	if err != nil {
-		return fmt.Errorf("parquet: %w", err)
-	}
-	return nil
 }
 
 // Close implements pipeline.Sink: it deletes the staged files that no
 // pre-commit covers. Pre-committed files stay for Commit or Recover.
 func (s *Sink) Close(ctx context.Context) error {
 	clear(s.parts)
-	if err := s.area.Abort(); err != nil {
-		return fmt.Errorf("parquet: close: %w", err)
-	}
-	return nil
+	return s.Committer.Close(ctx)
 }
 
 // Counters implements pipeline.CounterReporter.
 func (s *Sink) Counters() map[string]int64 {
-	return map[string]int64{"rows_written": s.rowsWritten, "files_committed": s.filesCommitted}
+	return map[string]int64{"rows_written": s.rowsWritten, "files_committed": s.FilesCommitted()}
 }

@@ -26,6 +26,10 @@
 // the checkpoint that owns them may have been persisted, and only Recover
 // knows.
 //
+// A sink embeds a Committer for the steps that touch only the area: its
+// Commit and Recover serve as the sink's, and the sink's own PreCommit and
+// Close finish or forget its encoders before calling the Committer's.
+//
 // All file-system calls go through the FS interface so that tests can fail
 // any of them on demand (see stagingtest).
 package staging
