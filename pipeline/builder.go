@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -59,7 +58,10 @@ func (b *Builder) fail(format string, args ...any) *Builder {
 
 // From sets the job's source.
 func (b *Builder) From(src Source) *Builder {
-	if b.src != nil {
+	switch {
+	case src == nil:
+		return b.fail("From(nil)")
+	case b.src != nil:
 		return b.fail("From called twice")
 	}
 	b.src = src
@@ -122,26 +124,27 @@ func (b *Builder) Window(w WindowSpec) *Builder {
 
 // To sets the sink of the job's main output.
 func (b *Builder) To(s Sink) *Builder {
-	if b.sink != nil {
+	switch {
+	case s == nil:
+		return b.fail("To(nil)")
+	case b.sink != nil:
 		return b.fail("To called twice")
 	}
 	b.sink = s
 	return b
 }
 
-// DeadLetters sets the sink of the records that could not be processed. A job
-// without one fails at its first rejected record instead of losing it.
-func (b *Builder) DeadLetters(s Sink) *Builder { return b.Side(DeadLetterSide, s) }
-
-// Side sets the sink of a side output.
-func (b *Builder) Side(side Side, s Sink) *Builder {
-	if side == MainSide {
-		return b.fail("Side(MainSide): use To")
+// DeadLetters sets the sink of the records that could not be processed (rows
+// of DeadLetterSchema). A job without one fails at its first rejected record
+// instead of losing it.
+func (b *Builder) DeadLetters(s Sink) *Builder {
+	switch {
+	case s == nil:
+		return b.fail("DeadLetters(nil)")
+	case b.sides[DeadLetterSide] != nil:
+		return b.fail("DeadLetters called twice")
 	}
-	if _, dup := b.sides[side]; dup {
-		return b.fail("side %q has two sinks", side)
-	}
-	b.sides[side] = s
+	b.sides[DeadLetterSide] = s
 	return b
 }
 
@@ -192,6 +195,15 @@ func (b *Builder) Build(opts ...Option) (*Job, error) {
 		o(j)
 	}
 
+	built := false
+	defer func() { // operators made before a later mistake are released
+		if !built {
+			if j.keyed != nil {
+				closeOperators(j.keyed) //nolint:errcheck // the build error is the one to report
+			}
+			closeOperators(j.postOps...) //nolint:errcheck
+		}
+	}()
 	fp := sha256.New()
 	fmt.Fprintf(fp, "job=%s\nsource=%s\n", b.name, b.src.Name())
 	schema := RawSchema
@@ -256,20 +268,18 @@ func (b *Builder) Build(opts ...Option) (*Job, error) {
 		return nil, fmt.Errorf("pipeline: job %q: sink %s: %w", b.name, b.sink.Name(), err)
 	}
 	fmt.Fprintf(fp, "sink=%s\n", b.sink.Name())
-	for _, side := range slices.Sorted(maps.Keys(b.sides)) {
-		s := b.sides[side]
-		if side == DeadLetterSide {
-			if err := s.Bind(DeadLetterSchema); err != nil {
-				return nil, fmt.Errorf("pipeline: job %q: dead-letter sink %s: %w", b.name, s.Name(), err)
-			}
+	if s := b.sides[DeadLetterSide]; s != nil {
+		if err := s.Bind(DeadLetterSchema); err != nil {
+			return nil, fmt.Errorf("pipeline: job %q: dead-letter sink %s: %w", b.name, s.Name(), err)
 		}
-		fmt.Fprintf(fp, "side %s=%s\n", side, s.Name())
+		fmt.Fprintf(fp, "side %s=%s\n", DeadLetterSide, s.Name())
 	}
 	if err := uniqueSinkNames(j.allSinks()); err != nil {
 		return nil, fmt.Errorf("pipeline: job %q: %w", b.name, err)
 	}
 	j.outSchema = schema
 	j.fingerprint = hex.EncodeToString(fp.Sum(nil)[:12])
+	built = true
 	return j, nil
 }
 

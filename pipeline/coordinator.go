@@ -131,9 +131,7 @@ func (c *coordinator) loop(ctx context.Context) error {
 		case <-checkpoints.C:
 			err = c.startCheckpoint(ctx, false)
 		case <-discovery:
-			if c.pending == nil {
-				err = c.discover(ctx)
-			}
+			err = c.discover(ctx) // deferred while a checkpoint is in flight
 		case <-stop:
 			stop = nil
 			err = c.startCheckpoint(ctx, true)
@@ -184,9 +182,10 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 			c.retired = append(c.retired, el.Shard)
 			c.rediscover = true
 			c.j.logger.Debug("shard finished", "shard", el.Shard, "position", el.State.Position)
-		} else {
-			c.wm.remove(el.Shard)
 		}
+		// A shard that stopped without finishing (the job is shutting down)
+		// keeps its clock: the rows it has not read yet must not become late
+		// because the shards still sending moved the watermark on.
 		if p := c.pending; p != nil {
 			delete(p.waiting, el.Shard)
 			if len(p.waiting) == 0 {
@@ -310,12 +309,17 @@ func (c *coordinator) discover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pipeline: job %q: list shards of %s: %w", c.j.name, c.j.src.Name(), err)
 	}
+	isListed := make(map[string]bool, len(listed))
 	for _, s := range listed {
+		isListed[s.ID] = true
 		if e, ok := c.shards[s.ID]; ok {
 			e.shard, e.state.Parents = s, s.Parents
 			continue
 		}
 		c.shards[s.ID] = &shardEntry{shard: s, state: ShardState{Parents: s.Parents, MaxEventTime: MinTime}}
+	}
+	if !c.j.src.Bounded() {
+		c.prune(isListed)
 	}
 	running := 0
 	for _, id := range slices.Sorted(maps.Keys(c.shards)) {
@@ -340,6 +344,18 @@ func (c *coordinator) discover(ctx context.Context) error {
 		return c.endInput(ctx)
 	}
 	return c.advanceWatermark(ctx)
+}
+
+// prune forgets finished shards that the source no longer lists (a Kinesis
+// shard past its retention) once their children are under way, so that
+// checkpoints do not grow with every reshard; a child whose parent is unknown
+// treats it as finished.
+func (c *coordinator) prune(isListed map[string]bool) {
+	for id, e := range c.shards {
+		if e.state.Finished && !isListed[id] && !slices.Contains(c.retired, id) && c.childrenStarted(id) {
+			delete(c.shards, id)
+		}
+	}
 }
 
 // childrenStarted reports whether every shard that names id as a parent is
@@ -380,6 +396,7 @@ func (c *coordinator) start(e *shardEntry) error {
 	for i, s := range c.j.shardOps {
 		op, err := s.newOp(OperatorEnv{Mem: c.j.mem, Source: c.j.src.Name(), Shard: e.shard.ID})
 		if err != nil {
+			closeOperators(ops[:i]...) //nolint:errcheck // the constructor's error is the one to report
 			return fmt.Errorf("pipeline: job %q: shard %s: %s: %w", c.j.name, e.shard.ID, s.name, err)
 		}
 		ops[i] = op

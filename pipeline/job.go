@@ -138,8 +138,10 @@ func (j *Job) Run(ctx context.Context) (err error) {
 	if !j.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("pipeline: job %q: Run called twice", j.name)
 	}
-	j.shards = map[string]*shardProgress{}
-	j.stats = Stats{Started: time.Now(), Watermark: MinTime, Counters: map[string]int64{}}
+	j.updateStats(func(s *Stats) {
+		*s = Stats{Started: time.Now(), Watermark: MinTime, Counters: map[string]int64{}}
+		j.shards = map[string]*shardProgress{}
+	})
 	defer close(j.done)
 	defer func() {
 		ops := append([]Operator{}, j.postOps...)

@@ -20,6 +20,10 @@ type Emit func(*Batch)
 //
 // An operator that holds resources (Arrow builders, files) implements
 // io.Closer; the runtime closes it once its shard task or job has ended.
+//
+// Only a KeyedOperator has state in checkpoints. Shard-local operators (before
+// the window) and the stages after it must not hold rows from one batch to
+// the next: what they keep would be lost at a restart.
 type Operator interface {
 	Process(ctx context.Context, b *Batch, emit Emit) error
 }

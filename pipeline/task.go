@@ -143,6 +143,7 @@ func readLoop(ctx context.Context, r ShardReader, out chan<- readResult) {
 		var res readResult
 		switch {
 		case err != nil:
+			b.Release() // a reader should not return both; if it does, the batch is dropped with the error
 			res = readResult{err: err}
 		case b == nil:
 			if idler == nil || idler.Idle() == idle {
