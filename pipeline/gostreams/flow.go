@@ -17,6 +17,7 @@ type Flow struct {
 	in     chan any
 	out    chan any
 	schema *arrow.Schema
+	up     link
 	errs
 }
 
@@ -30,14 +31,15 @@ func NewFlow(ctx context.Context, in *arrow.Schema, mem memory.Allocator, stages
 	var ops []pipeline.Operator
 	for _, st := range stages {
 		out, newOp, err := st.Bind(in)
-		if err != nil {
-			return nil, fmt.Errorf("gostreams: %s: %w", st.Name(), err)
+		if err == nil {
+			var op pipeline.Operator
+			if op, err = newOp(pipeline.OperatorEnv{Mem: mem, Source: "go-streams"}); err == nil {
+				ops, in = append(ops, op), out
+				continue
+			}
 		}
-		op, err := newOp(pipeline.OperatorEnv{Mem: mem, Source: "go-streams"})
-		if err != nil {
-			return nil, fmt.Errorf("gostreams: %s: %w", st.Name(), err)
-		}
-		ops, in = append(ops, op), out
+		pipeline.CloseOperators(ops...) //nolint:errcheck // the bind error is the one to report
+		return nil, fmt.Errorf("gostreams: %s: %w", st.Name(), err)
 	}
 	f := &Flow{in: make(chan any), out: make(chan any), schema: in}
 	go f.run(ctx, ops)
@@ -49,18 +51,18 @@ func (f *Flow) Schema() *arrow.Schema { return f.schema }
 
 func (f *Flow) run(ctx context.Context, ops []pipeline.Operator) {
 	defer close(f.out)
-	defer drain(f.in) // after an error or cancellation: release what upstream still sends
+	defer drain(f.in) // after a failure: release what upstream still sends until it stops
 	defer func() {
 		if err := pipeline.CloseOperators(ops...); err != nil {
 			f.set(fmt.Errorf("gostreams: close operators: %w", err))
 		}
 	}()
-	var failed error
+	var opErr error
 	var emit func(i int) pipeline.Emit
 	emit = func(i int) pipeline.Emit {
 		return func(b *pipeline.Batch) {
 			switch {
-			case failed != nil || ctx.Err() != nil:
+			case opErr != nil || ctx.Err() != nil:
 				b.Release()
 			case i == len(ops) || b.Side != pipeline.MainSide:
 				if !send(ctx, f.out, b) {
@@ -68,12 +70,17 @@ func (f *Flow) run(ctx context.Context, ops []pipeline.Operator) {
 				}
 			default:
 				if err := ops[i].Process(ctx, b, emit(i+1)); err != nil {
-					failed = fmt.Errorf("gostreams: %T: %w", ops[i], err)
+					opErr = fmt.Errorf("gostreams: %T: %w", ops[i], err)
 				}
 			}
 		}
 	}
 	head := emit(0)
+	fail := func(err error) {
+		f.set(err)
+		f.up.stopUpstream()
+		send(ctx, f.out, failed{err})
+	}
 	for {
 		select {
 		case el, ok := <-f.in:
@@ -85,14 +92,18 @@ func (f *Flow) run(ctx context.Context, ops []pipeline.Operator) {
 				head(el)
 			case pipeline.Watermark, pipeline.Barrier:
 				send(ctx, f.out, el)
+			case failed:
+				fail(el.err)
+				return
 			default:
-				failed = fmt.Errorf("gostreams: unexpected element %T, want *pipeline.Batch, Watermark or Barrier", el)
+				opErr = fmt.Errorf("gostreams: unexpected element %T, want *pipeline.Batch, Watermark or Barrier", el)
 			}
-			if failed != nil {
-				f.set(failed)
+			if opErr != nil {
+				fail(opErr)
 				return
 			}
 		case <-ctx.Done():
+			f.set(ctx.Err())
 			return
 		}
 	}
@@ -106,12 +117,18 @@ func (f *Flow) Out() <-chan any { return f.out }
 
 // Via streams the flow's output into next.
 func (f *Flow) Via(next streams.Flow) streams.Flow {
+	if n, ok := next.(*Flow); ok {
+		n.up.set(f.up.stopUpstream)
+	}
 	flow.DoStream(f, next)
 	return next
 }
 
 // To streams the flow's output into sink and waits until the sink is done.
 func (f *Flow) To(sink streams.Sink) {
+	if s, ok := sink.(*Sink); ok {
+		s.up.set(f.up.stopUpstream)
+	}
 	flow.DoStream(f, sink)
 	sink.AwaitCompletion()
 }

@@ -3,7 +3,6 @@ package gostreams
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/reugn/go-streams"
@@ -11,12 +10,14 @@ import (
 )
 
 // Sink writes *pipeline.Batch elements to a pipeline.Sink. A Committer sink
-// is committed once, when the input closes: its output becomes visible then.
-// Dead letters need a sink of their own: a side batch that reaches Sink is an
-// error.
+// is committed once, when the input has closed after a complete run: its
+// output becomes visible then, and never after a failure upstream or a
+// cancelled context. Dead letters need a sink of their own: a side batch that
+// reaches Sink is an error.
 type Sink struct {
 	in   chan any
 	done chan struct{}
+	up   link
 	errs
 }
 
@@ -39,34 +40,47 @@ func NewSink(ctx context.Context, sink pipeline.Sink, schema *arrow.Schema) (*Si
 
 func (s *Sink) run(ctx context.Context, sink pipeline.Sink) {
 	defer close(s.done)
-	defer drain(s.in) // after an error or cancellation: release what upstream still sends
-	closeSink := func() {
+	defer drain(s.in) // after a failure: release what upstream still sends until it stops
+	defer func() {
 		if err := sink.Close(context.WithoutCancel(ctx)); err != nil {
 			s.set(fmt.Errorf("gostreams: close sink %s: %w", sink.Name(), err))
 		}
+	}()
+	fail := func(err error) {
+		s.set(err)
+		s.up.stopUpstream()
 	}
-	defer closeSink()
 	for {
 		select {
 		case el, ok := <-s.in:
-			if !ok {
+			switch el := el.(type) {
+			case nil:
+				if ok {
+					continue
+				}
+				if ctx.Err() != nil { // cancelled as the input closed: not a complete run
+					s.set(ctx.Err())
+					return
+				}
 				s.set(commit(ctx, sink))
 				return
-			}
-			b, isBatch := el.(*pipeline.Batch)
-			if !isBatch {
-				continue // watermarks and barriers end here
-			}
-			if b.Side != pipeline.MainSide {
-				b.Release()
-				s.set(fmt.Errorf("gostreams: sink %s: a %s batch from shard %s reached the main sink", sink.Name(), b.Side, b.Shard))
+			case failed:
+				fail(el.err)
 				return
+			case *pipeline.Batch:
+				if el.Side != pipeline.MainSide {
+					el.Release()
+					fail(fmt.Errorf("gostreams: sink %s: a %s batch from shard %s reached the main sink", sink.Name(), el.Side, el.Shard))
+					return
+				}
+				if err := sink.Write(ctx, el); err != nil {
+					fail(fmt.Errorf("gostreams: sink %s: %w", sink.Name(), err))
+					return
+				}
 			}
-			if err := sink.Write(ctx, b); err != nil {
-				s.set(fmt.Errorf("gostreams: sink %s: %w", sink.Name(), err))
-				return
-			}
+			// watermarks and barriers end here
 		case <-ctx.Done():
+			s.set(ctx.Err())
 			return
 		}
 	}
@@ -92,44 +106,3 @@ func (s *Sink) In() chan<- any { return s.in }
 
 // AwaitCompletion waits until the input has closed and the sink is done.
 func (s *Sink) AwaitCompletion() { <-s.done }
-
-// errs keeps an adapter's first error.
-type errs struct {
-	mu  sync.Mutex
-	err error
-}
-
-func (e *errs) set(err error) {
-	e.mu.Lock()
-	if e.err == nil {
-		e.err = err
-	}
-	e.mu.Unlock()
-}
-
-// Err returns the adapter's first error, nil if none.
-func (e *errs) Err() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.err
-}
-
-func send(ctx context.Context, ch chan<- any, el any) bool {
-	select {
-	case ch <- el:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// drain empties an input channel until upstream closes it, releasing batches,
-// so that upstream is not left blocked and every batch is released by the
-// time the stage reports that it is done.
-func drain(in <-chan any) {
-	for el := range in {
-		if b, ok := el.(*pipeline.Batch); ok {
-			b.Release()
-		}
-	}
-}

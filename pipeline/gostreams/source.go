@@ -13,23 +13,38 @@ import (
 
 // Source emits the raw batches of every shard of a pipeline.Source; a child
 // shard is read only after its parents have ended. For a bounded source, Out
-// closes once every shard has ended; otherwise when ctx ends.
+// closes once every shard has ended; otherwise when ctx ends or a stage after
+// it fails.
 type Source struct {
-	out chan any
+	out  chan any
+	stop context.CancelFunc // ends the reading early: a downstream adapter failed
 	errs
 }
 
 var _ streams.Source = (*Source)(nil)
 
-// NewSource starts reading src; it stops when ctx ends.
+// NewSource starts reading src; it stops when ctx ends (Err then reports
+// ctx's error).
 func NewSource(ctx context.Context, src pipeline.Source) *Source {
-	s := &Source{out: make(chan any)}
-	go s.run(ctx, src)
+	readCtx, stop := context.WithCancel(ctx)
+	s := &Source{out: make(chan any), stop: stop}
+	go s.run(ctx, readCtx, src)
 	return s
 }
 
-func (s *Source) run(ctx context.Context, src pipeline.Source) {
+func (s *Source) run(ctx, readCtx context.Context, src pipeline.Source) {
 	defer close(s.out)
+	defer s.stop()
+	s.readAll(readCtx, src)
+	if ctx.Err() != nil {
+		s.set(ctx.Err())
+	}
+	if err := s.Err(); err != nil {
+		send(ctx, s.out, failed{err}) // so that no sink commits what came before
+	}
+}
+
+func (s *Source) readAll(ctx context.Context, src pipeline.Source) {
 	shards, err := src.Shards(ctx)
 	if err != nil {
 		s.set(fmt.Errorf("gostreams: list shards of %s: %w", src.Name(), err))
@@ -66,6 +81,9 @@ func (s *Source) run(ctx context.Context, src pipeline.Source) {
 func (s *Source) readShard(ctx context.Context, src pipeline.Source, sh pipeline.Shard) error {
 	r, err := src.OpenShard(ctx, sh, pipeline.Position{})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("gostreams: shard %s: open: %w", sh.ID, err)
 	}
 	defer r.Close()
@@ -75,6 +93,7 @@ func (s *Source) readShard(ctx context.Context, src pipeline.Source, sh pipeline
 		case errors.Is(err, pipeline.ErrShardEnd):
 			return nil
 		case err != nil:
+			b.Release()
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -82,9 +101,7 @@ func (s *Source) readShard(ctx context.Context, src pipeline.Source, sh pipeline
 		case b == nil:
 			continue
 		}
-		select {
-		case s.out <- b:
-		case <-ctx.Done():
+		if !send(ctx, s.out, b) {
 			b.Release()
 			return nil
 		}
@@ -96,6 +113,9 @@ func (s *Source) Out() <-chan any { return s.out }
 
 // Via streams the source's batches into f.
 func (s *Source) Via(f streams.Flow) streams.Flow {
+	if next, ok := f.(*Flow); ok {
+		next.up.set(s.stop)
+	}
 	flow.DoStream(s, f)
 	return f
 }
