@@ -27,11 +27,12 @@ type coordinator struct {
 	nextID  uint64
 	pending *inflight
 
-	rediscover bool     // a shard finished while a checkpoint was in flight
-	retired    []string // finished shards whose clocks hold the watermark until their children start
-	stopping   bool     // a final checkpoint is wanted
-	draining   bool     // the bounded input has ended
-	ended      bool     // the final checkpoint has completed
+	rediscover bool            // a shard finished while a checkpoint was in flight
+	retired    []string        // finished shards whose clocks hold the watermark until their children start
+	bounded    map[string]bool // shards whose bounded read reached its bound in this run
+	stopping   bool            // a final checkpoint is wanted
+	draining   bool            // the bounded input has ended
+	ended      bool            // the final checkpoint has completed
 	emitErr    error
 }
 
@@ -52,11 +53,12 @@ type inflight struct {
 
 func newCoordinator(ctx context.Context, j *Job) (*coordinator, error) {
 	c := &coordinator{
-		j:      j,
-		in:     make(chan any, j.queue),
-		shards: map[string]*shardEntry{},
-		wm:     newWatermarks(j.bound),
-		nextID: 1,
+		j:       j,
+		in:      make(chan any, j.queue),
+		shards:  map[string]*shardEntry{},
+		bounded: map[string]bool{},
+		wm:      newWatermarks(j.bound),
+		nextID:  1,
 	}
 	var cp *Checkpoint
 	if j.store != nil {
@@ -176,12 +178,19 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 	case shardEnd:
 		e := c.shards[el.Shard]
 		e.state, e.task = el.State, nil
-		if el.State.Finished {
+		switch {
+		case el.State.Finished:
 			// Its children start from its event time; until they do, its clock
 			// keeps the watermark from jumping to the shards that are ahead.
 			c.retired = append(c.retired, el.Shard)
 			c.rediscover = true
 			c.j.logger.Debug("shard finished", "shard", el.Shard, "position", el.State.Position)
+		case el.Bound:
+			// Done for this run; it has no children yet and does not count.
+			c.bounded[el.Shard] = true
+			c.wm.remove(el.Shard)
+			c.rediscover = true
+			c.j.logger.Debug("shard reached its bound", "shard", el.Shard, "position", el.State.Position)
 		}
 		// A shard that stopped without finishing (the job is shutting down)
 		// keeps its clock: the rows it has not read yet must not become late
@@ -324,7 +333,7 @@ func (c *coordinator) discover(ctx context.Context) error {
 	running := 0
 	for _, id := range slices.Sorted(maps.Keys(c.shards)) {
 		e := c.shards[id]
-		if e.task == nil && !e.state.Finished && c.parentsFinished(e) {
+		if e.task == nil && !e.state.Finished && !c.bounded[id] && c.parentsFinished(e) {
 			if err := c.start(e); err != nil {
 				return err
 			}

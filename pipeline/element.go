@@ -21,8 +21,10 @@ type Barrier struct {
 }
 
 // shardEnd tells the coordinator that a shard task has stopped: the shard
-// ended (State.Finished) or the task was asked to stop after a final barrier.
+// ended (State.Finished), a bounded read reached its bound (Bound), or the
+// task was asked to stop after a final barrier.
 type shardEnd struct {
 	Shard string
 	State ShardState
+	Bound bool
 }

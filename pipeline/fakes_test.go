@@ -33,6 +33,7 @@ type memSource struct {
 	open   map[string]bool          // shards that stay open once read and do not say so
 	onRead func()                   // test hook, called after each Read that returned records
 	slow   map[string]time.Duration // shards whose every Read of records takes this long
+	bound  map[string]int           // shards read as a bounded replay up to this many records
 }
 
 func (s *memSource) Name() string                            { return "mem" }
@@ -55,6 +56,9 @@ type memReader struct {
 }
 
 func (r *memReader) Read(ctx context.Context) (*Batch, error) {
+	if n, ok := r.src.bound[r.shard]; ok && r.next >= n {
+		return nil, ErrBoundReached
+	}
 	if r.next >= len(r.recs) {
 		if r.src.idle[r.shard] || r.src.open[r.shard] { // stays open, polling like Kinesis, until the job stops
 			select {
@@ -80,7 +84,11 @@ func (r *memReader) Read(ctx context.Context) (*Batch, error) {
 			return nil, ctx.Err()
 		}
 	}
-	for i := 0; i < r.src.batch && r.next < len(r.recs); i++ {
+	limit := len(r.recs)
+	if n, ok := r.src.bound[r.shard]; ok {
+		limit = min(limit, n)
+	}
+	for i := 0; i < r.src.batch && r.next < limit; i++ {
 		r.next++
 		r.b.Append([]byte(r.recs[r.next-1]), "", OffsetPosition(int64(r.next)), 0)
 	}

@@ -517,3 +517,47 @@ func TestChildrenInheritTheirParentsEventTime(t *testing.T) {
 		}
 	})
 }
+
+// TestBoundedReadLeavesShardsOpen: a replay up to a bound ends the job, but
+// its checkpoint keeps the shards open, so a later run reads on from there.
+func TestBoundedReadLeavesShardsOpen(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	input := testInput(2, 300, 9)
+	store := &memStore{}
+	out, dead := newMemSink("out"), newMemSink("dead")
+
+	src := newSource(mem, input, 7)
+	src.bound = map[string]int{"s0": 100, "s1": 150}
+	job, err := testJob(src, out, dead, store, time.Hour, WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := job.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cp := store.saved[len(store.saved)-1]
+	for id, n := range src.bound {
+		if st := cp.Shards[id]; st.Finished || st.Position.N != int64(n) {
+			t.Errorf("%s after the bounded run: %+v, want open at %d", id, st, n)
+		}
+	}
+	if st := job.Stats(); !st.Finished || st.RecordsIn != 250 {
+		t.Errorf("bounded run: finished %v, read %d", st.Finished, st.RecordsIn)
+	}
+
+	src.bound = nil // the same job reads on to the end
+	job, err = testJob(src, out, dead, store, time.Hour, WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := job.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := job.Stats(); st.RecordsIn != 600-250 || !st.Finished {
+		t.Errorf("second run read %d records (finished %v), want the 350 after the bound", st.RecordsIn, st.Finished)
+	}
+	if cp := store.saved[len(store.saved)-1]; !cp.Shards["s0"].Finished || !cp.Shards["s1"].Finished {
+		t.Errorf("after reading to the end: %+v", cp.Shards)
+	}
+}

@@ -11,6 +11,14 @@ import (
 // replay that reached its upper bound.
 var ErrShardEnd = errors.New("pipeline: end of shard")
 
+// ErrBoundReached is returned by ShardReader.Read when a bounded read of a
+// shard that goes on (a replay up to a time) has reached its bound. Unlike
+// ErrShardEnd the shard is not finished: the checkpoint keeps its position,
+// and a later job reads on from there. The bounded job drains its windows at
+// the end (watermark MaxTime), so a job resumed from its checkpoint sees
+// every later row as late: continuing a backfill live is not designed yet.
+var ErrBoundReached = errors.New("pipeline: bound of a bounded read reached")
+
 // Shard describes one shard of a source and its lineage.
 type Shard struct {
 	ID string
@@ -33,15 +41,17 @@ type Source interface {
 	// from the source's configured start, e.g. the beginning of a file or
 	// trim_horizon). The reader belongs to one goroutine.
 	OpenShard(ctx context.Context, shard Shard, after Position) (ShardReader, error)
-	// Bounded reports whether every shard of the source ends by itself, so that
-	// the job finishes once all shards have ended.
+	// Bounded reports whether every shard of the source ends by itself
+	// (ErrShardEnd or ErrBoundReached), so that the job finishes once all
+	// shards have ended.
 	Bounded() bool
 }
 
 // ShardReader reads one shard in order.
 type ShardReader interface {
-	// Read returns the next batch of raw records (RawSchema), or ErrShardEnd
-	// once the shard has ended. It may block while no record arrives, but
+	// Read returns the next batch of raw records (RawSchema), ErrShardEnd once
+	// the shard has ended, or ErrBoundReached once a bounded read has reached
+	// its bound. It may block while no record arrives, but
 	// should return now and then (a nil batch and a nil error) so that an
 	// IdleReporter can be asked, and it must return when ctx ends. The runtime
 	// reads in a goroutine of its own, so a blocking Read never delays a

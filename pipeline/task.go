@@ -101,6 +101,10 @@ func (t *task) run(ctx context.Context) error {
 				t.progress.finished.Store(true)
 				t.send(ctx, shardEnd{Shard: t.shard.ID, State: t.state})
 				return nil
+			case errors.Is(res.err, ErrBoundReached):
+				t.progress.finished.Store(true)
+				t.send(ctx, shardEnd{Shard: t.shard.ID, State: t.state, Bound: true})
+				return nil
 			case res.err != nil:
 				if ctx.Err() != nil {
 					return nil
