@@ -58,8 +58,24 @@ func (o *Operator) OnWatermark(_ context.Context, wm int64, emit pipeline.Emit) 
 		}
 	}
 	emit(&pipeline.Batch{Rec: b.NewRecordBatch(), MinTime: minT, MaxTime: maxT})
+	o.dropIdleShards()
 	o.maybeCompact()
 	return nil
+}
+
+// dropIdleShards forgets the shards that have no open window left. Their
+// state holds nothing (every slot was freed when its window fired), and a
+// long-running job sees shards come and go as its source reshards: keeping
+// them would grow the state, the snapshots and every watermark's scan without
+// bound. A shard that sends rows again starts with a fresh state.
+func (o *Operator) dropIdleShards() {
+	o.byName = slices.DeleteFunc(o.byName, func(sh *shardState) bool {
+		if len(sh.windows) > 0 {
+			return false
+		}
+		delete(o.shards, sh.name)
+		return true
+	})
 }
 
 // mergeWindow merges the partial states of one window and appends its rows,
