@@ -57,6 +57,10 @@ func CountIf(name string, pred expr.Predicate) Agg {
 }
 
 // Sum adds up col: int64 for integer columns, float64 for floating-point ones.
+// Integer sums wrap around on int64 overflow, as a BIGINT SUM does in Flink
+// (Java long arithmetic); uint64 values above math.MaxInt64 add as their
+// two's-complement int64. Sum a float64 column where totals can exceed
+// ±9.2e18. Float sums follow IEEE 754: a NaN makes the sum NaN.
 func Sum(name, col string) Agg { return Agg{kind: kindSum, name: name, col: col} }
 
 // SumIf adds up col over the rows that satisfy pred.
