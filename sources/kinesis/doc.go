@@ -3,13 +3,17 @@
 //
 // A Source lists the stream's shards with their lineage (ListShards, paginated;
 // parents are ParentShardId and AdjacentParentShardId) and opens one
-// ShardReader per shard, which the runtime drives from that shard's goroutine.
+// ShardReader per shard, which the runtime drives from that shard's reader
+// goroutine: Read may block while nothing arrives (barriers do not wait for
+// it), but returns a nil batch about every second so that Idle is asked, and
+// returns at once when its context ends.
 // A reader polls GetRecords at most five times a second, fast while the shard
 // is behind and every PollInterval once it is caught up, within a share of the
 // shard's 2 MB/s read limit; it retries throttling and transient errors with
 // jittered exponential backoff (one classifier, IsRetryable), renews expired
 // iterators after the last record it read, and returns pipeline.ErrShardEnd
-// once a closed shard is drained or a bounded replay reached its StopAt.
+// once a closed shard is drained, or pipeline.ErrBoundReached once a bounded
+// replay reached its StopAt (the shard stays open in the checkpoint).
 //
 // With Config.Consumer set, shards are read with enhanced fan-out instead:
 // the consumer is registered (or found), each reader subscribes to its shard

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
+
+	"github.com/shardflow/shardflow/pipeline"
 )
 
 // FanOutAPI is what enhanced fan-out needs besides API. *kinesis.Client
@@ -165,7 +167,7 @@ func (r *shardReader) receive(ctx context.Context, deadline time.Time) error {
 
 func (r *shardReader) takeEvent(e *types.SubscribeToShardEvent) {
 	r.failures = 0
-	r.take(e.Records)
+	_, cut := r.take(e.Records)
 	behind := aws.ToInt64(e.MillisBehindLatest)
 	now := time.Now()
 	r.cfg.Metrics.MillisBehind(r.shard, behind)
@@ -176,16 +178,16 @@ func (r *shardReader) takeEvent(e *types.SubscribeToShardEvent) {
 	}
 	if c := aws.ToString(e.ContinuationSequenceNumber); c != "" {
 		r.continuation = c
-	} else if len(e.ChildShards) > 0 || e.ContinuationSequenceNumber == nil {
-		r.ended = true // the shard is closed and drained
+	} else if (len(e.ChildShards) > 0 || e.ContinuationSequenceNumber == nil) && !cut {
+		r.end(pipeline.ErrShardEnd) // the shard is closed and drained
 	}
 	wasCaughtUp := r.caughtUp
 	r.caughtUp = behind == 0 && len(e.Records) == 0
 	if r.caughtUp && !wasCaughtUp {
 		r.emptySince = now
 	}
-	if st := r.cfg.StopAt; st != nil && !st.Time.IsZero() && r.caughtUp && now.After(st.Time) {
-		r.ended = true
+	if st := r.cfg.StopAt; st != nil && !st.Time.IsZero() && r.caughtUp && now.After(st.Time) && !r.ended {
+		r.end(pipeline.ErrBoundReached)
 	}
 }
 

@@ -141,7 +141,7 @@ func (j *readJob) readShard(ctx context.Context, t testing.TB, src pipeline.Sour
 	for {
 		b, err := r.Read(ctx)
 		switch {
-		case errors.Is(err, pipeline.ErrShardEnd):
+		case errors.Is(err, pipeline.ErrShardEnd), errors.Is(err, pipeline.ErrBoundReached):
 			j.mu.Lock()
 			j.ended[sh.ID] = true
 			j.mu.Unlock()

@@ -51,7 +51,7 @@ func render(t testing.TB, r pipeline.ShardReader) string {
 	var parts []string
 	for {
 		b, err := r.Read(t.Context())
-		if errors.Is(err, pipeline.ErrShardEnd) {
+		if errors.Is(err, pipeline.ErrShardEnd) || errors.Is(err, pipeline.ErrBoundReached) {
 			return strings.Join(parts, " | ")
 		}
 		if err != nil {

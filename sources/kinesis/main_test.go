@@ -72,14 +72,15 @@ func parsePosString(s string) pipeline.Position {
 	return pipeline.Position{Seq: s}
 }
 
-// drain reads r until the shard ends or until done reports true after a Read
-// (nil batches included); it fails t on any other error.
+// drain reads r until the shard ends or reaches its bound, or until done
+// reports true after a Read (nil batches included); it fails t on any other
+// error.
 func drain(ctx context.Context, t testing.TB, r pipeline.ShardReader, done func([]row) bool) []row {
 	t.Helper()
 	var got []row
 	for {
 		b, err := r.Read(ctx)
-		if errors.Is(err, pipeline.ErrShardEnd) {
+		if errors.Is(err, pipeline.ErrShardEnd) || errors.Is(err, pipeline.ErrBoundReached) {
 			return got
 		}
 		if err != nil {

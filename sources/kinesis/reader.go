@@ -14,12 +14,16 @@ import (
 	"github.com/shardflow/shardflow/pipeline"
 )
 
-// maxReadWait bounds how long Read blocks without data, so that the runtime
-// can inject barriers.
+// maxReadWait bounds how long Read blocks without data. The runtime reads in
+// a goroutine of its own, so barriers never wait for Read; Read still returns
+// now and then so that the runtime can ask Idle.
 const maxReadWait = time.Second
 
 // errStopped ends a deaggregation early at a StopAt bound.
 var errStopped = errors.New("kinesis: stop bound reached")
+
+// errReaderClosed is what Read returns after Close.
+var errReaderClosed = errors.New("kinesis: shard reader closed")
 
 // shardReader reads one shard. It is a small state machine driven by Read:
 //
@@ -31,6 +35,10 @@ var errStopped = errors.New("kinesis: stop bound reached")
 //
 // Failures set a backoff deadline instead of sleeping inside one Read beyond
 // maxReadWait.
+//
+// The end is pipeline.ErrShardEnd only when the shard is closed and every
+// record was delivered; a StopAt bound ends the read with
+// pipeline.ErrBoundReached, which leaves the shard open in the checkpoint.
 type shardReader struct {
 	src   *Source
 	cfg   *Config
@@ -52,6 +60,7 @@ type shardReader struct {
 	latestAt time.Time // when the first LATEST iterator was asked for
 	failures int
 	ended    bool
+	endErr   error // what Read returns once ended and drained
 
 	caughtUp   bool
 	emptySince time.Time
@@ -88,8 +97,9 @@ func newShardReader(s *Source, shard string, after pipeline.Position) *shardRead
 }
 
 // Read returns the next raw batch (or a dead-letter batch for a corrupt
-// aggregate, in stream order), nil after about a second without records, and
-// pipeline.ErrShardEnd once the shard is closed and drained or past StopAt.
+// aggregate, in stream order), nil after about a second without records,
+// pipeline.ErrShardEnd once the shard is closed and drained, and
+// pipeline.ErrBoundReached once a bounded read reached StopAt.
 func (r *shardReader) Read(ctx context.Context) (*pipeline.Batch, error) {
 	deadline := time.Now().Add(maxReadWait)
 	for {
@@ -100,7 +110,8 @@ func (r *shardReader) Read(ctx context.Context) (*pipeline.Batch, error) {
 			return b, nil
 		}
 		if r.ended {
-			return nil, pipeline.ErrShardEnd
+			r.closeSub()
+			return nil, r.endErr
 		}
 		wake := r.nextCall
 		if r.sub != nil {
@@ -163,6 +174,11 @@ func (r *shardReader) failed(ctx context.Context, err error) error {
 	case IsExpiredIterator(err):
 		r.src.cfg.Metrics.Retried(r.shard)
 		r.iter = nil
+		// The rejected call counts against the 5 calls/s too: the call after
+		// the renewal waits its turn.
+		if earliest := r.lastCall.Add(MinCallInterval); r.nextCall.Before(earliest) {
+			r.nextCall = earliest
+		}
 		if r.failures > r.cfg.MaxRetries {
 			return fmt.Errorf("kinesis: shard %s: %d consecutive failures: %w", r.shard, r.failures, err)
 		}
@@ -224,7 +240,7 @@ func (r *shardReader) getIterator(ctx context.Context) error {
 	}
 	if out.ShardIterator == nil {
 		// A closed shard whose records have all expired.
-		r.ended = true
+		r.end(pipeline.ErrShardEnd)
 		return nil
 	}
 	if in.ShardIteratorType == types.ShardIteratorTypeLatest {
@@ -247,11 +263,12 @@ func (r *shardReader) getRecords(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kinesis: shard %s: get records: %w", r.shard, err)
 	}
+	answered := time.Now()
 	r.failures = 0
 	r.iter = out.NextShardIterator
-	bytes := r.take(out.Records)
-	if r.iter == nil {
-		r.ended = true // closed and drained
+	bytes, cut := r.take(out.Records)
+	if r.iter == nil && !cut {
+		r.end(pipeline.ErrShardEnd) // closed and drained
 	}
 	behind := aws.ToInt64(out.MillisBehindLatest)
 	r.cfg.Metrics.MillisBehind(r.shard, behind)
@@ -267,24 +284,31 @@ func (r *shardReader) getRecords(ctx context.Context) error {
 	if r.caughtUp && !wasCaughtUp {
 		r.emptySince = started
 	}
-	if st := r.cfg.StopAt; st != nil && !st.Time.IsZero() && r.caughtUp && started.After(st.Time) {
-		r.ended = true
+	if st := r.cfg.StopAt; st != nil && !st.Time.IsZero() && r.caughtUp && started.After(st.Time) && !r.ended {
+		r.end(pipeline.ErrBoundReached)
 	}
 
 	// Pace: fast while behind or the answer was full, PollInterval once caught
-	// up; never more than 5 calls/s, never more than ReadShare of 2 MB/s.
+	// up; never more than 5 calls/s, never more than ReadShare of 2 MB/s. The
+	// service counts the bytes when it answers, so their budget runs from the
+	// answer's arrival (after a 10 MB answer, the next 5 s are throttled).
 	gap := r.cfg.PollInterval
 	if behind > 0 || len(out.Records) >= r.cfg.MaxRecordsPerCall {
 		gap = MinCallInterval
 	}
 	budget := time.Duration(float64(bytes) / (r.cfg.ReadShare * ShardReadBytesPerSecond) * float64(time.Second))
-	r.nextCall = started.Add(max(gap, budget, MinCallInterval))
+	r.nextCall = started.Add(max(gap, MinCallInterval))
+	if b := answered.Add(budget); bytes > 0 && b.After(r.nextCall) {
+		r.nextCall = b
+	}
 	return nil
 }
 
 // take turns the records of one answer into queued batches and returns their
-// payload bytes as Kinesis counts them (aggregates whole).
-func (r *shardReader) take(records []types.Record) (bytes int) {
+// bytes as Kinesis counts them against the read limit (data and partition
+// key, aggregates whole), and whether a StopAt bound cut the answer short
+// (records or user records after the bound were left out).
+func (r *shardReader) take(records []types.Record) (bytes int, cut bool) {
 	users, userBytes := 0, 0
 	for i := range records {
 		rec := &records[i]
@@ -293,15 +317,17 @@ func (r *shardReader) take(records []types.Record) (bytes int) {
 		if rec.ApproximateArrivalTimestamp != nil {
 			arrival = rec.ApproximateArrivalTimestamp.UnixMilli()
 			if st := r.cfg.StopAt; st != nil && !st.Time.IsZero() && rec.ApproximateArrivalTimestamp.After(st.Time) {
-				r.ended = true
+				r.end(pipeline.ErrBoundReached)
+				cut = true
 				break
 			}
 		}
 		if r.bound != nil && compareSeq(seq, r.bound.Seq) > 0 {
-			r.ended = true
+			r.end(pipeline.ErrBoundReached)
+			cut = true
 			break
 		}
-		bytes += len(rec.Data)
+		bytes += len(rec.Data) + len(aws.ToString(rec.PartitionKey))
 		skipUpTo := int64(-1) // sub-records <= skipUpTo were read before the restart
 		if r.skip {
 			r.skip = false
@@ -318,11 +344,13 @@ func (r *shardReader) take(records []types.Record) (bytes int) {
 				users++
 				userBytes += len(rec.Data)
 			}
-		} else {
-			r.takeAggregate(rec, seq, arrival, skipUpTo, &users, &userBytes)
+		} else if r.takeAggregate(rec, seq, arrival, skipUpTo, &users, &userBytes) {
+			cut = true
 		}
 		if r.ended || (r.bound != nil && compareSeq(seq, r.bound.Seq) >= 0) {
-			r.ended = true // at the bound: nothing after it belongs to the replay
+			// At the bound: nothing after it belongs to the replay.
+			r.end(pipeline.ErrBoundReached)
+			cut = cut || i < len(records)-1
 			break
 		}
 	}
@@ -332,12 +360,16 @@ func (r *shardReader) take(records []types.Record) (bytes int) {
 		r.cfg.Metrics.RecordsIn(r.shard, users, userBytes)
 		r.caughtUp, r.emptySince = false, time.Time{}
 	}
-	return bytes
+	return bytes, cut
 }
 
+// end marks the shard ended: Read hands out what is queued, then err.
+func (r *shardReader) end(err error) { r.ended, r.endErr = true, err }
+
 // takeAggregate deaggregates the KPL aggregate rec into the raw builder, or
-// queues it as a dead letter when it is corrupt.
-func (r *shardReader) takeAggregate(rec *types.Record, seq string, arrival, skipUpTo int64, users, userBytes *int) {
+// queues it as a dead letter when it is corrupt. It reports whether a StopAt
+// bound left user records of rec out.
+func (r *shardReader) takeAggregate(rec *types.Record, seq string, arrival, skipUpTo int64, users, userBytes *int) (cut bool) {
 	atBound := r.bound != nil && seq == r.bound.Seq
 	err := deaggregate(rec.Data, func(sub int64, key string, data []byte) error {
 		if atBound && sub > r.bound.N {
@@ -355,16 +387,18 @@ func (r *shardReader) takeAggregate(rec *types.Record, seq string, arrival, skip
 	})
 	switch {
 	case errors.Is(err, errStopped):
-		r.ended = true
+		r.end(pipeline.ErrBoundReached)
+		return true
 	case err != nil:
 		r.last = pipeline.Position{Seq: seq}
 		if skipUpTo >= 0 {
-			return // dead-lettered before the restart
+			return false // dead-lettered before the restart
 		}
 		r.log.Warn("corrupt KPL aggregate to dead letters", "seq", seq, "err", err)
 		r.flushRaw()
 		r.dead.Append(r.shard, r.last, fmt.Errorf("%w: %w", ErrCorruptAggregate, err), rec.Data)
 	}
+	return false
 }
 
 func (r *shardReader) flushRaw() {
@@ -389,7 +423,8 @@ func (r *shardReader) Close() error {
 	if r.closed {
 		return nil
 	}
-	r.closed, r.ended = true, true
+	r.closed = true
+	r.end(errReaderClosed)
 	r.closeSub()
 	r.cancelSub()
 	for _, b := range r.pending {

@@ -124,7 +124,8 @@ func TestPacing(t *testing.T) {
 }
 
 // TestReadReturnsWithinASecond: with nothing to read, Read returns a nil batch
-// within a second so that the runtime can inject barriers.
+// within a second so that the runtime can ask Idle (barriers no longer wait
+// for Read: the runtime reads in a goroutine of its own).
 func TestReadReturnsWithinASecond(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sh := &fakeShard{id: "shardId-0"}
