@@ -154,6 +154,12 @@ func (a *Area) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
 // missing, final name present) is skipped. A file missing under both names is
 // an error. It returns the number of files it renamed.
 func (a *Area) Commit(ctx context.Context, id uint64, handle []byte) (int, error) {
+	return a.commit(ctx, id, handle, false)
+}
+
+// commit is Commit; with recovering set, a file whose directory is gone is
+// skipped (see Recover).
+func (a *Area) commit(ctx context.Context, id uint64, handle []byte, recovering bool) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("staging: commit %d: %w", id, err)
 	}
@@ -174,9 +180,18 @@ func (a *Area) Commit(ctx context.Context, id uint64, handle []byte) (int, error
 			renamed++
 			dirs[path.Dir(e.Final)] = true
 		case errors.Is(err, fs.ErrNotExist):
-			if _, serr := a.fs.Stat(final); serr != nil {
+			_, serr := a.fs.Stat(final)
+			if serr != nil && recovering && errors.Is(serr, fs.ErrNotExist) {
+				if _, derr := a.fs.Stat(a.osPath(path.Dir(e.Final))); errors.Is(derr, fs.ErrNotExist) {
+					continue // the partition was dropped since
+				}
+			}
+			if serr != nil {
 				return renamed, fmt.Errorf("staging: commit %d: %s: staged file and final file both missing: %w", id, e.Final, serr)
 			}
+			// Renamed by an earlier attempt that may have died before
+			// fsyncing the directory: make that rename durable now.
+			dirs[path.Dir(e.Final)] = true
 		default:
 			return renamed, fmt.Errorf("staging: commit %d: %w", id, err)
 		}
@@ -192,6 +207,12 @@ func (a *Area) Commit(ctx context.Context, id uint64, handle []byte) (int, error
 // the root that the handle does not own: what a crash left behind. Files
 // created afterwards belong to checkpoint id+1. It returns the number of files
 // Commit renamed.
+//
+// Unlike Commit, Recover skips a file whose directory no longer exists: the
+// partition was dropped after the checkpoint (retention, a manual delete), and
+// refusing to start cannot bring it back. A file missing from a directory that
+// exists is still an error. (Flink's file sink likewise tolerates committed
+// files that vanished before a recovery.)
 func (a *Area) Recover(ctx context.Context, id uint64, handle []byte) (int, error) {
 	owned := make(map[string]bool)
 	renamed := 0
@@ -200,7 +221,7 @@ func (a *Area) Recover(ctx context.Context, id uint64, handle []byte) (int, erro
 		if err != nil {
 			return 0, err
 		}
-		if renamed, err = a.Commit(ctx, id, handle); err != nil {
+		if renamed, err = a.commit(ctx, id, handle, true); err != nil {
 			return renamed, err
 		}
 		for _, e := range h.Files {
