@@ -14,6 +14,8 @@ const (
 	DefaultPartitionBy  = "window_start"
 	DefaultRowGroupRows = 1 << 17
 	DefaultCompression  = "zstd"
+	// DefaultMaxOpenPartitions bounds the partitions a sink writes at once.
+	DefaultMaxOpenPartitions = 64
 )
 
 // Config configures a Sink.
@@ -28,8 +30,15 @@ type Config struct {
 	// table (dt=YYYY-MM-DD/hour=HH); default "window_start".
 	PartitionBy string
 	// RowGroupRows is the flush size: a partition that has buffered this many
-	// rows writes them as one row group. Default 1<<20.
+	// rows writes them as one row group. Default 1<<17 (DefaultRowGroupRows).
 	RowGroupRows int
+	// MaxOpenPartitions bounds the partitions (hours) that have a file open
+	// for writing; default 64. Each buffers up to RowGroupRows rows, so this
+	// caps the sink's memory when a checkpoint's rows spread over many hours
+	// of event time (a replay, late data). Opening one more finishes the file
+	// of the least recently written partition; later rows of that hour go to
+	// a new file of the same checkpoint.
+	MaxOpenPartitions int
 	// Compression is the page codec: "zstd" (default), "snappy", "gzip",
 	// "lz4" or "none".
 	Compression string
@@ -42,6 +51,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.RowGroupRows == 0 {
 		d.RowGroupRows = DefaultRowGroupRows
+	}
+	if d.MaxOpenPartitions == 0 {
+		d.MaxOpenPartitions = DefaultMaxOpenPartitions
 	}
 	if d.Compression == "" {
 		d.Compression = DefaultCompression
@@ -63,6 +75,9 @@ func (c Config) Validate() error {
 	}
 	if c.RowGroupRows < 0 {
 		errs = append(errs, fmt.Errorf("parquet: RowGroupRows %d is negative", c.RowGroupRows))
+	}
+	if c.MaxOpenPartitions < 0 {
+		errs = append(errs, fmt.Errorf("parquet: MaxOpenPartitions %d is negative", c.MaxOpenPartitions))
 	}
 	if _, err := codec(c.Compression); err != nil {
 		errs = append(errs, err)

@@ -46,6 +46,8 @@ type Sink struct {
 	partUnit arrow.TimeUnit
 
 	parts map[int64]*partition // by hours since the epoch
+	nopen int                  // partitions with an open writer
+	tick  uint64               // counts writes, for least recently used
 	vals  []pq.Value
 	rows  []pq.Row
 	// rowWise writes through parquet.Row values instead of column by column
@@ -56,11 +58,14 @@ type Sink struct {
 }
 
 // partition is the staged file of one hour of the table in the current
-// checkpoint.
+// checkpoint. Once finished early (see Config.MaxOpenPartitions) w is nil and
+// the hour's next rows go to a new file, number seq+1.
 type partition struct {
 	file     *staging.Staged
 	w        *pq.Writer
-	buffered int // rows in the open row group
+	seq      int    // the file's sequence number within the hour
+	buffered int    // rows in the open row group
+	used     uint64 // Sink.tick when last written
 }
 
 // Option adjusts a Sink; for tests.
@@ -189,14 +194,26 @@ func partitionDir(hour int64) string {
 // each time the partition's buffer reaches the flush size.
 func (s *Sink) writeRun(rec arrow.RecordBatch, hour int64, lo, hi int) error {
 	p := s.parts[hour]
-	if p == nil {
-		f, err := s.area.Create(partitionDir(hour), 0)
+	if p == nil || p.w == nil {
+		if s.nopen >= s.cfg.MaxOpenPartitions {
+			if err := s.finishLRU(); err != nil {
+				return err
+			}
+		}
+		seq := 0
+		if p != nil {
+			seq = p.seq + 1
+		}
+		f, err := s.area.Create(partitionDir(hour), seq)
 		if err != nil {
 			return fmt.Errorf("parquet: %w", err)
 		}
-		p = &partition{file: f, w: pq.NewWriter(f, s.wcfg)}
+		p = &partition{file: f, w: pq.NewWriter(f, s.wcfg), seq: seq}
 		s.parts[hour] = p
+		s.nopen++
 	}
+	s.tick++
+	p.used = s.tick
 	for lo < hi {
 		m := min(hi-lo, s.cfg.RowGroupRows-p.buffered)
 		if err := s.writeRows(p, rec, lo, lo+m); err != nil {
@@ -209,6 +226,30 @@ func (s *Sink) writeRun(rec arrow.RecordBatch, hour int64, lo, hi int) error {
 			}
 			p.buffered = 0
 		}
+	}
+	return nil
+}
+
+// finishLRU finishes the file of the least recently written open partition:
+// its last row group and footer are written, and the file is fsynced and
+// closed, releasing the writer's buffers and the file descriptor.
+func (s *Sink) finishLRU() error {
+	var lru *partition
+	for _, p := range s.parts {
+		if p.w != nil && (lru == nil || p.used < lru.used) {
+			lru = p
+		}
+	}
+	if lru == nil {
+		return nil
+	}
+	if err := lru.w.Close(); err != nil {
+		return fmt.Errorf("parquet: %s: finish: %w", lru.file.Path(), err)
+	}
+	lru.w, lru.buffered = nil, 0
+	s.nopen--
+	if err := lru.file.Finish(); err != nil {
+		return fmt.Errorf("parquet: %w", err)
 	}
 	return nil
 }
@@ -266,6 +307,7 @@ func (s *Sink) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
 		}
 		p.w = nil
 	}
+	s.nopen = 0
 	h, err := s.Committer.PreCommit(ctx, id)
 	if err != nil {
 		return nil, err
@@ -278,6 +320,7 @@ func (s *Sink) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
 // pre-commit covers. Pre-committed files stay for Commit or Recover.
 func (s *Sink) Close(ctx context.Context) error {
 	clear(s.parts)
+	s.nopen = 0
 	return s.Committer.Close(ctx)
 }
 
