@@ -103,7 +103,7 @@ func shardflowReader(ctx context.Context, endpoint, stream string) (int, error) 
 			defer r.Close()
 			for {
 				b, err := r.Read(ctx)
-				if errors.Is(err, pipeline.ErrShardEnd) {
+				if pipeline.ReadEnded(err) {
 					return nil
 				}
 				if err != nil {

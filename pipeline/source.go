@@ -19,6 +19,12 @@ var ErrShardEnd = errors.New("pipeline: end of shard")
 // every later row as late: continuing a backfill live is not designed yet.
 var ErrBoundReached = errors.New("pipeline: bound of a bounded read reached")
 
+// ReadEnded reports whether err ends the reading of a shard: ErrShardEnd or
+// ErrBoundReached.
+func ReadEnded(err error) bool {
+	return errors.Is(err, ErrShardEnd) || errors.Is(err, ErrBoundReached)
+}
+
 // Shard describes one shard of a source and its lineage.
 type Shard struct {
 	ID string

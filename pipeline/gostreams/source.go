@@ -2,7 +2,6 @@ package gostreams
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -90,7 +89,7 @@ func (s *Source) readShard(ctx context.Context, src pipeline.Source, sh pipeline
 	for {
 		b, err := r.Read(ctx)
 		switch {
-		case errors.Is(err, pipeline.ErrShardEnd):
+		case pipeline.ReadEnded(err):
 			return nil
 		case err != nil:
 			b.Release()

@@ -16,8 +16,9 @@
 // The suite checks: Shards lists exactly the fixture's shards; every shard
 // delivers every record once and in order, with positions that strictly
 // increase; OpenShard(after = P) resumes exactly after P at several random cut
-// points; every Read returns within Options.ReadTimeout; ErrShardEnd is sticky
-// (and comes at the end of every shard of a bounded source); Close is
+// points; every Read returns within Options.ReadTimeout; the end (ErrShardEnd
+// or ErrBoundReached) is sticky and comes at the end of every shard of a
+// bounded source; Close is
 // idempotent; batches have RawSchema and consistent metadata; shards read
 // concurrently deliver the same records; and the checked allocator the factory
 // received holds no memory once every reader is closed.

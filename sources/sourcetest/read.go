@@ -47,12 +47,12 @@ func readShard(ctx context.Context, src pipeline.Source, sh pipeline.Shard, afte
 			return recs, fmt.Errorf("Read took %v, want <= %v", d, opts.ReadTimeout)
 		}
 		switch {
-		case errors.Is(err, pipeline.ErrShardEnd):
+		case pipeline.ReadEnded(err):
 			if b != nil {
 				b.Release()
-				return recs, errors.New("Read returned a batch together with ErrShardEnd")
+				return recs, fmt.Errorf("Read returned a batch together with %v", err)
 			}
-			return recs, checkSticky(ctx, r, opts)
+			return recs, checkSticky(ctx, r, opts, err)
 		case err != nil:
 			b.Release()
 			return recs, fmt.Errorf("Read after %d records: %w", len(recs), err)
@@ -78,19 +78,20 @@ func readShard(ctx context.Context, src pipeline.Source, sh pipeline.Shard, afte
 	}
 }
 
-// checkSticky checks that Read keeps returning ErrShardEnd.
-func checkSticky(ctx context.Context, r pipeline.ShardReader, opts Options) error {
+// checkSticky checks that Read keeps returning end, the ErrShardEnd or
+// ErrBoundReached it returned first.
+func checkSticky(ctx context.Context, r pipeline.ShardReader, opts Options, end error) error {
 	for i := range 2 {
 		b, d, err := timedRead(ctx, r, opts)
 		if b != nil {
 			b.Release()
-			return fmt.Errorf("Read #%d after ErrShardEnd returned %d records", i+1, b.Len())
+			return fmt.Errorf("Read #%d after %v returned %d records", i+1, end, b.Len())
 		}
-		if !errors.Is(err, pipeline.ErrShardEnd) {
-			return fmt.Errorf("Read #%d after ErrShardEnd returned %v: ErrShardEnd is not sticky", i+1, err)
+		if !errors.Is(err, end) {
+			return fmt.Errorf("Read #%d after %v returned %v: the end is not sticky", i+1, end, err)
 		}
 		if d > opts.ReadTimeout {
-			return fmt.Errorf("Read after ErrShardEnd took %v", d)
+			return fmt.Errorf("Read after %v took %v", end, d)
 		}
 	}
 	return nil

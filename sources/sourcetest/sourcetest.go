@@ -220,7 +220,7 @@ func testClose(t *testing.T, fx Fixture, opts Options) {
 		if len(fx.Want[sh.ID]) > 0 {
 			b, _, err := timedRead(t.Context(), r, opts)
 			b.Release()
-			if err != nil && !errors.Is(err, pipeline.ErrShardEnd) {
+			if err != nil && !pipeline.ReadEnded(err) {
 				t.Errorf("shard %s: Read: %v", sh.ID, err)
 			}
 		}
