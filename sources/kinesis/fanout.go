@@ -31,6 +31,13 @@ var _ FanOutAPI = (*kinesis.Client)(nil)
 // one shard and consumer (the service allows one per second).
 const subscribeInterval = time.Second
 
+// DefaultSubscriptionRenewal is how long a reader reads one subscription
+// before it opens the next one. The service ends a subscription after 5
+// minutes; renewing at 4m30s, from the continuation of the last event taken,
+// switches over without a lost or repeated record, and before the service
+// breaks the stream in the middle of an event.
+const DefaultSubscriptionRenewal = 4*time.Minute + 30*time.Second
+
 // consumer returns the ARN of Config.Consumer, registering the consumer when
 // it does not exist yet and waiting until it is ACTIVE. Every shard reader
 // calls it; the first call does the work.
@@ -93,13 +100,54 @@ type subscription interface {
 	Err() error
 }
 
-// subscribe opens a subscription after the last record read (or the
-// continuation of the last event), else at the checkpoint, else at the
-// configured start.
+// eventSubscriber is implemented by test fakes instead of SubscribeToShard,
+// whose output's event stream cannot be built outside the SDK.
+type eventSubscriber interface {
+	subscribeEvents(ctx context.Context, in *kinesis.SubscribeToShardInput) (subscription, error)
+}
+
+// subscribe opens a subscription and reads it from now on.
 func (r *shardReader) subscribe(ctx context.Context) error {
-	arn, err := r.src.consumer(ctx)
+	sub, cancel, err := r.openSub(ctx)
 	if err != nil {
 		return err
+	}
+	r.sub, r.subCancel, r.subStarted = sub, cancel, time.Now()
+	return nil
+}
+
+// renewDue reports whether the subscription has been read long enough to be
+// renewed, and the pacing of SubscribeToShard allows it now.
+func (r *shardReader) renewDue(now time.Time) bool {
+	return r.sub != nil && !now.Before(r.renewAt()) && !now.Before(r.nextCall)
+}
+
+// renewAt is when the current subscription should be renewed.
+func (r *shardReader) renewAt() time.Time { return r.subStarted.Add(r.src.renewal) }
+
+// renew replaces the current subscription before the service ends it: it
+// closes the current one at an event boundary and opens the next from the
+// continuation of the last event taken, so nothing is lost or repeated; the
+// gap is one SubscribeToShard call. Opening the next one first is not
+// portable: the service lets a subscription take over only 5 s after the
+// previous one started, and kinesis-local refuses a second one outright
+// (ResourceInUseException on the new stream). A failed renewal is retried as
+// any failed subscription.
+func (r *shardReader) renew(ctx context.Context) error {
+	r.log.Debug("renewing subscription", "after", r.last.String(), "continuation", r.continuation,
+		"age", time.Since(r.subStarted))
+	r.closeSub()
+	return r.subscribe(ctx)
+}
+
+// openSub opens a subscription after the last record read (or the
+// continuation of the last event), else at the checkpoint, else at the
+// configured start. The call honours ctx and CallTimeout; the event stream
+// then lives until cancel (closeSub) or Close.
+func (r *shardReader) openSub(ctx context.Context) (subscription, context.CancelFunc, error) {
+	arn, err := r.src.consumer(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	pos := &types.StartingPosition{}
 	switch after := r.last.Seq; {
@@ -120,18 +168,41 @@ func (r *shardReader) subscribe(ctx context.Context) error {
 	}
 	started := time.Now()
 	r.nextCall = started.Add(subscribeInterval)
-	// The subscription outlives this call: its context is the reader's.
-	out, err := r.src.api.(FanOutAPI).SubscribeToShard(r.subCtx, &kinesis.SubscribeToShardInput{
-		ConsumerARN: aws.String(arn), ShardId: aws.String(r.shard), StartingPosition: pos,
-	}, ownRetries, ownEventCodec)
+	// The event stream outlives this call, so its context is the reader's;
+	// ctx and CallTimeout bound the call itself.
+	subCtx, cancel := context.WithCancel(r.subCtx)
+	stopCtx := context.AfterFunc(ctx, cancel)
+	timer := time.AfterFunc(r.cfg.CallTimeout, cancel)
+	in := &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(arn), ShardId: aws.String(r.shard), StartingPosition: pos}
+	var sub subscription
+	if es, ok := r.src.api.(eventSubscriber); ok {
+		sub, err = es.subscribeEvents(subCtx, in)
+	} else {
+		var out *kinesis.SubscribeToShardOutput
+		if out, err = r.src.api.(FanOutAPI).SubscribeToShard(subCtx, in, ownRetries, ownEventCodec); err == nil {
+			sub = out.GetStream()
+		}
+	}
+	ctxLive, timerLive := stopCtx(), timer.Stop()
+	switch {
+	case err == nil && ctxLive && timerLive:
+	case ctx.Err() != nil:
+		err = ctx.Err()
+	case !timerLive:
+		// The call's own timeout, not the job's end: retryable.
+		err = fmt.Errorf("no answer within %v: %w", r.cfg.CallTimeout, context.DeadlineExceeded)
+	}
 	if err != nil {
-		return fmt.Errorf("kinesis: shard %s: subscribe: %w", r.shard, err)
+		if sub != nil {
+			sub.Close()
+		}
+		cancel()
+		return nil, nil, fmt.Errorf("kinesis: shard %s: subscribe: %w", r.shard, err)
 	}
 	if pos.Type == types.ShardIteratorTypeLatest {
 		r.latestAt = started
 	}
-	r.sub = out.GetStream()
-	return nil
+	return sub, cancel, nil
 }
 
 // errWaited says that Read's wait for an event reached its deadline.
@@ -191,9 +262,15 @@ func (r *shardReader) takeEvent(e *types.SubscribeToShardEvent) {
 	}
 }
 
+// closeSub closes the current subscription's event stream and ends its
+// context, so that its connection and goroutines go.
 func (r *shardReader) closeSub() {
 	if r.sub != nil {
 		r.sub.Close()
 		r.sub = nil
+	}
+	if r.subCancel != nil {
+		r.subCancel()
+		r.subCancel = nil
 	}
 }

@@ -89,11 +89,15 @@ func TestKinesisLocalFanOut(t *testing.T) {
 	client := srv.NewClient(tr)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
+	renewal := time.Duration(0)
 	read := func(consumer string) []row {
 		src, err := New(ctx, Config{Stream: stream, Client: client, Consumer: consumer, StopAt: stop,
 			PollInterval: MinCallInterval, Mem: checkedMem(t)})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if renewal > 0 {
+			src.renewal = renewal
 		}
 		job := &readJob{}
 		job.run(ctx, t, src)
@@ -128,6 +132,15 @@ func TestKinesisLocalFanOut(t *testing.T) {
 	if n := tr.count("SubscribeToShard") - subs; n < 6 {
 		t.Errorf("%d SubscribeToShard calls with 4 broken subscriptions, want at least 6", n)
 	}
+	// Subscriptions renewed every 2 seconds read the same rows.
+	tr.mu.Lock()
+	tr.cut, tr.cutSubs = 0, 0
+	tr.mu.Unlock()
+	renewal, subs = 2*time.Second, tr.count("SubscribeToShard")
+	if renewed := read("shardflow-test"); !slices.Equal(polled, renewed) {
+		t.Fatalf("fan-out with renewed subscriptions read %d rows, polling %d; they differ", len(renewed), len(polled))
+	}
+	t.Logf("%d SubscribeToShard calls with renewals", tr.count("SubscribeToShard")-subs)
 	if !slices.Equal(polled, fannedOut) {
 		t.Fatalf("fan-out read %d rows, polling %d; they differ", len(fannedOut), len(polled))
 	}

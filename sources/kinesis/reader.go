@@ -70,6 +70,8 @@ type shardReader struct {
 	subCtx       context.Context // lives as long as the reader
 	cancelSub    context.CancelFunc
 	sub          subscription
+	subCancel    context.CancelFunc // ends sub's context
+	subStarted   time.Time
 	continuation string
 }
 
@@ -125,14 +127,28 @@ func (r *shardReader) Read(ctx context.Context) (*pipeline.Batch, error) {
 		}
 		if r.cfg.Consumer != "" {
 			var err error
-			if r.sub == nil {
+			switch now := time.Now(); {
+			case r.sub == nil:
 				err = r.subscribe(ctx)
+			case r.renewDue(now):
+				err = r.renew(ctx)
 			}
 			if err == nil && r.sub != nil {
-				err = r.receive(ctx, deadline)
+				until := deadline
+				at := r.renewAt()
+				if r.nextCall.After(at) {
+					at = r.nextCall
+				}
+				if at.Before(until) {
+					until = at // wake up to renew in time
+				}
+				err = r.receive(ctx, until)
 			}
 			switch {
 			case errors.Is(err, errWaited):
+				if time.Now().Before(deadline) {
+					continue
+				}
 				return nil, nil
 			case err != nil:
 				if err := r.failed(ctx, err); err != nil {

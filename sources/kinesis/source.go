@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -25,6 +26,9 @@ type Source struct {
 
 	consumerMu  sync.Mutex
 	consumerARN string // enhanced fan-out, once registered
+	// renewal is how long a fan-out reader reads one subscription before it
+	// opens the next (DefaultSubscriptionRenewal; tests shorten it).
+	renewal time.Duration
 }
 
 var _ pipeline.Source = (*Source)(nil)
@@ -40,7 +44,7 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 	}
 	cfg = cfg.withDefaults()
 	start, _ := parseStart(cfg.Start) // Validate checked it
-	return &Source{cfg: cfg, api: cfg.Client, stream: newStreamRef(cfg.Stream), start: start}, nil
+	return &Source{cfg: cfg, api: cfg.Client, stream: newStreamRef(cfg.Stream), start: start, renewal: DefaultSubscriptionRenewal}, nil
 }
 
 // Name returns "kinesis".
