@@ -156,6 +156,16 @@ func (m *Metrics) IteratorAge(shard string, age time.Duration) {
 	m.iteratorAge.WithLabelValues(shard).Set(age.Seconds())
 }
 
+// ShardDone implements pipeline.Metrics: it deletes the shard's series, so
+// that a stream that reshards over months does not grow them without bound.
+func (m *Metrics) ShardDone(shard string) {
+	for _, v := range []*prometheus.MetricVec{m.recordsIn.MetricVec, m.bytesIn.MetricVec,
+		m.userRecordsIn.MetricVec, m.userBytesIn.MetricVec, m.millisBehind.MetricVec,
+		m.iteratorAge.MetricVec, m.throttles.MetricVec, m.retries.MetricVec} {
+		v.DeleteLabelValues(shard)
+	}
+}
+
 // Throttled implements kinesis.Metrics.
 func (m *Metrics) Throttled(shard string) { m.throttles.WithLabelValues(shard).Inc() }
 

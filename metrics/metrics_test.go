@@ -317,3 +317,30 @@ func sumOf(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	}
 	return sum
 }
+
+// TestShardDoneDeletesTheShardsSeries: after a reshard the parent's series go.
+func TestShardDoneDeletesTheShardsSeries(t *testing.T) {
+	m, reg, _ := newMetrics(t)
+	for _, s := range []string{"shardId-000", "shardId-001"} {
+		m.ShardRead(s, 10, 100)
+		m.RecordsIn(s, 10, 100)
+		m.MillisBehind(s, 5)
+		m.IteratorAge(s, time.Second)
+		m.Throttled(s)
+		m.Retried(s)
+	}
+	m.ShardDone("shardId-000")
+	compare(t, reg, `
+# HELP shardflow_records_in_total Records read from a shard, counted by the runtime for every source.
+# TYPE shardflow_records_in_total counter
+shardflow_records_in_total{job="clickstream",shard="shardId-001"} 10
+# HELP shardflow_throttles_total Kinesis answers that said a rate limit was exceeded.
+# TYPE shardflow_throttles_total counter
+shardflow_throttles_total{job="clickstream",shard="shardId-001"} 1
+`, "shardflow_records_in_total", "shardflow_throttles_total")
+	n, err := testutil.GatherAndCount(reg, "shardflow_bytes_in_total", "shardflow_kinesis_user_records_total",
+		"shardflow_kinesis_user_bytes_total", "shardflow_millis_behind_latest", "shardflow_iterator_age_seconds", "shardflow_retries_total")
+	if err != nil || n != 6 {
+		t.Errorf("%d series of the per-shard families left (%v), want the 6 of shardId-001", n, err)
+	}
+}

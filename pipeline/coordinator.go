@@ -178,6 +178,7 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 	case shardEnd:
 		e := c.shards[el.Shard]
 		e.state, e.task = el.State, nil
+		c.j.metrics.ShardDone(el.Shard)
 		switch {
 		case el.State.Finished:
 			// Its children start from its event time; until they do, its clock

@@ -13,6 +13,9 @@ type Metrics interface {
 	Watermark(ms int64)
 	// Checkpoint reports a completed (err == nil) or failed checkpoint.
 	Checkpoint(id uint64, took time.Duration, err error)
+	// ShardDone reports that a shard's task has ended (the shard finished,
+	// reached its bound, or the job stopped), so per-shard series can go.
+	ShardDone(shard string)
 }
 
 type nopMetrics struct{}
@@ -20,3 +23,4 @@ type nopMetrics struct{}
 func (nopMetrics) ShardRead(string, int, int)              {}
 func (nopMetrics) Watermark(int64)                         {}
 func (nopMetrics) Checkpoint(uint64, time.Duration, error) {}
+func (nopMetrics) ShardDone(string)                        {}
