@@ -227,11 +227,15 @@ func boolKernel(lit bool, o op) kernel {
 	}
 }
 
-func timestampKernel(v int64, o op) kernel {
+func timestampKernel(v int64, rel int, o op) kernel {
 	return func(arr arrow.Array, out []bool) bool {
 		a, ok := arr.(*array.Timestamp)
 		if !ok {
 			return false
+		}
+		if rel != 0 {
+			fill(out, constant(o, rel))
+			return true
 		}
 		compareSlice(a.TimestampValues(), arrow.Timestamp(v), o, out)
 		return true
@@ -245,53 +249,81 @@ func fill(out []bool, v bool) {
 }
 
 // timestampLiteral converts lit to the unit of a timestamp column: a
-// time.Time exactly, an integer as milliseconds since the epoch.
-func timestampLiteral(lit literal, unit arrow.TimeUnit) (int64, error) {
+// time.Time exactly, an integer as milliseconds since the epoch. rel is -1
+// or +1 when the time lies below or above what the unit can represent in an
+// int64 (time.Time reaches far beyond nanoseconds' 1677..2262).
+func timestampLiteral(lit literal, unit arrow.TimeUnit) (v int64, rel int, err error) {
 	switch lit.kind {
 	case litTime:
 		t := lit.t
-		switch unit {
-		case arrow.Second:
-			if t.Nanosecond() != 0 {
-				return 0, fmt.Errorf("time %s has sub-second precision, the column has seconds", t.Format(time.RFC3339Nano))
-			}
-			return t.Unix(), nil
-		case arrow.Millisecond:
-			if t.Nanosecond()%int(time.Millisecond) != 0 {
-				return 0, fmt.Errorf("time %s has sub-millisecond precision, the column has milliseconds", t.Format(time.RFC3339Nano))
-			}
-			return t.UnixMilli(), nil
-		case arrow.Microsecond:
-			if t.Nanosecond()%int(time.Microsecond) != 0 {
-				return 0, fmt.Errorf("time %s has sub-microsecond precision, the column has microseconds", t.Format(time.RFC3339Nano))
-			}
-			return t.UnixMicro(), nil
-		default:
-			return t.UnixNano(), nil
+		if rel := timeBeyondUnit(t, unit); rel != 0 {
+			return 0, rel, nil
 		}
+		v, err := timeInUnit(t, unit)
+		return v, 0, err
 	case litInt:
-		ms := lit.i
-		switch unit {
-		case arrow.Second:
-			if ms%1000 != 0 {
-				return 0, fmt.Errorf("%d ms is not a whole second, the column has seconds", ms)
-			}
-			return ms / 1000, nil
-		case arrow.Millisecond:
-			return ms, nil
-		case arrow.Microsecond:
-			if ms > math.MaxInt64/1000 || ms < math.MinInt64/1000 {
-				return 0, fmt.Errorf("%d ms overflows microseconds", ms)
-			}
-			return ms * 1000, nil
-		default:
-			if ms > math.MaxInt64/1_000_000 || ms < math.MinInt64/1_000_000 {
-				return 0, fmt.Errorf("%d ms overflows nanoseconds", ms)
-			}
-			return ms * 1_000_000, nil
-		}
+		v, err := millisInUnit(lit.i, unit)
+		return v, 0, err
 	}
-	return 0, fmt.Errorf("%s value does not fit a timestamp column (use time.Time or int64 milliseconds)", lit.goType)
+	return 0, 0, fmt.Errorf("%s value does not fit a timestamp column (use time.Time or int64 milliseconds)", lit.goType)
+}
+
+// timeBeyondUnit reports whether t in unit overflows int64: -1 below, +1
+// above, 0 when it fits.
+func timeBeyondUnit(t time.Time, unit arrow.TimeUnit) int {
+	perSec := int64(time.Second / unit.Multiplier())
+	sec, frac := t.Unix(), int64(t.Nanosecond())/int64(unit.Multiplier())
+	switch {
+	case sec < math.MinInt64/perSec:
+		return -1
+	case sec > math.MaxInt64/perSec, sec*perSec > math.MaxInt64-frac:
+		return 1
+	}
+	return 0
+}
+
+func timeInUnit(t time.Time, unit arrow.TimeUnit) (int64, error) {
+	switch unit {
+	case arrow.Second:
+		if t.Nanosecond() != 0 {
+			return 0, fmt.Errorf("time %s has sub-second precision, the column has seconds", t.Format(time.RFC3339Nano))
+		}
+		return t.Unix(), nil
+	case arrow.Millisecond:
+		if t.Nanosecond()%int(time.Millisecond) != 0 {
+			return 0, fmt.Errorf("time %s has sub-millisecond precision, the column has milliseconds", t.Format(time.RFC3339Nano))
+		}
+		return t.UnixMilli(), nil
+	case arrow.Microsecond:
+		if t.Nanosecond()%int(time.Microsecond) != 0 {
+			return 0, fmt.Errorf("time %s has sub-microsecond precision, the column has microseconds", t.Format(time.RFC3339Nano))
+		}
+		return t.UnixMicro(), nil
+	default:
+		return t.UnixNano(), nil
+	}
+}
+
+func millisInUnit(ms int64, unit arrow.TimeUnit) (int64, error) {
+	switch unit {
+	case arrow.Second:
+		if ms%1000 != 0 {
+			return 0, fmt.Errorf("%d ms is not a whole second, the column has seconds", ms)
+		}
+		return ms / 1000, nil
+	case arrow.Millisecond:
+		return ms, nil
+	case arrow.Microsecond:
+		if ms > math.MaxInt64/1000 || ms < math.MinInt64/1000 {
+			return 0, fmt.Errorf("%d ms overflows microseconds", ms)
+		}
+		return ms * 1000, nil
+	default:
+		if ms > math.MaxInt64/1_000_000 || ms < math.MinInt64/1_000_000 {
+			return 0, fmt.Errorf("%d ms overflows nanoseconds", ms)
+		}
+		return ms * 1_000_000, nil
+	}
 }
 
 // compileCompare returns the kernel of `field o lit`.
@@ -325,11 +357,11 @@ func compileCompare(field arrow.Field, o op, lit literal) (kernel, error) {
 		}
 		return boolKernel(lit.b, o), nil
 	case *arrow.TimestampType:
-		v, err := timestampLiteral(lit, dt.Unit)
+		v, rel, err := timestampLiteral(lit, dt.Unit)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", field.Name, err)
 		}
-		return timestampKernel(v, o), nil
+		return timestampKernel(v, rel, o), nil
 	case *arrow.Float32Type, *arrow.Float64Type:
 		var f float64
 		switch lit.kind {
