@@ -7,7 +7,8 @@
 //
 // A record's Position.N is the byte offset just past its line (past the
 // newline), so resuming after N seeks to N. Empty lines are skipped but still
-// advance the offset; a final line without a trailing newline is a record; one
+// advance the offset; a final line without a trailing newline is a record (if
+// its newline is appended later, resuming after it skips that newline); one
 // trailing carriage return is dropped from every line (CRLF files). A line
 // longer than Config.MaxLineBytes is not lost and does not fail the job: it
 // becomes one record holding its first MaxLineBytes bytes, which the decoder

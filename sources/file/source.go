@@ -55,7 +55,8 @@ func (s *Source) Shards(context.Context) ([]pipeline.Shard, error) {
 }
 
 // OpenShard opens the shard's file and seeks to after.N, which must be 0 or
-// the end of a line.
+// the end of a line (or of a final line read before its newline was
+// written).
 func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeline.Position) (pipeline.ShardReader, error) {
 	if !slices.ContainsFunc(s.shards, func(sh pipeline.Shard) bool { return sh.ID == shard.ID }) {
 		return nil, fmt.Errorf("file: unknown shard %q", shard.ID)
@@ -94,11 +95,17 @@ func seekAfter(f *os.File, off int64) error {
 		return fmt.Errorf("position %d is past the end of the file (%d bytes); has it been truncated?", off, fi.Size())
 	}
 	if off < fi.Size() {
-		var b [1]byte
-		if _, err := f.ReadAt(b[:], off-1); err != nil {
+		// b holds the byte before off and up to two after it.
+		var b [3]byte
+		n, err := f.ReadAt(b[:], off-1)
+		if err != nil && err != io.EOF {
 			return err
 		}
-		if b[0] != '\n' {
+		// off ends a line, or ends a final line that had no newline when it
+		// was read and has since been terminated ("\n" or "\r\n"
+		// appended): the reader skips the empty line that remains.
+		terminated := b[1] == '\n' || (n == 3 && b[1] == '\r' && b[2] == '\n')
+		if b[0] != '\n' && !terminated {
 			return fmt.Errorf("position %d is not at the end of a line; has the file changed?", off)
 		}
 	}
