@@ -43,7 +43,7 @@ func (o JSONOptions) Validate() error {
 // Supported column types are utf8 (a JSON string), int64 (an integer), float64
 // (any number), bool, and timestamp[ms] (an RFC 3339 string, fractional
 // seconds and offsets allowed, or an integer of milliseconds since the
-// epoch). Keys not in schema are ignored; a missing field or a JSON null is a
+// epoch, in both forms within the years 0000 to 9999). Keys not in schema are ignored; a missing field or a JSON null is a
 // null, except for opts.Required fields.
 //
 // A record that cannot be decoded (bad JSON, not an object, a required field

@@ -41,6 +41,10 @@ func TestJSONDecodesEveryType(t *testing.T) {
 		{"white space", " \n{ \"s\" : \"w\" ,\t\"ts\" : 0 }\r\n", `s=w i=null f=null b=null ts=1970-01-01T00:00:00.000Z`},
 		{"duplicate key: last wins", `{"s":"first","s":"second","ts":0}`, `s=second i=null f=null b=null ts=1970-01-01T00:00:00.000Z`},
 		{"escaped key", `{"\u0073":"k","ts":0}`, `s=k i=null f=null b=null ts=1970-01-01T00:00:00.000Z`},
+		{"negative zero float", `{"f":-0,"ts":0}`, `s=null i=null f=-0 b=null ts=1970-01-01T00:00:00.000Z`},
+		{"earliest epoch milliseconds", `{"ts":-62167219200000}`, `s=null i=null f=null b=null ts=0000-01-01T00:00:00.000Z`},
+		{"latest epoch milliseconds", `{"ts":253402300799999}`, `s=null i=null f=null b=null ts=9999-12-31T23:59:59.999Z`},
+		{"nested 1000 deep", `{"x":` + strings.Repeat("[", 999) + strings.Repeat("]", 999) + `,"ts":0}`, `s=null i=null f=null b=null ts=1970-01-01T00:00:00.000Z`},
 	}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -85,6 +89,7 @@ func TestJSONRejects(t *testing.T) {
 		{"invalid UTF-8", "{\"s\":\"\xff\",\"ts\":0}", `json: field "s": string is not valid UTF-8`},
 		{"int wants integer", `{"i":1.5,"ts":0}`, `json: field "i": number 1.5 is not an int64`},
 		{"int overflow", `{"i":9223372036854775808,"ts":0}`, `json: field "i": number 9223372036854775808 is not an int64`},
+		{"float overflow", `{"f":-1e400,"ts":0}`, `json: field "f": number -1e400 is out of float64's range`},
 		{"int from string", `{"i":"1","ts":0}`, `json: field "i": want an integer, got a string`},
 		{"float from bool", `{"f":true,"ts":0}`, `json: field "f": want a number, got a bool`},
 		{"bool from number", `{"b":1,"ts":0}`, `json: field "b": want true or false, got a number`},
@@ -93,6 +98,14 @@ func TestJSONRejects(t *testing.T) {
 		{"time without zone", `{"ts":"2024-05-01T12:00:00"}`, `json: field "ts": cannot parse "2024-05-01T12:00:00" as an RFC 3339 time`},
 		{"fractional epoch", `{"ts":1.5}`, `json: field "ts": number 1.5 is not an integer of epoch milliseconds`},
 		{"time from bool", `{"ts":false}`, `json: field "ts": want an RFC 3339 string or epoch milliseconds, got a bool`},
+		// Epoch milliseconds beyond the years 0000 to 9999 that an RFC 3339
+		// string can express: at the int64 extremes, (max event time -
+		// bound) overflows and sends the watermark to the far future.
+		{"epoch after year 9999", `{"ts":253402300800000}`, `json: field "ts": number 253402300800000 is outside the years 0000 to 9999`},
+		{"epoch before year 0", `{"ts":-62167219200001}`, `json: field "ts": number -62167219200001 is outside the years 0000 to 9999`},
+		{"epoch near int64 min", `{"ts":-9223372036854775807}`, `json: field "ts": number -9223372036854775807 is outside the years 0000 to 9999`},
+		{"epoch int64 max", `{"ts":9223372036854775807}`, `json: field "ts": number 9223372036854775807 is outside the years 0000 to 9999`},
+		{"nested too deep", `{"x":` + strings.Repeat("[", 1001) + strings.Repeat("]", 1001) + `,"ts":0}`, `json: value nested deeper than 1000 levels at offset 1004`},
 	}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)

@@ -23,6 +23,22 @@ type scanner struct {
 // maxDepth bounds the nesting of skipped values.
 const maxDepth = 1000
 
+// Epoch milliseconds are accepted in the range an RFC 3339 string can
+// express, years 0000 to 9999: beyond it an event time is a producer's bug,
+// and at the int64 extremes (event time - watermark bound) would overflow.
+const (
+	minEpochMillis = -62167219200000 // 0000-01-01T00:00:00Z
+	maxEpochMillis = 253402300799999 // 9999-12-31T23:59:59.999Z
+)
+
+// depthError rejects valid JSON nested deeper than maxDepth; it is not a
+// syntaxError because the record is valid JSON.
+type depthError struct{ off int }
+
+func (e *depthError) Error() string {
+	return fmt.Sprintf("json: value nested deeper than %d levels at offset %d", maxDepth, e.off)
+}
+
 // syntaxError is a JSON syntax error at a byte offset.
 type syntaxError struct {
 	msg string
@@ -159,9 +175,13 @@ func (s *scanner) field(p []byte, i, f int) (int, error) {
 				}
 				return 0, d.rejectErr(f, "number "+clip(string(num))+" is not an integer of epoch milliseconds")
 			}
+			if kind == kindTimestamp && (n < minEpochMillis || n > maxEpochMillis) {
+				return 0, d.rejectErr(f, "number "+clip(string(num))+" is outside the years 0000 to 9999")
+			}
 			sl.i = n
 		case kindFloat64:
-			if n, ok := int64Of(num, isInt); ok && n > -1<<53 && n < 1<<53 {
+			if n, ok := int64Of(num, isInt); ok && n > -1<<53 && n < 1<<53 && (n != 0 || num[0] != '-') {
+				// -0 takes ParseFloat's path, which keeps the sign.
 				sl.f = float64(n)
 			} else {
 				v, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(num), len(num)), 64)
@@ -491,7 +511,7 @@ func skipValue(p []byte, i, depth int) (int, error) {
 		return literal(p, i)
 	case c == '{' || c == '[':
 		if depth >= maxDepth {
-			return 0, &syntaxError{msg: "nesting too deep", off: i}
+			return 0, &depthError{off: i}
 		}
 		closer := byte('}')
 		if c == '[' {
