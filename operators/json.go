@@ -210,10 +210,13 @@ func (o *JSONOperator) Process(ctx context.Context, b *pipeline.Batch, emit pipe
 	}
 	rows := int(rec.NumRows())
 	o.dec.reserve(rows)
+	// ValueBytes starts at the first record's bytes, ValueOffsets are
+	// absolute: they differ when rec is a slice.
 	offsets, bytes := data.ValueOffsets(), data.ValueBytes()
+	base := offsets[0]
 	good := 0
 	for i := range rows {
-		payload := bytes[offsets[i]:offsets[i+1]]
+		payload := bytes[offsets[i]-base : offsets[i+1]-base]
 		var err error
 		if data.IsNull(i) {
 			err = errNullRecord
