@@ -61,11 +61,7 @@ func (w *watermarks) advance() (int64, bool) {
 			continue
 		}
 		active = true
-		wm := MinTime
-		if s.max != MinTime {
-			wm = s.max - w.bound
-		}
-		low = min(low, wm)
+		low = min(low, shardWatermark(s.max, w.bound))
 	}
 	if !active || low <= w.current {
 		return w.current, false
@@ -76,3 +72,12 @@ func (w *watermarks) advance() (int64, bool) {
 
 // finish moves the watermark to MaxTime: the input has ended.
 func (w *watermarks) finish() { w.current = MaxTime }
+
+// shardWatermark is max - bound, saturating at MinTime: an event time near the
+// int64 minimum must not wrap around to a watermark in the far future.
+func shardWatermark(max, bound int64) int64 {
+	if max < MinTime+bound {
+		return MinTime
+	}
+	return max - bound
+}
