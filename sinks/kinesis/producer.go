@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/shardflow/shardflow/internal/kinesiserr"
 	"github.com/shardflow/shardflow/internal/kpl"
 )
 
@@ -90,7 +92,7 @@ func NewProducer(cfg ProducerConfig, opts ...ProducerOption) (*Producer, error) 
 	cfg = cfg.withDefaults()
 	p := &Producer{
 		cfg: cfg, api: cfg.Client, stream: newStreamRef(cfg.Stream),
-		now: time.Now, sleep: sleepCtx, randN: defaultRandN,
+		now: time.Now, sleep: kinesiserr.Sleep, randN: rand.N[time.Duration],
 		aggs: make(map[string]*kpl.Aggregator), blocked: make(map[string]struct{}),
 	}
 	for _, o := range opts {
@@ -230,7 +232,7 @@ func (p *Producer) refreshShards(ctx context.Context) error {
 		if !IsRetryable(err) || attempt >= p.cfg.MaxAttempts || ctx.Err() != nil {
 			return err
 		}
-		if err := p.sleep(ctx, backoff(attempt, p.cfg.MinBackoff, p.cfg.MaxBackoff, p.randN)); err != nil {
+		if err := p.sleep(ctx, kinesiserr.Backoff(attempt-1, p.cfg.MinBackoff, p.cfg.MaxBackoff, p.randN)); err != nil {
 			return err
 		}
 	}
@@ -304,7 +306,7 @@ func (p *Producer) send(ctx context.Context) error {
 			e := p.queue[i]
 			if e.attempts++; e.attempts >= p.cfg.MaxAttempts {
 				p.drop(i)
-				return fmt.Errorf("kinesis: put records: %w", &RecordError{PartitionKey: e.key, Attempts: e.attempts, Code: apiCode(err), Message: err.Error()})
+				return fmt.Errorf("kinesis: put records: %w", &RecordError{PartitionKey: e.key, Attempts: e.attempts, Code: kinesiserr.Code(err), Message: err.Error()})
 			}
 		}
 		p.stats.Retries += int64(len(picked))
@@ -355,7 +357,7 @@ func (p *Producer) send(ctx context.Context) error {
 // backoff waits before the retry of failed records.
 func (p *Producer) backoff(ctx context.Context, failed int, why string) error {
 	p.failStreak++
-	d := backoff(p.failStreak, p.cfg.MinBackoff, p.cfg.MaxBackoff, p.randN)
+	d := kinesiserr.Backoff(p.failStreak-1, p.cfg.MinBackoff, p.cfg.MaxBackoff, p.randN)
 	p.cfg.Logger.Debug("kinesis: retrying records", "stream", p.cfg.Stream, "records", failed, "why", why, "backoff", d)
 	if err := p.sleep(ctx, d); err != nil {
 		return fmt.Errorf("kinesis: put records: %w", err)

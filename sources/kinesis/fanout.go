@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 
+	"github.com/shardflow/shardflow/internal/kinesiserr"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -62,7 +63,7 @@ func (s *Source) consumer(ctx context.Context) (string, error) {
 	switch {
 	case err == nil:
 		arn = aws.ToString(reg.Consumer.ConsumerARN)
-	case apiCode(err) == "ResourceInUseException": // registered before: use it
+	case kinesiserr.Code(err) == kinesiserr.ResourceInUse: // registered before: use it
 	default:
 		return "", fmt.Errorf("kinesis: register consumer %s: %w", s.cfg.Consumer, err)
 	}
@@ -80,7 +81,7 @@ func (s *Source) consumer(ctx context.Context) (string, error) {
 			s.cfg.Logger.Info("enhanced fan-out consumer ready", "consumer", s.cfg.Consumer, "arn", s.consumerARN)
 			return s.consumerARN, nil
 		}
-		if err := sleepCtx(ctx, min(backoff(attempt, 50*time.Millisecond, time.Second), time.Second)); err != nil {
+		if err := kinesiserr.Sleep(ctx, min(kinesiserr.Backoff(attempt, 50*time.Millisecond, time.Second, nil), time.Second)); err != nil {
 			return "", fmt.Errorf("kinesis: consumer %s not active: %w", s.cfg.Consumer, err)
 		}
 	}

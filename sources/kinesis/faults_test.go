@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardflow/shardflow/internal/kinesiserr"
 	"github.com/shardflow/shardflow/internal/testenv"
 )
 
@@ -54,7 +55,7 @@ func (f *faultTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body.Close()
 	}
 	status := http.StatusBadRequest
-	if fault == codeInternalFailure {
+	if fault == kinesiserr.InternalFailureException {
 		status = http.StatusInternalServerError
 	}
 	body := fmt.Sprintf(`{"__type":"%s","message":"injected by the test"}`, fault)
@@ -90,15 +91,15 @@ func TestKinesaliteFaults(t *testing.T) {
 	ft := &faultTransport{base: base, injected: map[string]int{}, plan: func(n int) string {
 		switch {
 		case n%4 == 1:
-			return codeThroughputExceeded
+			return kinesiserr.ThroughputExceeded
 		case n%9 == 0:
-			return codeExpiredIterator
+			return kinesiserr.ExpiredIterator
 		case n%13 == 0:
-			return codeInternalFailure
+			return kinesiserr.InternalFailureException
 		case n%11 == 0:
 			return "drop"
 		case n%7 == 0:
-			return codeLimitExceeded
+			return kinesiserr.LimitExceeded
 		}
 		return ""
 	}}
@@ -120,12 +121,12 @@ func TestKinesaliteFaults(t *testing.T) {
 	}
 	checkClicks(t, job.rows, w)
 	t.Logf("injected %v over %d GetRecords calls; metrics: %d throttles, %d retries", ft.injected, ft.n, m.throttles, m.retries)
-	for _, code := range []string{codeThroughputExceeded, codeExpiredIterator, codeInternalFailure, "drop", codeLimitExceeded} {
+	for _, code := range []string{kinesiserr.ThroughputExceeded, kinesiserr.ExpiredIterator, kinesiserr.InternalFailureException, "drop", kinesiserr.LimitExceeded} {
 		if ft.injected[code] == 0 {
 			t.Errorf("no %s injected; make the stream longer", code)
 		}
 	}
-	wantThrottles := ft.injected[codeThroughputExceeded] + ft.injected[codeLimitExceeded]
+	wantThrottles := ft.injected[kinesiserr.ThroughputExceeded] + ft.injected[kinesiserr.LimitExceeded]
 	total := 0
 	for _, n := range ft.injected {
 		total += n

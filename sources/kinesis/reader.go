@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/shardflow/shardflow/internal/kinesiserr"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -200,7 +201,7 @@ func (r *shardReader) failed(ctx context.Context, err error) error {
 		}
 		r.log.Debug("iterator expired; renewing", "after", r.last.String())
 		return nil
-	case IsRetryable(err), r.cfg.Consumer != "" && apiCode(err) == "ResourceInUseException":
+	case IsRetryable(err), r.cfg.Consumer != "" && kinesiserr.Code(err) == kinesiserr.ResourceInUse:
 		// SubscribeToShard says ResourceInUse while the shard's previous
 		// subscription is still open: retry after a while.
 		if IsThrottle(err) {
@@ -210,7 +211,7 @@ func (r *shardReader) failed(ctx context.Context, err error) error {
 			return fmt.Errorf("kinesis: shard %s: %d consecutive failures: %w", r.shard, r.failures, err)
 		}
 		r.cfg.Metrics.Retried(r.shard)
-		wait := backoff(r.failures-1, r.cfg.MinBackoff, r.cfg.MaxBackoff)
+		wait := kinesiserr.Backoff(r.failures-1, r.cfg.MinBackoff, r.cfg.MaxBackoff, nil)
 		r.nextCall = time.Now().Add(wait)
 		if earliest := r.lastCall.Add(MinCallInterval); r.nextCall.Before(earliest) {
 			r.nextCall = earliest // a throttled call counts against the 5 calls/s too
@@ -454,21 +455,7 @@ func (r *shardReader) Close() error {
 
 // sleepUntil waits until t or until ctx is done.
 func sleepUntil(ctx context.Context, t time.Time) error {
-	return sleepCtx(ctx, time.Until(t))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
+	return kinesiserr.Sleep(ctx, time.Until(t))
 }
 
 // compareSeq compares two decimal sequence numbers (up to 128 bits).

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/shardflow/shardflow/internal/kinesiserr"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -68,7 +69,7 @@ func (s *Source) Shards(ctx context.Context) ([]pipeline.Shard, error) {
 			if !IsRetryable(err) || attempt >= s.cfg.MaxRetries {
 				return nil, fmt.Errorf("kinesis: list shards of %s: %w", s.cfg.Stream, err)
 			}
-			if err := sleepCtx(ctx, backoff(attempt, s.cfg.MinBackoff, s.cfg.MaxBackoff)); err != nil {
+			if err := kinesiserr.Sleep(ctx, kinesiserr.Backoff(attempt, s.cfg.MinBackoff, s.cfg.MaxBackoff, nil)); err != nil {
 				return nil, fmt.Errorf("kinesis: list shards of %s: %w", s.cfg.Stream, err)
 			}
 			attempt++
