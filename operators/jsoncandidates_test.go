@@ -373,20 +373,8 @@ func (w *sonicWalker) reject(reason string) error {
 }
 
 func (w *sonicWalker) wrongType(got string) error {
-	var want string
-	switch w.d.fields[w.field].kind {
-	case kindString:
-		want = "a string"
-	case kindInt64:
-		want = "an integer"
-	case kindFloat64:
-		want = "a number"
-	case kindBool:
-		want = "true or false"
-	case kindTimestamp:
-		want = "an RFC 3339 string or epoch milliseconds"
-	}
-	return w.reject("want " + want + ", got " + got)
+	w.err = w.d.wrongType(w.field, got)
+	return errSonicStop
 }
 
 func (w *sonicWalker) OnNull() error {
