@@ -142,7 +142,7 @@ func TestIntegrationFaults(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stream := strings.ReplaceAll(tc.name, " ", "-")
-			createStream(t, srv.Client, stream, 2)
+			testenv.CreateStream(t, srv.Client, stream, 2)
 			f := tc.faults
 			f.base, f.rng = http.DefaultTransport.(*http.Transport).Clone(), rand.New(rand.NewPCG(3, 4))
 			client := srv.NewClient(f)

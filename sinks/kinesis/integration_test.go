@@ -14,23 +14,6 @@ import (
 	"github.com/shardflow/shardflow/internal/testenv"
 )
 
-// createStream creates a stream on the server and waits until it is active.
-func createStream(t *testing.T, client *kinesis.Client, name string, shards int32) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := client.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(shards)}); err != nil {
-		t.Fatalf("create stream %s: %v", name, err)
-	}
-	w := kinesis.NewStreamExistsWaiter(client, func(o *kinesis.StreamExistsWaiterOptions) {
-		o.MinDelay = 20 * time.Millisecond
-		o.MaxDelay = 100 * time.Millisecond
-	})
-	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, 30*time.Second); err != nil {
-		t.Fatalf("stream %s not active: %v", name, err)
-	}
-}
-
 // readStream reads every shard of the stream from TRIM_HORIZON to its end
 // with the SDK's GetRecords and returns the user records, deaggregated.
 func readStream(t *testing.T, client *kinesis.Client, name string) []userRecord {
@@ -79,7 +62,7 @@ func TestIntegrationKinesalite(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stream := "produce-" + tc.name
-			createStream(t, srv.Client, stream, 2)
+			testenv.CreateStream(t, srv.Client, stream, 2)
 			p, err := NewProducer(ProducerConfig{Stream: stream, Client: srv.Client, Aggregate: tc.aggregate, MaxAggregateBytes: 50_000})
 			if err != nil {
 				t.Fatal(err)
@@ -103,7 +86,7 @@ func TestIntegrationKinesalite(t *testing.T) {
 	t.Run("sink", func(t *testing.T) {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
-		createStream(t, srv.Client, "derived", 2)
+		testenv.CreateStream(t, srv.Client, "derived", 2)
 		s, err := New(Config{PartitionKeyColumn: "page", ProducerConfig: ProducerConfig{Stream: "derived", Client: srv.Client, Aggregate: true}})
 		if err != nil {
 			t.Fatal(err)
