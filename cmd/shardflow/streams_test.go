@@ -78,31 +78,13 @@ func countOf(s string) int {
 	return n
 }
 
-// countRecords reads every shard of stream from its start with the SDK.
+// countRecords counts the Kinesis records of every shard of stream.
 func countRecords(t *testing.T, c *awskinesis.Client, stream string) int {
 	t.Helper()
-	shards, err := c.ListShards(t.Context(), &awskinesis.ListShardsInput{StreamName: aws.String(stream)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, records := testenv.ReadStream(t, c, stream)
 	n := 0
-	for _, s := range shards.Shards {
-		it, err := c.GetShardIterator(t.Context(), &awskinesis.GetShardIteratorInput{StreamName: aws.String(stream),
-			ShardId: s.ShardId, ShardIteratorType: "TRIM_HORIZON"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for iter := it.ShardIterator; iter != nil; {
-			out, err := c.GetRecords(t.Context(), &awskinesis.GetRecordsInput{ShardIterator: iter})
-			if err != nil {
-				t.Fatal(err)
-			}
-			n += len(out.Records)
-			if len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0 {
-				break
-			}
-			iter = out.NextShardIterator
-		}
+	for _, recs := range records {
+		n += len(recs)
 	}
 	return n
 }

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -52,4 +53,39 @@ func OpenShards(t testing.TB, c *kinesis.Client, name string) []types.Shard {
 		}
 	}
 	return open
+}
+
+// ReadStream reads every shard of the stream with the SDK, from TRIM_HORIZON
+// until an empty answer or the end of a closed shard, and returns the records
+// by shard id, in order; the shard ids come in ListShards' order.
+func ReadStream(t testing.TB, c *kinesis.Client, name string) (ids []string, records map[string][]types.Record) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	shards, err := c.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("testenv: list shards of %s: %v", name, err)
+	}
+	records = map[string][]types.Record{}
+	for _, sh := range shards.Shards {
+		id := aws.ToString(sh.ShardId)
+		ids = append(ids, id)
+		it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(name),
+			ShardId: sh.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			t.Fatalf("testenv: shard %s: get shard iterator: %v", id, err)
+		}
+		for iter := it.ShardIterator; iter != nil; {
+			out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(10000)})
+			if err != nil {
+				t.Fatalf("testenv: shard %s: get records: %v", id, err)
+			}
+			if len(out.Records) == 0 {
+				break // caught up
+			}
+			records[id] = append(records[id], out.Records...)
+			iter = out.NextShardIterator
+		}
+	}
+	return ids, records
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/shardflow/shardflow/internal/testenv"
 )
@@ -18,34 +16,11 @@ import (
 // with the SDK's GetRecords and returns the user records, deaggregated.
 func readStream(t *testing.T, client *kinesis.Client, name string) []userRecord {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	shards, err := client.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids, records := testenv.ReadStream(t, client, name)
 	logs := map[string][]stored{}
-	var ids []string
-	for _, sh := range shards.Shards {
-		id := aws.ToString(sh.ShardId)
-		ids = append(ids, id)
-		it, err := client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(name), ShardId: sh.ShardId, ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
-		if err != nil {
-			t.Fatal(err)
-		}
-		iter := it.ShardIterator
-		for iter != nil {
-			out, err := client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(10000)})
-			if err != nil {
-				t.Fatalf("shard %s: get records: %v", id, err)
-			}
-			for _, r := range out.Records {
-				logs[id] = append(logs[id], stored{aws.ToString(r.PartitionKey), r.Data})
-			}
-			if len(out.Records) == 0 {
-				break // caught up
-			}
-			iter = out.NextShardIterator
+	for id, recs := range records {
+		for _, r := range recs {
+			logs[id] = append(logs[id], stored{aws.ToString(r.PartitionKey), r.Data})
 		}
 	}
 	return readBack(t, ids, func(s string) []stored { return logs[s] })
