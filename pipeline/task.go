@@ -116,11 +116,9 @@ func (t *task) run(ctx context.Context) error {
 					return nil
 				}
 			default:
-				if !t.process(ctx, chain, res.batch) {
-					return nil
-				}
-				if t.err != nil {
-					return t.err
+				sent, err := t.process(ctx, chain, res.batch)
+				if err != nil || !sent {
+					return err
 				}
 			}
 		case <-ctx.Done():
@@ -183,13 +181,12 @@ func readLoop(ctx context.Context, r ShardReader, out chan<- readResult) {
 }
 
 // process runs one raw batch through the operator chain and sends what comes
-// out; it reports false when the job is ending. A chain error is left in t.err.
-func (t *task) process(ctx context.Context, chain func(context.Context, *Batch) error, b *Batch) bool {
+// out; sent is false when the job is ending.
+func (t *task) process(ctx context.Context, chain func(context.Context, *Batch) error, b *Batch) (sent bool, err error) {
 	last, n := b.Last, b.Len()
 	t.metrics.ShardRead(t.shard.ID, n, rawBytes(b))
 	if err := chain(ctx, b); err != nil {
-		t.err = fmt.Errorf("shard %s: batch ..%s: %w", t.shard.ID, last, err)
-		return true
+		return false, fmt.Errorf("shard %s: batch ..%s: %w", t.shard.ID, last, err)
 	}
 	for i, ob := range t.outs {
 		if ob.Side == MainSide && t.timeCol >= 0 {
@@ -203,14 +200,14 @@ func (t *task) process(ctx context.Context, chain func(context.Context, *Batch) 
 				rest.Release()
 			}
 			t.outs = t.outs[:0]
-			return false
+			return false, nil
 		}
 	}
 	t.outs = t.outs[:0]
 	t.state.Position = last
 	t.progress.records.Add(int64(n))
 	t.progress.position.Store(last.String())
-	return true
+	return true, nil
 }
 
 // chain returns the fused operator chain: operator i emits into operator i+1,
