@@ -170,10 +170,7 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 	case Barrier:
 		c.shards[el.Shard].state = el.State
 		if p := c.pending; p != nil && p.id == el.ID {
-			delete(p.waiting, el.Shard)
-			if len(p.waiting) == 0 {
-				return c.complete(ctx)
-			}
+			return c.arrived(ctx, el.Shard)
 		}
 	case shardEnd:
 		e := c.shards[el.Shard]
@@ -196,12 +193,8 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 		// A shard that stopped without finishing (the job is shutting down)
 		// keeps its clock: the rows it has not read yet must not become late
 		// because the shards still sending moved the watermark on.
-		if p := c.pending; p != nil {
-			delete(p.waiting, el.Shard)
-			if len(p.waiting) == 0 {
-				return c.complete(ctx)
-			}
-			return nil
+		if c.pending != nil {
+			return c.arrived(ctx, el.Shard)
 		}
 		if c.rediscover {
 			return c.discover(ctx)
@@ -209,6 +202,16 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 		return c.advanceWatermark(ctx)
 	default:
 		return fmt.Errorf("pipeline: job %q: unexpected element %T", c.j.name, el)
+	}
+	return nil
+}
+
+// arrived notes that shard has reached the in-flight checkpoint (its barrier
+// or its end came) and completes the checkpoint when it was the last one.
+func (c *coordinator) arrived(ctx context.Context, shard string) error {
+	delete(c.pending.waiting, shard)
+	if len(c.pending.waiting) == 0 {
+		return c.complete(ctx)
 	}
 	return nil
 }
