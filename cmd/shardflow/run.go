@@ -54,7 +54,7 @@ SIGINT or SIGTERM take a final checkpoint and exit 0; a second signal aborts.`,
 			if err := f.validate(); err != nil {
 				return err
 			}
-			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kinesisConfig(f.start)}, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kinesis.Config{Start: f.start}}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	addJobFlags(cmd, &f, filepath.Join("shardflow-data"))
@@ -80,8 +80,6 @@ func addJobFlags(cmd *cobra.Command, f *runFlags, data string) {
 	fl.StringVar(&f.status, "status", "auto", "live status line: auto (on a terminal) | on | off")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464); empty: off")
 }
-
-func kinesisConfig(start string) kinesis.Config { return kinesis.Config{Start: start} }
 
 func (f runFlags) validate() error {
 	var errs []error
