@@ -2,7 +2,18 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"time"
+)
+
+var (
+	// ErrStoreLocked is returned by CheckpointStore.Acquire when another
+	// process holds the job's checkpoints.
+	ErrStoreLocked = errors.New("pipeline: the job's checkpoints are held by another process")
+	// ErrFenced is returned by CheckpointStore.Save for a checkpoint whose
+	// epoch is older than the store's: a newer process took the store over,
+	// and this one must stop without committing anything.
+	ErrFenced = errors.New("pipeline: the checkpoint store was taken over by a newer process")
 )
 
 // Checkpoint is a consistent cut through a running job: where every shard was,
@@ -16,6 +27,17 @@ type Checkpoint struct {
 	// Fingerprint identifies the job's shape (its stages and schemas); a job
 	// refuses to restore a checkpoint of a different shape.
 	Fingerprint string `json:"fingerprint"`
+	// Run identifies the run that the checkpoint continues: chosen when the
+	// job starts without a checkpoint and carried by every checkpoint after.
+	// Sinks put it in the names of what they commit, so that no two runs can
+	// produce the same name.
+	Run string `json:"run"`
+	// Epoch is the fencing epoch of the process that wrote the checkpoint
+	// (StoreLock.Epoch); the store refuses a Save with an older one.
+	Epoch uint64 `json:"epoch"`
+	// Source is the source's identity (Identifier.Identity) at the
+	// checkpoint; nil for a source that has none.
+	Source []byte `json:"source,omitempty"`
 	// Created is the wall-clock time the checkpoint was completed.
 	Created time.Time `json:"created"`
 	// Watermark is the job's watermark when the checkpoint was taken.
@@ -31,7 +53,8 @@ type Checkpoint struct {
 // ShardState is what a checkpoint records of one shard.
 type ShardState struct {
 	// Position is the last record of the shard that the checkpoint covers; the
-	// zero Position if none was read.
+	// zero Position if none was read (Earliest for a shard that appeared
+	// after the job's first listing).
 	Position Position `json:"position"`
 	// Finished is set once the shard has ended and every record was read; a
 	// finished shard is never read again.
@@ -46,9 +69,26 @@ type ShardState struct {
 // CheckpointStore persists checkpoints. Save must be atomic: after a crash the
 // store holds either the whole checkpoint or none of it.
 type CheckpointStore interface {
-	// Save persists cp atomically and durably.
+	// Acquire makes the calling process the only one that saves checkpoints
+	// of job, until the lock is released or the process ends, and returns
+	// the lock with a fencing epoch greater than every earlier holder's. When
+	// another process holds the job, the error wraps ErrStoreLocked.
+	Acquire(ctx context.Context, job string) (StoreLock, error)
+	// Save persists cp atomically and durably. It refuses, with an error
+	// wrapping ErrFenced, a checkpoint whose Epoch is not the current holder's
+	// (a newer process took the store over).
 	Save(ctx context.Context, cp *Checkpoint) error
 	// Latest returns the newest complete checkpoint of job, or nil and no error
-	// when there is none.
+	// when there is none. It never falls back past a checkpoint it cannot
+	// read: that is an error, because the unreadable checkpoint's output may
+	// have been committed.
 	Latest(ctx context.Context, job string) (*Checkpoint, error)
+}
+
+// StoreLock is a process's exclusive hold on a job's checkpoints.
+type StoreLock interface {
+	// Epoch is the fencing epoch every checkpoint saved under the lock carries.
+	Epoch() uint64
+	// Release gives the job's checkpoints up; releasing twice does nothing.
+	Release() error
 }

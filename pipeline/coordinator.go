@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -27,6 +29,12 @@ type coordinator struct {
 	nextID  uint64
 	pending *inflight
 
+	lock     StoreLock   // the checkpoint store's lock; nil without a store
+	restored *Checkpoint // the checkpoint the job resumed from; nil when it started fresh
+	run      string      // the run id every checkpoint carries
+	recovery Recovery    // what the sinks were told at the start
+	listed   bool        // the source has been listed once in this run
+
 	rediscover bool            // a shard finished while a checkpoint was in flight
 	retired    []string        // finished shards whose clocks hold the watermark until their children start
 	bounded    map[string]bool // shards whose bounded read reached its bound in this run
@@ -51,7 +59,7 @@ type inflight struct {
 	final   bool
 }
 
-func newCoordinator(ctx context.Context, j *Job) (*coordinator, error) {
+func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 	c := &coordinator{
 		j:       j,
 		in:      make(chan any, j.queue),
@@ -60,21 +68,36 @@ func newCoordinator(ctx context.Context, j *Job) (*coordinator, error) {
 		wm:      newWatermarks(j.bound),
 		nextID:  1,
 	}
-	var cp *Checkpoint
 	if j.store != nil {
-		var err error
-		if cp, err = j.store.Latest(ctx, j.name); err != nil {
+		if c.lock, err = j.store.Acquire(ctx, j.name); err != nil {
+			return nil, fmt.Errorf("pipeline: job %q: %w", j.name, err)
+		}
+		defer func() {
+			if err != nil {
+				c.release()
+			}
+		}()
+		if c.restored, err = j.store.Latest(ctx, j.name); err != nil {
 			return nil, fmt.Errorf("pipeline: job %q: load checkpoint: %w", j.name, err)
 		}
 	}
+	cp := c.restored
 	if cp != nil && cp.Fingerprint != j.fingerprint {
 		return nil, fmt.Errorf("%w: checkpoint %d of job %q has fingerprint %s, this job has %s; "+
-			"keep the job as it was, or start it with a new checkpoint directory", ErrIncompatibleCheckpoint, cp.ID, j.name, cp.Fingerprint, j.fingerprint)
+			"keep the job as it was, or start it over with a new checkpoint directory and --overwrite", ErrIncompatibleCheckpoint, cp.ID, j.name, cp.Fingerprint, j.fingerprint)
 	}
-	var id uint64
-	var handles, opState map[string][]byte
+	if id, ok := j.src.(Identifier); ok && cp != nil {
+		if err := id.Resume(cp.Source); err != nil {
+			return nil, fmt.Errorf("pipeline: job %q: checkpoint %d: %w", j.name, cp.ID, err)
+		}
+	}
+	rec := Recovery{Job: j.name, Overwrite: j.overwrite}
+	if c.lock != nil {
+		rec.Epoch = c.lock.Epoch()
+	}
+	var opState map[string][]byte
 	if cp != nil {
-		id, handles, opState = cp.ID, cp.Sinks, cp.Operators
+		rec.ID, rec.Run, opState = cp.ID, cp.Run, cp.Operators
 		c.nextID = cp.ID + 1
 		c.wm.current = cp.Watermark
 		for sid, st := range cp.Shards {
@@ -82,24 +105,56 @@ func newCoordinator(ctx context.Context, j *Job) (*coordinator, error) {
 			j.progress(sid, st)
 		}
 		j.updateStats(func(s *Stats) { s.ResumedFrom, s.LastCheckpoint, s.Watermark = cp.ID, cp.ID, cp.Watermark })
-		j.logger.Info("resuming", "job", j.name, "checkpoint", cp.ID, "shards", len(cp.Shards))
+		j.logger.Info("resuming", "job", j.name, "checkpoint", cp.ID, "run", cp.Run, "shards", len(cp.Shards))
 	}
+	if rec.Run == "" { // a fresh job, or a checkpoint written before runs had ids
+		if rec.Run, err = newRunID(); err != nil {
+			return nil, fmt.Errorf("pipeline: job %q: %w", j.name, err)
+		}
+	}
+	c.run, c.recovery = rec.Run, rec
 	for _, s := range j.allSinks() {
 		if cm, ok := s.(Committer); ok {
-			if err := cm.Recover(ctx, id, handles[s.Name()]); err != nil {
-				return nil, fmt.Errorf("pipeline: job %q: recover sink %s at checkpoint %d: %w", j.name, s.Name(), id, err)
+			r := rec
+			if cp != nil {
+				r.Handle = cp.Sinks[s.Name()]
+			}
+			if err := cm.Recover(ctx, r); err != nil {
+				return nil, fmt.Errorf("pipeline: job %q: recover sink %s at checkpoint %d: %w", j.name, s.Name(), rec.ID, err)
 			}
 		}
 	}
 	if j.keyed != nil && opState[j.keyedName] != nil {
 		if err := j.keyed.Restore(opState[j.keyedName]); err != nil {
-			return nil, fmt.Errorf("pipeline: job %q: restore %s from checkpoint %d: %w", j.name, j.keyedName, id, err)
+			return nil, fmt.Errorf("pipeline: job %q: restore %s from checkpoint %d: %w", j.name, j.keyedName, rec.ID, err)
 		}
 	}
 	return c, nil
 }
 
-func (c *coordinator) run(ctx context.Context) error {
+// newRunID returns a run id: 12 random hex digits, which no other run of any
+// job will produce in practice (48 bits).
+func newRunID() (string, error) {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("run id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// release gives up the checkpoint store's lock, if held.
+func (c *coordinator) release() {
+	if c.lock == nil {
+		return
+	}
+	if err := c.lock.Release(); err != nil {
+		c.j.logger.Warn("cannot release the checkpoint store's lock", "job", c.j.name, "err", err)
+	}
+	c.lock = nil
+}
+
+func (c *coordinator) runAll(ctx context.Context) error {
+	defer c.release()
 	g, gctx := errgroup.WithContext(ctx)
 	taskCtx, stopTasks := context.WithCancel(gctx)
 	c.g, c.taskCtx = g, taskCtx
@@ -329,8 +384,16 @@ func (c *coordinator) discover(ctx context.Context) error {
 			e.shard, e.state.Parents = s, s.Parents
 			continue
 		}
-		c.shards[s.ID] = &shardEntry{shard: s, state: ShardState{Parents: s.Parents, MaxEventTime: MinTime}}
+		st := ShardState{Parents: s.Parents, MaxEventTime: MinTime}
+		if c.listed || c.restored != nil {
+			// Every record of a shard that appeared after the job's first
+			// listing is new to the job: read it from its earliest record,
+			// whatever the configured start.
+			st.Position = Earliest
+		}
+		c.shards[s.ID] = &shardEntry{shard: s, state: st}
 	}
+	c.listed = true
 	if !c.j.src.Bounded() {
 		c.prune(isListed)
 	}
@@ -500,10 +563,17 @@ func (c *coordinator) checkpoint(ctx context.Context, p *inflight) error {
 		ID:          p.id,
 		Job:         c.j.name,
 		Fingerprint: c.j.fingerprint,
+		Run:         c.run,
 		Watermark:   c.wm.current,
 		Shards:      make(map[string]ShardState, len(c.shards)),
 		Operators:   map[string][]byte{},
 		Sinks:       map[string][]byte{},
+	}
+	if c.lock != nil {
+		cp.Epoch = c.lock.Epoch()
+	}
+	if id, ok := c.j.src.(Identifier); ok {
+		cp.Source = id.Identity()
 	}
 	for id, e := range c.shards {
 		cp.Shards[id] = e.state

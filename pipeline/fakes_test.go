@@ -250,7 +250,20 @@ type memStore struct {
 	mu    sync.Mutex
 	saved []*Checkpoint
 	fail  error
+	epoch uint64
 }
+
+func (s *memStore) Acquire(context.Context, string) (StoreLock, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.epoch++
+	return memLock(s.epoch), nil
+}
+
+type memLock uint64
+
+func (l memLock) Epoch() uint64 { return uint64(l) }
+func (memLock) Release() error  { return nil }
 
 func (s *memStore) Save(_ context.Context, cp *Checkpoint) error {
 	s.mu.Lock()
@@ -333,7 +346,8 @@ func (s *memSink) Commit(_ context.Context, id uint64, handle []byte) error {
 	return nil
 }
 
-func (s *memSink) Recover(ctx context.Context, id uint64, handle []byte) error {
+func (s *memSink) Recover(ctx context.Context, r Recovery) error {
+	id, handle := r.ID, r.Handle
 	s.mu.Lock()
 	s.staged = nil
 	for pid := range s.precommit {

@@ -35,6 +35,7 @@ type Job struct {
 	sides       map[Side]Sink
 	store       CheckpointStore
 	interval    time.Duration
+	overwrite   bool // WithOverwrite
 
 	mem     memory.Allocator
 	logger  *slog.Logger
@@ -81,6 +82,9 @@ type Stats struct {
 	Watermark      int64
 	Finished       bool // every shard of a bounded source has been read and committed
 	Shards         []ShardProgress
+	// Trouble is, by shard, a failure the source is retrying now (see
+	// TroubleReporter); nil when every shard reads normally.
+	Trouble map[string]string
 }
 
 // ShardProgress is how far a shard has been read.
@@ -94,6 +98,12 @@ type ShardProgress struct {
 
 // Stats returns a snapshot of the job's progress; safe to call while it runs.
 func (j *Job) Stats() Stats {
+	var trouble map[string]string
+	if tr, ok := j.src.(TroubleReporter); ok {
+		if t := tr.Trouble(); len(t) > 0 {
+			trouble = t
+		}
+	}
 	j.statsMu.Lock()
 	defer j.statsMu.Unlock()
 	s := j.stats
@@ -106,6 +116,7 @@ func (j *Job) Stats() Stats {
 		s.RecordsIn += sp.Records
 		s.Shards = append(s.Shards, sp)
 	}
+	s.Trouble = trouble
 	return s
 }
 
@@ -162,7 +173,7 @@ func (j *Job) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	return c.run(ctx)
+	return c.runAll(ctx)
 }
 
 // Shutdown asks the job to take a final checkpoint and return from Run, and

@@ -29,3 +29,9 @@ func WithQueue(n int) Option {
 		}
 	}
 }
+
+// WithOverwrite makes the job replace committed output of the same job that
+// its checkpoints do not account for (another run's, or a lost checkpoint's),
+// instead of refusing to start. Use it to start a job over from scratch into
+// an output it wrote before.
+func WithOverwrite() Option { return func(j *Job) { j.overwrite = true } }

@@ -17,11 +17,30 @@ import "strconv"
 // AT the sequence number and skips what the position covers, so a checkpoint
 // may fall inside an aggregate.
 //
-// The zero Position means "before the first record".
+// The zero Position means "before the first record, from the source's
+// configured start" (the start of a file; latest, trim_horizon or a
+// timestamp for Kinesis). Earliest means "before the first record that the
+// shard still holds", whatever the configured start: the runtime gives it to
+// shards that appear after the job's first listing of its source (the
+// children of a Kinesis split or merge, a file created later), because
+// every record of such a shard is new to the job. This is the Kinesis Client
+// Library's rule (a child shard starts at TRIM_HORIZON), and Earliest is
+// spelled as KCL's checkpoint sentinel.
 type Position struct {
 	Seq string `json:"seq,omitempty"`
 	N   int64  `json:"n"`
 }
+
+// Earliest is the position before the first record a shard holds; see Position.
+var Earliest = Position{Seq: "TRIM_HORIZON"}
+
+// IsEarliest reports whether p is Earliest.
+func (p Position) IsEarliest() bool { return p == Earliest }
+
+// IsStart reports whether p is before every record of its shard: the zero
+// Position or Earliest. Offset-addressed sources, whose configured start is
+// the beginning of the shard, treat the two alike.
+func (p Position) IsStart() bool { return p.IsZero() || p.IsEarliest() }
 
 // OffsetPosition returns the position of an offset-addressed record.
 func OffsetPosition(off int64) Position { return Position{N: off} }

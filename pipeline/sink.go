@@ -36,9 +36,34 @@ type Committer interface {
 	// checkpoint id has been persisted, and again after a crash that came
 	// between the two, so it must be idempotent.
 	Commit(ctx context.Context, id uint64, handle []byte) error
-	// Recover is called once before the job reads anything, with the handle
-	// that the latest completed checkpoint holds for this sink (id 0 and a nil
-	// handle when there is none). It commits that handle again and discards
-	// whatever was staged after it.
-	Recover(ctx context.Context, id uint64, handle []byte) error
+	// Recover is called once before the job reads anything and before any
+	// other method but Bind. It commits again the handle that the latest
+	// completed checkpoint holds for this sink and discards whatever was
+	// staged after it. It also checks that the output holds what the job's
+	// checkpoints account for: committed output of the same job that another
+	// run made, or that a checkpoint newer than r.ID made, is refused (unless
+	// r.Overwrite), and so is committed output that has gone missing.
+	Recover(ctx context.Context, r Recovery) error
+}
+
+// Recovery is what a Committer sink is told when the job starts.
+type Recovery struct {
+	// Job is the job's name.
+	Job string
+	// Run is the run id (Checkpoint.Run): the restored checkpoint's, or a new
+	// one when the job starts without a checkpoint. Everything the sink
+	// commits from now on carries it in its name.
+	Run string
+	// Epoch is the fencing epoch of this process (StoreLock.Epoch); 0 for a
+	// job without a checkpoint store.
+	Epoch uint64
+	// ID is the restored checkpoint's id, 0 when there is none.
+	ID uint64
+	// Handle is the sink's handle in the restored checkpoint, nil when there
+	// is none.
+	Handle []byte
+	// Overwrite replaces committed output of the job that the restored
+	// checkpoint does not account for (another run's, a lost checkpoint's)
+	// instead of refusing to start.
+	Overwrite bool
 }

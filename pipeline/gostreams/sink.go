@@ -29,7 +29,7 @@ func NewSink(ctx context.Context, sink pipeline.Sink, schema *arrow.Schema) (*Si
 		return nil, fmt.Errorf("gostreams: sink %s: %w", sink.Name(), err)
 	}
 	if c, ok := sink.(pipeline.Committer); ok {
-		if err := c.Recover(ctx, 0, nil); err != nil {
+		if err := c.Recover(ctx, pipeline.Recovery{Job: "gostreams"}); err != nil {
 			return nil, fmt.Errorf("gostreams: sink %s: %w", sink.Name(), err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/shardflow/shardflow/internal/testenv"
+	"github.com/shardflow/shardflow/pipeline"
 )
 
 // TestDuckDBReadsCommittedTable writes two committed checkpoints of windows
@@ -21,7 +22,7 @@ func TestDuckDBReadsCommittedTable(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := newTestSink(t, dir, 256)
-	if err := s.Recover(ctx, 0, nil); err != nil {
+	if err := s.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1"}); err != nil {
 		t.Fatal(err)
 	}
 	write := func(first, last int) {

@@ -37,7 +37,7 @@ func Example() {
 	if err := sink.Bind(schema); err != nil {
 		log.Fatal(err)
 	}
-	if err := sink.Recover(ctx, 0, nil); err != nil { // no checkpoint yet
+	if err := sink.Recover(ctx, pipeline.Recovery{Job: "example", Run: "r1"}); err != nil { // no checkpoint yet
 		log.Fatal(err)
 	}
 

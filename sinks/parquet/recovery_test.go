@@ -57,7 +57,7 @@ func TestCommitAfterCrashMidRename(t *testing.T) {
 	}
 	log := &syncLog{FS: staging.OS()}
 	s2 := newTestSink(t, dir, 50, WithFS(log))
-	if err := s2.Recover(ctx, 1, h); err != nil {
+	if err := s2.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1", ID: 1, Handle: h}); err != nil {
 		t.Fatal(err)
 	}
 	if n := committedRows(t, root); n != 100 {
@@ -101,7 +101,7 @@ func TestRecoverWhenPartitionVanished(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2 := newTestSink(t, dir, 50)
-	if err := s2.Recover(ctx, 1, h); err != nil {
+	if err := s2.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1", ID: 1, Handle: h}); err != nil {
 		t.Fatalf("Recover after the partition was dropped: %v", err)
 	}
 	if n := committedRows(t, root); n != 50 {
@@ -113,7 +113,7 @@ func TestRecoverWhenPartitionVanished(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s2.Recover(ctx, 1, h); err == nil {
+	if err := s2.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1", ID: 1, Handle: h}); err == nil {
 		t.Error("Recover with a file missing from an existing partition succeeded")
 	}
 	if err := s2.Close(ctx); err != nil {

@@ -3,6 +3,8 @@ package staging
 import (
 	"context"
 	"fmt"
+
+	"github.com/shardflow/shardflow/pipeline"
 )
 
 // Committer is what the two-phase commit of a file sink does with its Area
@@ -40,8 +42,8 @@ func (c *Committer) Commit(ctx context.Context, id uint64, handle []byte) error 
 
 // Recover implements pipeline.Committer: it commits the handle again and
 // deletes the staged files that it does not own.
-func (c *Committer) Recover(ctx context.Context, id uint64, handle []byte) error {
-	return c.count(c.area.Recover(ctx, id, handle))
+func (c *Committer) Recover(ctx context.Context, r pipeline.Recovery) error {
+	return c.count(c.area.Recover(ctx, r.ID, r.Handle))
 }
 
 // count adds the n files renamed, also by a commit that failed halfway.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shardflow/shardflow/pipeline"
 )
 
 func TestCommitterCountsAndPrefixes(t *testing.T) {
@@ -32,7 +34,7 @@ func TestCommitterCountsAndPrefixes(t *testing.T) {
 	if err := c.Commit(ctx, 4, h); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Recover(ctx, 4, h); err != nil { // already committed: nothing renamed
+	if err := c.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1", ID: 4, Handle: h}); err != nil { // already committed: nothing renamed
 		t.Fatal(err)
 	}
 	if n := c.FilesCommitted(); n != 2 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shardflow/shardflow/internal/testenv"
 	"github.com/shardflow/shardflow/pipeline"
+	"github.com/shardflow/shardflow/pipeline/checkpoint"
 )
 
 // collectSink keeps the rows of the batches it is given.
@@ -36,25 +37,6 @@ func (s *collectSink) Write(ctx context.Context, b *pipeline.Batch) error {
 	return nil
 }
 
-// memStore keeps checkpoints in memory.
-type memStore struct {
-	mu sync.Mutex
-	cp *pipeline.Checkpoint
-}
-
-func (m *memStore) Save(ctx context.Context, cp *pipeline.Checkpoint) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.cp = cp
-	return nil
-}
-
-func (m *memStore) Latest(ctx context.Context, job string) (*pipeline.Checkpoint, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.cp, nil
-}
-
 // TestJobDeadLettersAndResume runs the real runtime over kinesalite: a corrupt
 // aggregate reaches the dead-letter sink (and only it), valid aggregates are
 // deaggregated, and a second bounded run resumes after the first one's
@@ -72,7 +54,7 @@ func TestJobDeadLettersAndResume(t *testing.T) {
 			}
 		}
 	}
-	store := &memStore{}
+	store := checkpoint.NewMemory()
 	// run reads the stream with the real runtime: bounded by stop, or, with a
 	// zero stop, unbounded until both sinks hold want rows, then shut down
 	// (a final checkpoint, not finished shards).
@@ -135,10 +117,11 @@ func TestJobDeadLettersAndResume(t *testing.T) {
 	if len(dead) != 1 || dead[0].Data != string(corrupt) || !strings.Contains(dead[0].Dead, "corrupt KPL aggregate") || dead[0].Pos.N != 0 {
 		t.Errorf("first run: dead letters %+v, want the corrupt aggregate", dead)
 	}
-	if store.cp == nil {
-		t.Fatal("first run left no checkpoint")
+	cp, err := store.Latest(t.Context(), "kinesis-dead-letters")
+	if err != nil || cp == nil {
+		t.Fatalf("first run left no checkpoint (%v)", err)
 	}
-	t.Logf("checkpoint after the first run: %+v", store.cp.Shards)
+	t.Logf("checkpoint after the first run: %+v", cp.Shards)
 
 	put(aggregate(t, "k:b0", "k:b1", "k:b2"), []byte("p2"))
 	main, dead = run(time.Now(), 0)

@@ -94,7 +94,7 @@ func (r *run) commit(s Subject, id uint64, h []byte) {
 
 func (r *run) recover(s Subject, id uint64, h []byte) {
 	r.t.Helper()
-	if err := s.Recover(context.Background(), id, h); err != nil {
+	if err := s.Recover(context.Background(), pipeline.Recovery{Job: "test", Run: "run1", ID: id, Handle: h}); err != nil {
 		r.t.Fatalf("Recover(%d): %v", id, err)
 	}
 }
