@@ -99,7 +99,13 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 	if cp != nil {
 		rec.ID, rec.Run, opState = cp.ID, cp.Run, cp.Operators
 		c.nextID = cp.ID + 1
-		c.wm.current = cp.Watermark
+		if cp.Watermark != MaxTime {
+			c.wm.current = cp.Watermark
+		}
+		// else the checkpoint ended a bounded input, whose end fired every
+		// window: the input has grown since (lines appended, more events), and
+		// the watermark starts again from the shards' event times. The keyed
+		// operator still knows which windows it fired.
 		for sid, st := range cp.Shards {
 			c.shards[sid] = &shardEntry{shard: Shard{ID: sid, Parents: st.Parents}, state: st}
 			j.progress(sid, st)
@@ -534,15 +540,20 @@ func (c *coordinator) startCheckpoint(ctx context.Context, final bool) error {
 // at its barrier, so the operator's state is exactly the rows before them.
 func (c *coordinator) complete(ctx context.Context) error {
 	p := c.pending
-	err := c.checkpoint(ctx, p)
-	c.j.metrics.Checkpoint(p.id, time.Since(p.started), err)
+	saved, err := c.checkpoint(ctx, p)
 	if err != nil {
+		c.j.metrics.Checkpoint(p.id, time.Since(p.started), err)
 		return fmt.Errorf("pipeline: job %q: checkpoint %d: %w", c.j.name, p.id, err)
 	}
 	c.pending = nil
+	if saved {
+		c.j.metrics.Checkpoint(p.id, time.Since(p.started), nil)
+	}
 	c.j.updateStats(func(s *Stats) {
-		s.Checkpoints++
-		s.LastCheckpoint = p.id
+		if saved {
+			s.Checkpoints++
+			s.LastCheckpoint = p.id
+		}
 		s.Finished = c.draining
 	})
 	c.j.logger.Debug("checkpoint complete", "job", c.j.name, "id", p.id, "took", time.Since(p.started))
@@ -558,7 +569,9 @@ func (c *coordinator) complete(ctx context.Context) error {
 	return nil
 }
 
-func (c *coordinator) checkpoint(ctx context.Context, p *inflight) error {
+// checkpoint takes checkpoint p; saved is false when a final checkpoint had
+// nothing new to record and was not written.
+func (c *coordinator) checkpoint(ctx context.Context, p *inflight) (saved bool, _ error) {
 	cp := &Checkpoint{
 		ID:          p.id,
 		Job:         c.j.name,
@@ -581,7 +594,7 @@ func (c *coordinator) checkpoint(ctx context.Context, p *inflight) error {
 	if c.j.keyed != nil {
 		state, err := c.j.keyed.Snapshot()
 		if err != nil {
-			return fmt.Errorf("snapshot %s: %w", c.j.keyedName, err)
+			return false, fmt.Errorf("snapshot %s: %w", c.j.keyedName, err)
 		}
 		cp.Operators[c.j.keyedName] = state
 	}
@@ -590,25 +603,52 @@ func (c *coordinator) checkpoint(ctx context.Context, p *inflight) error {
 		if cm, ok := s.(Committer); ok {
 			h, err := cm.PreCommit(ctx, p.id)
 			if err != nil {
-				return fmt.Errorf("pre-commit sink %s: %w", s.Name(), err)
+				return false, fmt.Errorf("pre-commit sink %s: %w", s.Name(), err)
 			}
 			cp.Sinks[s.Name()] = h
 			committers = append(committers, s)
 		}
 	}
 	close(p.release) // the shards go on reading while the checkpoint is persisted
+	if p.final && c.nothingNew(cp) {
+		c.j.logger.Info("nothing new since the checkpoint resumed from: no checkpoint written", "job", c.j.name, "checkpoint", c.restored.ID)
+		c.nextID = p.id // the id was not used
+		return false, nil
+	}
 	cp.Created = time.Now().UTC()
 	if c.j.store != nil {
 		if err := c.j.store.Save(ctx, cp); err != nil {
-			return fmt.Errorf("save: %w", err)
+			return false, fmt.Errorf("save: %w", err)
 		}
 	}
 	for _, s := range committers {
 		if err := s.(Committer).Commit(ctx, p.id, cp.Sinks[s.Name()]); err != nil {
-			return fmt.Errorf("commit sink %s: %w", s.Name(), err)
+			return false, fmt.Errorf("commit sink %s: %w", s.Name(), err)
 		}
 	}
-	return nil
+	return true, nil
+}
+
+// nothingNew reports whether cp, a final checkpoint, would record nothing
+// that the checkpoint the job resumed from does not: no record was read and
+// no row written in this run, and every shard is where it was. Writing it
+// would only push older checkpoints out.
+func (c *coordinator) nothingNew(cp *Checkpoint) bool {
+	was := c.restored
+	if was == nil || len(cp.Shards) != len(was.Shards) {
+		return false
+	}
+	st := c.j.Stats()
+	if st.RecordsIn != 0 || st.RowsOut != 0 || st.DeadLetters != 0 {
+		return false
+	}
+	for id, s := range cp.Shards {
+		w, ok := was.Shards[id]
+		if !ok || s.Position != w.Position || s.Finished != w.Finished || s.MaxEventTime != w.MaxEventTime || !slices.Equal(s.Parents, w.Parents) {
+			return false
+		}
+	}
+	return true
 }
 
 // drainQueue releases the batches that were still queued when the job ended.

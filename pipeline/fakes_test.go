@@ -34,6 +34,7 @@ type memSource struct {
 	onRead func()                   // test hook, called after each Read that returned records
 	slow   map[string]time.Duration // shards whose every Read of records takes this long
 	bound  map[string]int           // shards read as a bounded replay up to this many records
+	opened map[string]Position      // the position each shard was last opened after
 }
 
 func (s *memSource) Name() string                            { return "mem" }
@@ -44,6 +45,12 @@ func (s *memSource) OpenShard(_ context.Context, sh Shard, after Position) (Shar
 	if !ok {
 		return nil, fmt.Errorf("mem: no shard %s", sh.ID)
 	}
+	s.mu.Lock()
+	if s.opened == nil {
+		s.opened = map[string]Position{}
+	}
+	s.opened[sh.ID] = after
+	s.mu.Unlock()
 	return &memReader{src: s, shard: sh.ID, recs: recs, next: int(after.N), b: NewRawBuilder(s.mem)}, nil
 }
 
@@ -295,6 +302,7 @@ type memSink struct {
 	committed []string
 	commits   map[uint64]bool
 	onWrite   func() // test hook, called after each Write
+	recovered []Recovery
 }
 
 func newMemSink(name string) *memSink {
@@ -349,6 +357,7 @@ func (s *memSink) Commit(_ context.Context, id uint64, handle []byte) error {
 func (s *memSink) Recover(ctx context.Context, r Recovery) error {
 	id, handle := r.ID, r.Handle
 	s.mu.Lock()
+	s.recovered = append(s.recovered, r)
 	s.staged = nil
 	for pid := range s.precommit {
 		if pid != id {

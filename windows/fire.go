@@ -21,9 +21,18 @@ type part struct {
 // end is at or before wm, merging the shards' partial aggregates, and emits
 // them as one batch sorted by (window_start, keys). A watermark that does not
 // advance does nothing.
+//
+// The final watermark of a bounded input (MaxTime) fires every window, and
+// then leaves the operator's watermark at the end of the last window it
+// fired: if the input grows afterwards (lines appended to a file, more
+// events) and the job resumes from its checkpoint, rows for the windows that
+// fired are late, and rows for later windows are counted as usual.
 func (o *Operator) OnWatermark(_ context.Context, wm int64, emit pipeline.Emit) error {
 	if wm <= o.wm {
 		return nil
+	}
+	if wm == pipeline.MaxTime {
+		defer func(prev int64) { o.wm = max(prev, o.lastEnd) }(o.wm)
 	}
 	o.wm = wm
 	parts := map[int64][]part{}
@@ -52,6 +61,7 @@ func (o *Operator) OnWatermark(_ context.Context, wm int64, emit pipeline.Emit) 
 			return err
 		}
 		minT, maxT = min(minT, st), max(maxT, ps[0].ws.end)
+		o.lastEnd = max(o.lastEnd, ps[0].ws.end)
 		o.windowsFired++
 		for _, p := range ps {
 			o.freeWindow(p.sh, p.ws)

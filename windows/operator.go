@@ -25,6 +25,7 @@ type Operator struct {
 	shards     map[string]*shardState
 	byName     []*shardState // shards sorted by name, for deterministic merging
 	wm         int64
+	lastEnd    int64 // the end of the latest window fired, MinTime if none
 	serial     uint32
 	compact    int // dict size that triggers a compaction after firing
 	minCompact int // floor of compact; tests lower it
@@ -135,7 +136,7 @@ func (o *Operator) reset() {
 	}
 	o.shards = map[string]*shardState{}
 	o.byName = nil
-	o.wm = pipeline.MinTime
+	o.wm, o.lastEnd = pipeline.MinTime, pipeline.MinTime
 	o.serial = 0
 	if o.minCompact == 0 {
 		o.minCompact = minCompact

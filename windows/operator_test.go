@@ -293,3 +293,41 @@ func FuzzRestore(f *testing.F) {
 		}
 	})
 }
+
+// After the final watermark of a bounded input, an input that has grown (a
+// resumed job reads appended lines) is late only for the windows that fired:
+// rows of later windows fire as usual, also after a snapshot and restore.
+func TestRowsAfterTheEndOfABoundedInput(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	spec := Tumbling(time.Minute).Aggregate(Count("n"))
+	op := newTestOp(t, mem, spec, []string{"page"})
+	x := ptr("x")
+	got := runSteps(t, mem, op, []step{
+		{shard: "a", rows: []row{tsRow(x, 10_000), tsRow(x, 70_000)}},
+		{wm: ptr[int64](pipeline.MaxTime)},
+	})
+	compareFired(t, got, []fired{{rows: []string{"0|60000|x|1", "60000|120000|x|1"}, batches: 1, minT: 0, maxT: 120_000}})
+	state, err := op.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op2 := newTestOp(t, mem, spec, []string{"page"})
+	if err := op2.Restore(state); err != nil {
+		t.Fatal(err)
+	}
+	got = runSteps(t, mem, op2, []step{
+		{shard: "a", rows: []row{tsRow(x, 110_000), tsRow(x, 130_000), tsRow(x, 200_000)}}, // the first is late
+		{wm: ptr[int64](100_000)},                                                           // behind what fired: nothing
+		{wm: ptr[int64](180_000)},
+		{wm: ptr[int64](pipeline.MaxTime)},
+	})
+	compareFired(t, got, []fired{
+		{},
+		{rows: []string{"120000|180000|x|1"}, batches: 1, minT: 120_000, maxT: 180_000},
+		{rows: []string{"180000|240000|x|1"}, batches: 1, minT: 180_000, maxT: 240_000},
+	})
+	if late := op2.Counters()["late_rows"]; late != 1 {
+		t.Errorf("late rows %d, want 1", late)
+	}
+}

@@ -79,6 +79,9 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 	if !ok {
 		return nil, fmt.Errorf("generator: unknown shard %q (have %d shards)", shard.ID, s.cfg.Shards)
 	}
+	if after.IsEarliest() {
+		after = pipeline.Position{} // the start of the shard
+	}
 	n := s.cfg.eventsOf(idx)
 	if after.Seq != "" || after.N < 0 || (n >= 0 && after.N > n) {
 		return nil, fmt.Errorf("generator: shard %s: position %q out of range (shard has %d events)", shard.ID, after, n)

@@ -1,0 +1,170 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// runOnce builds the test job over src and runs it to its end.
+func runOnce(t *testing.T, src Source, store CheckpointStore, opts ...Option) (*Job, *memSink, error) {
+	t.Helper()
+	out, dead := newMemSink("out"), newMemSink("dead")
+	job, err := testJob(src, out, dead, store, time.Hour, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job, out, job.Run(context.Background())
+}
+
+// The run id is chosen once, when the job starts without a checkpoint, and
+// carried by every checkpoint after it; every process gets a new epoch; and
+// the sinks are told both.
+func TestRunIDAndEpochAreCarried(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	src := newSource(mem, testInput(2, 300, 1), 50)
+	src.bound = map[string]int{"s0": 100, "s1": 100}
+	store := &memStore{}
+	_, out, err := runOnce(t, src, store, WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := store.saved[len(store.saved)-1]
+	if first.Run == "" || first.Epoch != 1 {
+		t.Fatalf("first checkpoint: run %q epoch %d, want a run id and epoch 1", first.Run, first.Epoch)
+	}
+	if r := out.recovered[0]; r.Run != first.Run || r.Epoch != 1 || r.ID != 0 || r.Job != "test" {
+		t.Errorf("first Recover got %+v, want run %s epoch 1 id 0 job test", r, first.Run)
+	}
+
+	src.bound = map[string]int{"s0": 200, "s1": 200}
+	_, out, err = runOnce(t, src, store, WithAllocator(mem), WithOverwrite())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := store.saved[len(store.saved)-1]
+	if second.ID <= first.ID || second.Run != first.Run || second.Epoch != 2 {
+		t.Errorf("second run's checkpoint: id %d run %q epoch %d, want id > %d, run %q, epoch 2", second.ID, second.Run, second.Epoch, first.ID, first.Run)
+	}
+	if r := out.recovered[0]; r.Run != first.Run || r.Epoch != 2 || r.ID != first.ID || r.Handle == nil || !r.Overwrite {
+		t.Errorf("second Recover got %+v, want run %s epoch 2 id %d with a handle and Overwrite", r, first.Run, first.ID)
+	}
+}
+
+// identSource is a memSource with an identity: a version that Resume
+// compares with the checkpoint's.
+type identSource struct {
+	*memSource
+	version string
+	resumed []string
+}
+
+func (s *identSource) Identity() []byte { return []byte(s.version) }
+func (s *identSource) Resume(prev []byte) error {
+	s.resumed = append(s.resumed, string(prev))
+	if string(prev) != s.version {
+		return fmt.Errorf("%w: input %s, the checkpoint's was %s", ErrIncompatibleSource, s.version, prev)
+	}
+	return nil
+}
+
+func TestAnotherInputIsRefusedBeforeAnyRead(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	src := &identSource{memSource: newSource(mem, testInput(2, 200, 1), 50), version: "v1"}
+	src.bound = map[string]int{"s0": 100, "s1": 100}
+	store := &memStore{}
+	if _, _, err := runOnce(t, src, store, WithAllocator(mem)); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(store.saved[len(store.saved)-1].Source); got != "v1" {
+		t.Fatalf("checkpoint's source identity %q, want v1", got)
+	}
+	src.version = "v2"
+	src.bound = map[string]int{"s0": 200, "s1": 200}
+	src.reads = 0
+	_, out, err := runOnce(t, src, store, WithAllocator(mem))
+	if !errors.Is(err, ErrIncompatibleSource) {
+		t.Fatalf("Run = %v, want ErrIncompatibleSource", err)
+	}
+	if src.reads != 0 || len(out.recovered) != 0 {
+		t.Errorf("%d reads and %d sink recoveries before the refusal, want none", src.reads, len(out.recovered))
+	}
+	if fmt.Sprint(src.resumed) != "[v1]" {
+		t.Errorf("Resume got %v, want [v1]", src.resumed)
+	}
+}
+
+// A run that finds every shard read and committed writes no checkpoint.
+func TestNothingNewWritesNoCheckpoint(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	src := newSource(mem, testInput(2, 200, 1), 50)
+	store := &memStore{}
+	if _, _, err := runOnce(t, src, store, WithAllocator(mem)); err != nil {
+		t.Fatal(err)
+	}
+	saved := len(store.saved)
+	job, _, err := runOnce(t, src, store, WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := job.Stats()
+	if len(store.saved) != saved || st.Checkpoints != 0 || st.LastCheckpoint != store.saved[saved-1].ID || !st.Finished {
+		t.Errorf("second run: %d checkpoints saved (was %d), stats %d checkpoints, last %d, finished %v; want none saved, last %d, finished",
+			len(store.saved), saved, st.Checkpoints, st.LastCheckpoint, st.Finished, store.saved[saved-1].ID)
+	}
+}
+
+// Shards that the source lists after the job's first listing are read from
+// their earliest record; those of the first listing from the configured
+// start (the zero Position).
+func TestShardsThatAppearLaterStartAtEarliest(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	input := testInput(3, 100, 1)
+	src := newSource(mem, input, 50)
+	src.shards = src.shards[:2] // s2 appears later
+	store := &memStore{}
+	if _, _, err := runOnce(t, src, store, WithAllocator(mem)); err != nil {
+		t.Fatal(err)
+	}
+	if len(src.opened) != 2 || !src.opened["s0"].IsZero() || !src.opened["s1"].IsZero() {
+		t.Errorf("first run opened %v, want s0 and s1 at the zero position", src.opened)
+	}
+	src.shards = append(src.shards, Shard{ID: "s2"})
+	if _, _, err := runOnce(t, src, store, WithAllocator(mem)); err != nil {
+		t.Fatal(err)
+	}
+	if got := src.opened["s2"]; got != Earliest {
+		t.Errorf("s2 opened after %v, want Earliest", got)
+	}
+	if st := store.saved[len(store.saved)-1].Shards["s2"]; !st.Finished {
+		t.Errorf("s2 in the last checkpoint: %+v, want finished", st)
+	}
+}
+
+// lockedStore refuses Acquire as a store held by another process does.
+type lockedStore struct{ memStore }
+
+func (*lockedStore) Acquire(context.Context, string) (StoreLock, error) {
+	return nil, fmt.Errorf("held by pid 1: %w", ErrStoreLocked)
+}
+
+func TestLockedStoreIsRefusedBeforeAnyWork(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	src := newSource(mem, testInput(2, 100, 1), 50)
+	_, out, err := runOnce(t, src, &lockedStore{}, WithAllocator(mem))
+	if !errors.Is(err, ErrStoreLocked) {
+		t.Fatalf("Run = %v, want ErrStoreLocked", err)
+	}
+	if src.reads != 0 || len(out.recovered) != 0 {
+		t.Errorf("%d reads and %d sink recoveries, want none", src.reads, len(out.recovered))
+	}
+}
