@@ -318,7 +318,7 @@ func TestRowsAfterTheEndOfABoundedInput(t *testing.T) {
 	}
 	got = runSteps(t, mem, op2, []step{
 		{shard: "a", rows: []row{tsRow(x, 110_000), tsRow(x, 130_000), tsRow(x, 200_000)}}, // the first is late
-		{wm: ptr[int64](100_000)},                                                           // behind what fired: nothing
+		{wm: ptr[int64](100_000)}, // behind what fired: nothing
 		{wm: ptr[int64](180_000)},
 		{wm: ptr[int64](pipeline.MaxTime)},
 	})
