@@ -29,6 +29,7 @@ type Metrics struct {
 	ckptDuration               prometheus.Histogram
 	ckptOK, ckptFailed         prometheus.Counter
 	lastCkptID                 prometheus.Gauge
+	components                 *prometheus.GaugeVec
 
 	mu       sync.Mutex
 	lastDone time.Time // completion of the last successful checkpoint, or New's time
@@ -87,8 +88,10 @@ func New(reg prometheus.Registerer, job string, opts ...Option) (*Metrics, error
 		Help: "Seconds since the last successful checkpoint completed (since start when none has).", ConstLabels: cl},
 		m.checkpointAge)
 
+	m.components = gauge("component_count", "Counters of the job's stages and sinks (rows, dead letters, windows fired, files committed, ...), by component and counter; updated at every checkpoint.", "component", "counter")
+
 	cs := []prometheus.Collector{m.recordsIn, m.bytesIn, m.userRecordsIn, m.userBytesIn, m.millisBehind,
-		m.iteratorAge, m.throttles, m.retries, m.watermark, m.ckptDuration, ckpts, m.lastCkptID, age}
+		m.iteratorAge, m.throttles, m.retries, m.watermark, m.ckptDuration, ckpts, m.lastCkptID, age, m.components}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			for _, done := range cs[:i] {
@@ -171,3 +174,10 @@ func (m *Metrics) Throttled(shard string) { m.throttles.WithLabelValues(shard).I
 
 // Retried implements kinesis.Metrics.
 func (m *Metrics) Retried(shard string) { m.retries.WithLabelValues(shard).Inc() }
+
+// Counters implements pipeline.Metrics: component_count{component, counter}.
+func (m *Metrics) Counters(component string, counters map[string]int64) {
+	for name, v := range counters {
+		m.components.WithLabelValues(component, name).Set(float64(v))
+	}
+}

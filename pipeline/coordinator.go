@@ -135,6 +135,10 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 			return nil, fmt.Errorf("pipeline: job %q: restore %s from checkpoint %d: %w", j.name, j.keyedName, rec.ID, err)
 		}
 	}
+	if cr, ok := j.keyed.(CounterReporter); ok {
+		at := cr.Counters()
+		j.updateStats(func(s *Stats) { s.CountersAtStart, s.Counters = at, maps.Clone(at) })
+	}
 	return c, nil
 }
 
@@ -370,6 +374,26 @@ func (c *coordinator) refreshCounters() {
 	}
 }
 
+// reportCounters copies the sinks' counters into the job's stats and hands
+// every component's counters to the metrics hook.
+func (c *coordinator) reportCounters() {
+	c.refreshCounters()
+	sinks := map[string]map[string]int64{}
+	for _, s := range c.j.allSinks() {
+		if cr, ok := s.(CounterReporter); ok {
+			sinks[s.Name()] = cr.Counters()
+		}
+	}
+	c.j.updateStats(func(s *Stats) { maps.Copy(s.Components, sinks) })
+	st := c.j.Stats()
+	if c.j.keyed != nil {
+		c.j.metrics.Counters(c.j.keyedName, st.Counters)
+	}
+	for _, name := range slices.Sorted(maps.Keys(st.Components)) {
+		c.j.metrics.Counters(name, st.Components[name])
+	}
+}
+
 // discover asks the source for its shards and starts every shard that is not
 // finished and whose parents are. With a bounded source and nothing left to
 // read, it ends the input.
@@ -475,7 +499,9 @@ func (c *coordinator) start(e *shardEntry) error {
 		}
 	}
 	ops := make([]Operator, len(c.j.shardOps))
+	names := make([]string, len(c.j.shardOps))
 	for i, s := range c.j.shardOps {
+		names[i] = s.name
 		op, err := s.newOp(OperatorEnv{Mem: c.j.mem, Source: c.j.src.Name(), Shard: e.shard.ID})
 		if err != nil {
 			closeOperators(ops[:i]...) //nolint:errcheck // the constructor's error is the one to report
@@ -488,6 +514,7 @@ func (c *coordinator) start(e *shardEntry) error {
 		state:    e.state,
 		src:      c.j.src,
 		ops:      ops,
+		opNames:  names,
 		timeCol:  c.j.timeCol,
 		out:      c.in,
 		triggers: make(chan trigger, 1),
@@ -495,6 +522,7 @@ func (c *coordinator) start(e *shardEntry) error {
 		metrics:  c.j.metrics,
 	}
 	e.task = t
+	c.j.metrics.ShardRead(e.shard.ID, 0, 0) // its series exist from the start, at zero
 	c.wm.add(e.shard.ID, e.state.MaxEventTime)
 	c.g.Go(func() error { return t.run(c.taskCtx) })
 	return nil
@@ -556,6 +584,7 @@ func (c *coordinator) complete(ctx context.Context) error {
 		}
 		s.Finished = c.draining
 	})
+	c.reportCounters()
 	c.j.logger.Debug("checkpoint complete", "job", c.j.name, "id", p.id, "took", time.Since(p.started))
 	switch {
 	case p.final:

@@ -128,7 +128,12 @@ func (parseStage) Bind(in *arrow.Schema) (*arrow.Schema, func(OperatorEnv) (Oper
 	return parsedSchema, func(env OperatorEnv) (Operator, error) { return &parseOp{env: env}, nil }, nil
 }
 
-type parseOp struct{ env OperatorEnv }
+type parseOp struct {
+	env      OperatorEnv
+	rejected int64
+}
+
+func (p *parseOp) Counters() map[string]int64 { return map[string]int64{"rejected": p.rejected} }
 
 func (p *parseOp) Process(_ context.Context, b *Batch, emit Emit) error {
 	defer b.Release()
@@ -143,6 +148,7 @@ func (p *parseOp) Process(_ context.Context, b *Batch, emit Emit) error {
 		ms, err := strconv.ParseInt(string(ts), 10, 64)
 		if !ok || err != nil {
 			dl.Append(b.Shard, OffsetPosition(n.Value(i)), errors.New("parse: not <ms>,<key>"), data.Value(i))
+			p.rejected++
 			continue
 		}
 		rb.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(ms))
@@ -303,6 +309,13 @@ type memSink struct {
 	commits   map[uint64]bool
 	onWrite   func() // test hook, called after each Write
 	recovered []Recovery
+	written   int64 // rows written, in this sink's life
+}
+
+func (s *memSink) Counters() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return map[string]int64{"rows_written": s.written}
 }
 
 func newMemSink(name string) *memSink {
@@ -323,6 +336,7 @@ func (s *memSink) Write(_ context.Context, b *Batch) error {
 		}
 		s.staged = append(s.staged, strings.Join(row, "|"))
 	}
+	s.written += int64(b.Len())
 	hook := s.onWrite
 	s.mu.Unlock()
 	if hook != nil {

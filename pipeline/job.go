@@ -71,12 +71,20 @@ func (j *Job) allSinks() []Sink {
 
 // Stats is a snapshot of a job's progress.
 type Stats struct {
-	Started        time.Time
-	ResumedFrom    uint64 // checkpoint the run resumed from, 0 when it started fresh
-	RecordsIn      int64  // source records read in this run
-	RowsOut        int64  // rows handed to the main sink
-	DeadLetters    int64  // records sent to the dead-letter output
-	Counters       map[string]int64
+	Started     time.Time
+	ResumedFrom uint64 // checkpoint the run resumed from, 0 when it started fresh
+	RecordsIn   int64  // source records read in this run
+	RowsOut     int64  // rows handed to the main sink in this run
+	DeadLetters int64  // records sent to the dead-letter output in this run
+	// Counters are the keyed operator's counters. Its counts (windows_fired,
+	// late_rows, ...) are kept in checkpoints and so count since the job
+	// first started; CountersAtStart holds them as this run restored them.
+	Counters        map[string]int64
+	CountersAtStart map[string]int64
+	// Components holds, by name, the counters of every shard-local stage
+	// (summed over the shards, counting this run) and every sink (counting
+	// this run) that implements CounterReporter.
+	Components map[string]map[string]int64
 	Checkpoints    int64 // checkpoints completed in this run
 	LastCheckpoint uint64
 	Watermark      int64
@@ -108,6 +116,11 @@ func (j *Job) Stats() Stats {
 	defer j.statsMu.Unlock()
 	s := j.stats
 	s.Counters = maps.Clone(j.stats.Counters)
+	s.CountersAtStart = maps.Clone(j.stats.CountersAtStart)
+	s.Components = make(map[string]map[string]int64, len(j.stats.Components))
+	for name, c := range j.stats.Components {
+		s.Components[name] = maps.Clone(c)
+	}
 	s.RecordsIn = 0
 	for _, id := range slices.Sorted(maps.Keys(j.shards)) {
 		p := j.shards[id]
@@ -115,6 +128,7 @@ func (j *Job) Stats() Stats {
 		sp := ShardProgress{Shard: id, Records: p.records.Load(), Position: pos, Finished: p.finished.Load(), Idle: p.idle.Load()}
 		s.RecordsIn += sp.Records
 		s.Shards = append(s.Shards, sp)
+		p.addCounters(s.Components)
 	}
 	s.Trouble = trouble
 	return s
@@ -150,7 +164,7 @@ func (j *Job) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("pipeline: job %q: Run called twice", j.name)
 	}
 	j.updateStats(func(s *Stats) {
-		*s = Stats{Started: time.Now(), Watermark: MinTime, Counters: map[string]int64{}}
+		*s = Stats{Started: time.Now(), Watermark: MinTime, Counters: map[string]int64{}, Components: map[string]map[string]int64{}}
 		j.shards = map[string]*shardProgress{}
 	})
 	defer close(j.done)

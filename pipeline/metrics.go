@@ -16,6 +16,10 @@ type Metrics interface {
 	// ShardDone reports that a shard's task has ended (the shard finished,
 	// reached its bound, or the job stopped), so per-shard series can go.
 	ShardDone(shard string)
+	// Counters reports the current counters of a stage or sink that
+	// implements CounterReporter (shard-local stages summed over shards),
+	// by its name, at every checkpoint and when the job ends.
+	Counters(component string, counters map[string]int64)
 }
 
 type nopMetrics struct{}
@@ -24,3 +28,4 @@ func (nopMetrics) ShardRead(string, int, int)              {}
 func (nopMetrics) Watermark(int64)                         {}
 func (nopMetrics) Checkpoint(uint64, time.Duration, error) {}
 func (nopMetrics) ShardDone(string)                        {}
+func (nopMetrics) Counters(string, map[string]int64)       {}

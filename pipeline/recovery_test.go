@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,5 +168,58 @@ func TestLockedStoreIsRefusedBeforeAnyWork(t *testing.T) {
 	}
 	if src.reads != 0 || len(out.recovered) != 0 {
 		t.Errorf("%d reads and %d sink recoveries, want none", src.reads, len(out.recovered))
+	}
+}
+
+// countingMetrics records what the metrics hook is told of the components.
+type countingMetrics struct {
+	nopMetrics
+	mu         sync.Mutex
+	components map[string]map[string]int64
+	shards     map[string]int
+}
+
+func (m *countingMetrics) ShardRead(shard string, records, _ int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.shards[shard] += records
+}
+
+func (m *countingMetrics) Counters(component string, c map[string]int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.components[component] = maps.Clone(c)
+}
+
+// The counters of shard-local stages (summed over shards) and of sinks reach
+// Stats and the metrics hook, not only the keyed operator's.
+func TestEveryComponentsCountersAreReported(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	input := testInput(3, 400, 1)
+	wantRows, wantDead := expected(input)
+	m := &countingMetrics{components: map[string]map[string]int64{}, shards: map[string]int{}}
+	job, out, err := runOnce(t, newSource(mem, input, 64), &memStore{}, WithAllocator(mem), WithMetrics(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := job.Stats()
+	if got := st.Components["parse"]["rejected"]; got != int64(len(wantDead)) {
+		t.Errorf("Stats: parse rejected %d, want %d (all shards)", got, len(wantDead))
+	}
+	if got := st.Components["out"]["rows_written"]; got != int64(len(wantRows)) || got != st.RowsOut {
+		t.Errorf("Stats: out rows_written %d, RowsOut %d, want %d", got, st.RowsOut, len(wantRows))
+	}
+	if got := st.Components["dead"]["rows_written"]; got != int64(len(wantDead)) {
+		t.Errorf("Stats: dead rows_written %d, want %d", got, len(wantDead))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.components["parse"]["rejected"] != int64(len(wantDead)) || m.components["out"]["rows_written"] != int64(len(wantRows)) ||
+		m.components["count(1000)"]["windows_fired"] != st.Counters["windows_fired"] {
+		t.Errorf("metrics hook got %v; want parse, out and the keyed stage", m.components)
+	}
+	if len(m.shards) != 3 || out == nil {
+		t.Errorf("metrics hook saw shards %v, want 3", m.shards)
 	}
 }

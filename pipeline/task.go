@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -32,6 +33,7 @@ type task struct {
 	state    ShardState
 	src      Source
 	ops      []Operator
+	opNames  []string // the stages of ops, for their counters
 	timeCol  int // index of the event-time column in the operators' output, -1 if none
 	out      chan<- any
 	triggers chan trigger
@@ -48,6 +50,42 @@ type shardProgress struct {
 	position atomic.Value // string
 	finished atomic.Bool
 	idle     atomic.Bool
+
+	mu       sync.Mutex
+	counters map[string]map[string]int64 // by stage: the counters of the shard's operators that report them
+}
+
+// setCounters publishes the counters of the task's operators.
+func (p *shardProgress) setCounters(names []string, ops []Operator) {
+	var m map[string]map[string]int64
+	for i, op := range ops {
+		if cr, ok := op.(CounterReporter); ok {
+			if m == nil {
+				m = make(map[string]map[string]int64, len(ops))
+			}
+			m[names[i]] = cr.Counters()
+		}
+	}
+	if m == nil {
+		return
+	}
+	p.mu.Lock()
+	p.counters = m
+	p.mu.Unlock()
+}
+
+// addCounters adds the shard's operator counters into sum, by stage.
+func (p *shardProgress) addCounters(sum map[string]map[string]int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for stage, c := range p.counters {
+		if sum[stage] == nil {
+			sum[stage] = make(map[string]int64, len(c))
+		}
+		for k, v := range c {
+			sum[stage][k] += v
+		}
+	}
 }
 
 func (t *task) run(ctx context.Context) error {
@@ -207,6 +245,7 @@ func (t *task) process(ctx context.Context, chain func(context.Context, *Batch) 
 	t.state.Position = last
 	t.progress.records.Add(int64(n))
 	t.progress.position.Store(last.String())
+	t.progress.setCounters(t.opNames, t.ops)
 	return true, nil
 }
 
