@@ -84,7 +84,7 @@ type Stats struct {
 	// Components holds, by name, the counters of every shard-local stage
 	// (summed over the shards, counting this run) and every sink (counting
 	// this run) that implements CounterReporter.
-	Components map[string]map[string]int64
+	Components     map[string]map[string]int64
 	Checkpoints    int64 // checkpoints completed in this run
 	LastCheckpoint uint64
 	Watermark      int64

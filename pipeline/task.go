@@ -34,7 +34,7 @@ type task struct {
 	src      Source
 	ops      []Operator
 	opNames  []string // the stages of ops, for their counters
-	timeCol  int // index of the event-time column in the operators' output, -1 if none
+	timeCol  int      // index of the event-time column in the operators' output, -1 if none
 	out      chan<- any
 	triggers chan trigger
 	progress *shardProgress
