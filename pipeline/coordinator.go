@@ -114,7 +114,7 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 		j.logger.Info("resuming", "job", j.name, "checkpoint", cp.ID, "run", cp.Run, "shards", len(cp.Shards))
 	}
 	if rec.Run == "" { // a fresh job, or a checkpoint written before runs had ids
-		if rec.Run, err = newRunID(); err != nil {
+		if rec.Run, err = NewRunID(); err != nil {
 			return nil, fmt.Errorf("pipeline: job %q: %w", j.name, err)
 		}
 	}
@@ -135,6 +135,7 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 			return nil, fmt.Errorf("pipeline: job %q: restore %s from checkpoint %d: %w", j.name, j.keyedName, rec.ID, err)
 		}
 	}
+	j.logger.Info("job started", "job", j.name, "run", rec.Run, "epoch", rec.Epoch, "resumed_from", rec.ID)
 	if cr, ok := j.keyed.(CounterReporter); ok {
 		at := cr.Counters()
 		j.updateStats(func(s *Stats) { s.CountersAtStart, s.Counters = at, maps.Clone(at) })
@@ -142,9 +143,9 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 	return c, nil
 }
 
-// newRunID returns a run id: 12 random hex digits, which no other run of any
-// job will produce in practice (48 bits).
-func newRunID() (string, error) {
+// NewRunID returns a new run id (Recovery.Run): 12 random hex digits, which
+// no other run of any job will produce in practice (48 bits).
+func NewRunID() (string, error) {
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("run id: %w", err)

@@ -29,7 +29,12 @@ func NewSink(ctx context.Context, sink pipeline.Sink, schema *arrow.Schema) (*Si
 		return nil, fmt.Errorf("gostreams: sink %s: %w", sink.Name(), err)
 	}
 	if c, ok := sink.(pipeline.Committer); ok {
-		if err := c.Recover(ctx, pipeline.Recovery{Job: "gostreams"}); err != nil {
+		run, err := pipeline.NewRunID()
+		if err != nil {
+			return nil, fmt.Errorf("gostreams: sink %s: %w", sink.Name(), err)
+		}
+		// Without checkpoints every go-streams run is a run of its own.
+		if err := c.Recover(ctx, pipeline.Recovery{Job: "gostreams", Run: run}); err != nil {
 			return nil, fmt.Errorf("gostreams: sink %s: %w", sink.Name(), err)
 		}
 	}
