@@ -58,9 +58,9 @@ func PrintedPort(p *Process) (int, error) {
 }
 
 // Start runs cmd as a service in its own process group, waits until ready
-// gives the port it listens on, and stops it (TERM, then KILL) when t ends.
-// It fails t with the service's output when the service exits or is not ready
-// within 30 seconds.
+// gives the port it listens on, and stops it (TERM, then KILL) when t ends;
+// if t has failed by then, it logs what the service wrote. It fails t with the
+// service's output when the service exits or is not ready within 30 seconds.
 func Start(t testing.TB, name string, cmd *exec.Cmd, ready Ready) *Process {
 	t.Helper()
 	p, err := launch(name, cmd, ready)
@@ -118,8 +118,26 @@ func (p *Process) await(ready Ready) (int, error) {
 	}
 }
 
-// stopWhenDone stops p when t ends.
-func (p *Process) stopWhenDone(t testing.TB) { t.Cleanup(p.stop) }
+// stopWhenDone stops p when t ends and then, if t has failed, logs p's output.
+func (p *Process) stopWhenDone(t testing.TB) {
+	t.Cleanup(func() {
+		p.stop()
+		p.logIfFailed(t)
+	})
+}
+
+// logIfFailed logs what the service wrote when t has failed, so that a test
+// that failed while the service ran shows whether the service was the cause.
+func (p *Process) logIfFailed(t testing.TB) {
+	if !t.Failed() {
+		return
+	}
+	out := p.out.String()
+	if out == "" {
+		out = "(nothing)\n"
+	}
+	t.Logf("testenv: %s (pid %d, 127.0.0.1:%d) wrote:\n%s", p.Name, p.cmd.Process.Pid, p.Port, out)
+}
 
 // Endpoint is the service's base URL, http://127.0.0.1:PORT.
 func (p *Process) Endpoint() string { return fmt.Sprintf("http://127.0.0.1:%d", p.Port) }
