@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -44,55 +45,59 @@ func KinesisClient(endpoint string, transport http.RoundTripper, optFns ...func(
 	return kinesis.New(opts, optFns...)
 }
 
-// kinesaliteScript starts kinesalite through its JS API: its command line has
-// no --host flag and would listen on every interface.
+// kinesaliteScript starts kinesalite through its JS API (its command line has
+// no --host flag and would listen on every interface) on port 0 of 127.0.0.1,
+// and writes the port it got in the line PrintedPort waits for.
 const kinesaliteScript = `
-const port = Number(process.argv[1]);
 const server = require('./node_modules/kinesalite')({
   createStreamMs: 50, deleteStreamMs: 50, updateStreamMs: 50, shardLimit: 1000,
 });
-server.listen(port, '127.0.0.1', (err) => { if (err) { console.error(err); process.exit(1); } });
+server.on('error', (err) => { console.error(err); process.exit(1); });
+server.listen(0, '127.0.0.1', () => {
+  console.log('testenv: listening on 127.0.0.1:' + server.address().port);
+});
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `
 
 // Kinesalite starts kinesalite (fast; split and merge; no UpdateShardCount, no
-// fan-out, MillisBehindLatest always 0, no StreamARN) on a free loopback port
-// for the duration of t. It fails t when the server cannot start.
+// fan-out, MillisBehindLatest always 0, no StreamARN) on a loopback port it
+// binds itself, for the duration of t. It fails t when the server cannot
+// start.
 func Kinesalite(t testing.TB) *KinesisServer {
 	t.Helper()
-	port := FreePort(t)
-	cmd := Node(context.Background(), t, "-e", kinesaliteScript, strconv.Itoa(port))
-	p := Start(t, "kinesalite", port, cmd)
+	cmd := Node(context.Background(), t, "-e", kinesaliteScript)
+	p := Start(t, "kinesalite", cmd, PrintedPort)
 	return &KinesisServer{Process: p, Client: KinesisClient(p.Endpoint(), idleClosing(t))}
 }
 
 // KinesisLocal starts kinesis-local (kinesis-mock compiled to JavaScript:
 // UpdateShardCount, fan-out, real MillisBehindLatest, StreamARN, ChildShards;
-// slow) on a free loopback port for the duration of t. Its TLS port is bound
-// to another free port and not used. scripts/testenv-install.sh patched it to
-// bind 127.0.0.1. It is stopped with TERM, then KILL if it lingers.
+// slow) for the duration of t. It binds port 0 but logs "port 0", not the port
+// it got, so its plain port is picked by StartOnPort, which checks that the
+// listener there is kinesis-local's own and retries on another port if not.
+// Its TLS port is bound to port 0 and not used. scripts/testenv-install.sh
+// patched it to bind 127.0.0.1. It is stopped with TERM, then KILL if it
+// lingers.
 func KinesisLocal(t testing.TB) *KinesisServer {
 	t.Helper()
-	port, tlsPort := FreePort(t), FreePort(t)
-	for tlsPort == port {
-		tlsPort = FreePort(t)
-	}
-	cmd := Node(context.Background(), t, "main.js")
-	cmd.Dir = filepath.Join(cmd.Dir, "node_modules", "kinesis-local")
-	cmd.Env = append(os.Environ(),
-		"KINESIS_MOCK_PLAIN_PORT="+strconv.Itoa(port),
-		"KINESIS_MOCK_TLS_PORT="+strconv.Itoa(tlsPort),
-		"SHARD_LIMIT=1000", "LOG_LEVEL=WARN",
-		"CREATE_STREAM_DURATION=50ms", "DELETE_STREAM_DURATION=50ms",
-		"UPDATE_SHARD_COUNT_DURATION=50ms", "SPLIT_SHARD_DURATION=50ms",
-		"MERGE_SHARDS_DURATION=50ms", "REGISTER_STREAM_CONSUMER_DURATION=50ms",
-		"DEREGISTER_STREAM_CONSUMER_DURATION=50ms", "START_STREAM_ENCRYPTION_DURATION=50ms",
-		"STOP_STREAM_ENCRYPTION_DURATION=50ms",
-	)
-	if _, err := os.Stat(filepath.Join(cmd.Dir, "main.js")); err != nil {
+	dir := filepath.Join(Dir(t), "node_modules", "kinesis-local")
+	if _, err := os.Stat(filepath.Join(dir, "main.js")); err != nil {
 		t.Fatalf("testenv: kinesis-local is not installed: %v", err)
 	}
-	p := Start(t, "kinesis-local", port, cmd)
+	p := StartOnPort(t, "kinesis-local", func(port int) *exec.Cmd {
+		cmd := Node(context.Background(), t, "main.js")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(),
+			"KINESIS_MOCK_PLAIN_PORT="+strconv.Itoa(port), "KINESIS_MOCK_TLS_PORT=0",
+			"SHARD_LIMIT=1000", "LOG_LEVEL=WARN",
+			"CREATE_STREAM_DURATION=50ms", "DELETE_STREAM_DURATION=50ms",
+			"UPDATE_SHARD_COUNT_DURATION=50ms", "SPLIT_SHARD_DURATION=50ms",
+			"MERGE_SHARDS_DURATION=50ms", "REGISTER_STREAM_CONSUMER_DURATION=50ms",
+			"DEREGISTER_STREAM_CONSUMER_DURATION=50ms", "START_STREAM_ENCRYPTION_DURATION=50ms",
+			"STOP_STREAM_ENCRYPTION_DURATION=50ms",
+		)
+		return cmd
+	})
 	return &KinesisServer{Process: p, Client: KinesisClient(p.Endpoint(), idleClosing(t))}
 }
 
