@@ -15,6 +15,11 @@
 // once a closed shard is drained, or pipeline.ErrBoundReached once a bounded
 // replay reached its StopAt (the shard stays open in the checkpoint).
 //
+// A shard opened at pipeline.Earliest (the runtime gives it to shards that
+// appear after its first listing: the children of a split or merge) is read
+// from TRIM_HORIZON whatever Config.Start says, since every record of it is
+// new to the job; the zero Position means the configured start.
+//
 // With Config.Consumer set, shards are read with enhanced fan-out instead:
 // the consumer is registered (or found), each reader subscribes to its shard
 // (SubscribeToShard) and subscribes again, after the last record it read,

@@ -50,11 +50,12 @@ type shardReader struct {
 	dead    *pipeline.DeadLetterBuilder
 	pending []*pipeline.Batch
 
-	iter  *string
-	after pipeline.Position // checkpointed position, until a record is read
-	skip  bool              // drop the record at after.Seq up to sub-record after.N
-	last  pipeline.Position // the last record read (delivered or queued)
-	bound *pipeline.Position
+	iter     *string
+	after    pipeline.Position // checkpointed position, until a record is read
+	earliest bool              // opened at pipeline.Earliest: start at TRIM_HORIZON
+	skip     bool              // drop the record at after.Seq up to sub-record after.N
+	last     pipeline.Position // the last record read (delivered or queued)
+	bound    *pipeline.Position
 
 	nextCall time.Time // no call before
 	lastCall time.Time // start of the last GetRecords call
@@ -82,13 +83,18 @@ var (
 )
 
 func newShardReader(s *Source, shard string, after pipeline.Position) *shardReader {
+	earliest := after.IsEarliest()
+	if earliest {
+		after = pipeline.Position{}
+	}
 	r := &shardReader{
 		src: s, cfg: &s.cfg, shard: shard,
-		log:   s.cfg.Logger.With("stream", s.cfg.Stream, "shard", shard),
-		raw:   pipeline.NewRawBuilder(s.cfg.Mem),
-		dead:  pipeline.NewDeadLetterBuilder(s.cfg.Mem, Name),
-		after: after,
-		skip:  after.Seq != "",
+		log:      s.cfg.Logger.With("stream", s.cfg.Stream, "shard", shard),
+		raw:      pipeline.NewRawBuilder(s.cfg.Mem),
+		dead:     pipeline.NewDeadLetterBuilder(s.cfg.Mem, Name),
+		after:    after,
+		earliest: earliest,
+		skip:     after.Seq != "",
 	}
 	r.subCtx, r.cancelSub = context.WithCancel(context.Background())
 	if st := s.cfg.StopAt; st != nil {
@@ -224,7 +230,8 @@ func (r *shardReader) failed(ctx context.Context, err error) error {
 }
 
 // getIterator asks for an iterator after the last record read, else after the
-// checkpointed position, else at the configured start.
+// checkpointed position, else at TRIM_HORIZON for a shard opened at
+// pipeline.Earliest, else at the configured start.
 func (r *shardReader) getIterator(ctx context.Context) error {
 	in := &kinesis.GetShardIteratorInput{
 		StreamName: r.src.stream.name, StreamARN: r.src.stream.arn, ShardId: aws.String(r.shard),
@@ -237,6 +244,8 @@ func (r *shardReader) getIterator(ctx context.Context) error {
 	case r.after.Seq != "":
 		in.ShardIteratorType = types.ShardIteratorTypeAtSequenceNumber
 		in.StartingSequenceNumber = aws.String(r.after.Seq)
+	case r.earliest:
+		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
 	case !r.latestAt.IsZero():
 		// A LATEST iterator expired before any record came: renewing it as
 		// LATEST would skip what arrived meanwhile.

@@ -93,9 +93,13 @@ func (s *Source) Shards(ctx context.Context) ([]pipeline.Shard, error) {
 	}
 }
 
-// OpenShard returns a reader of shard that starts after position after, or at
-// the configured start when after is the zero Position. It makes no call to
-// Kinesis: the first Read gets the shard iterator.
+// OpenShard returns a reader of shard that starts after position after, at
+// the configured start when after is the zero Position, or at the shard's
+// earliest record (TRIM_HORIZON) when after is pipeline.Earliest, whatever
+// the configured start: the runtime gives Earliest to shards that appeared
+// after its first listing (the children of a split or merge), every record
+// of which is new to the job. It makes no call to Kinesis: the first Read
+// gets the shard iterator (or subscribes).
 //
 // A checkpointed position resumes with AT_SEQUENCE_NUMBER and skips the
 // record at after.Seq up to sub-record after.N: sub-sequence numbers count
@@ -111,7 +115,7 @@ func (s *Source) OpenShard(ctx context.Context, shard pipeline.Shard, after pipe
 	if after.Seq == "" && after.N != 0 {
 		return nil, fmt.Errorf("kinesis: open shard %s: position %s has no sequence number", shard.ID, after)
 	}
-	if after.Seq != "" && strings.Trim(after.Seq, "0123456789") != "" {
+	if after.Seq != "" && !after.IsEarliest() && strings.Trim(after.Seq, "0123456789") != "" {
 		return nil, fmt.Errorf("kinesis: open shard %s: sequence number %q is not a decimal", shard.ID, after.Seq)
 	}
 	return newShardReader(s, shard.ID, after), nil
