@@ -49,7 +49,7 @@ func (s *Source) consumer(ctx context.Context) (string, error) {
 		return s.consumerARN, nil
 	}
 	api := s.api.(FanOutAPI) // Validate checked it
-	streamARN := aws.ToString(s.stream.arn)
+	streamARN := s.knownARN()
 	if streamARN == "" {
 		out, err := api.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: s.stream.name})
 		if err != nil {
@@ -242,6 +242,7 @@ func (r *shardReader) receive(ctx context.Context, deadline time.Time) error {
 
 func (r *shardReader) takeEvent(e *types.SubscribeToShardEvent) {
 	r.failures = 0
+	r.noteSuccess()
 	_, cut := r.take(e.Records)
 	behind := aws.ToInt64(e.MillisBehindLatest)
 	now := time.Now()

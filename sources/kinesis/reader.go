@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/shardflow/shardflow/internal/kinesiserr"
 	"github.com/shardflow/shardflow/pipeline"
@@ -61,6 +62,8 @@ type shardReader struct {
 	lastCall time.Time // start of the last GetRecords call
 	latestAt time.Time // when the first LATEST iterator was asked for
 	failures int
+	streak   kinesiserr.Streak // the consecutive failures, for the log and Trouble
+	fm       FailureMetrics    // cfg.Metrics, when it counts failures; else nil
 	ended    bool
 	endErr   error // what Read returns once ended and drained
 
@@ -95,6 +98,10 @@ func newShardReader(s *Source, shard string, after pipeline.Position) *shardRead
 		after:    after,
 		earliest: earliest,
 		skip:     after.Seq != "",
+	}
+	if fm, ok := s.cfg.Metrics.(FailureMetrics); ok {
+		r.fm = fm
+		fm.ShardOpened(shard)
 	}
 	r.subCtx, r.cancelSub = context.WithCancel(context.Background())
 	if st := s.cfg.StopAt; st != nil {
@@ -195,6 +202,7 @@ func (r *shardReader) failed(ctx context.Context, err error) error {
 	r.failures++
 	switch {
 	case IsExpiredIterator(err):
+		r.noteFailure(err)
 		r.src.cfg.Metrics.Retried(r.shard)
 		r.iter = nil
 		// The rejected call counts against the 5 calls/s too: the call after
@@ -203,18 +211,19 @@ func (r *shardReader) failed(ctx context.Context, err error) error {
 			r.nextCall = earliest
 		}
 		if r.failures > r.cfg.MaxRetries {
-			return fmt.Errorf("kinesis: shard %s: %d consecutive failures: %w", r.shard, r.failures, err)
+			return r.giveUp(err)
 		}
 		r.log.Debug("iterator expired; renewing", "after", r.last.String())
 		return nil
 	case IsRetryable(err), r.cfg.Consumer != "" && kinesiserr.Code(err) == kinesiserr.ResourceInUse:
 		// SubscribeToShard says ResourceInUse while the shard's previous
 		// subscription is still open: retry after a while.
+		r.noteFailure(err)
 		if IsThrottle(err) {
 			r.cfg.Metrics.Throttled(r.shard)
 		}
 		if r.failures > r.cfg.MaxRetries {
-			return fmt.Errorf("kinesis: shard %s: %d consecutive failures: %w", r.shard, r.failures, err)
+			return r.giveUp(err)
 		}
 		r.cfg.Metrics.Retried(r.shard)
 		wait := kinesiserr.Backoff(r.failures-1, r.cfg.MinBackoff, r.cfg.MaxBackoff, nil)
@@ -227,6 +236,53 @@ func (r *shardReader) failed(ctx context.Context, err error) error {
 	default:
 		return err
 	}
+}
+
+// noteFailure counts a failed call by kind and, when the streak of failures
+// is worth it (the third in a row, a new kind of failure, every five
+// minutes), logs it at warn with its cause and shows it in Trouble.
+func (r *shardReader) noteFailure(err error) {
+	kind := kinesiserr.Kind(err)
+	if r.fm != nil {
+		r.fm.ReadFailed(r.shard, kind)
+	}
+	if !r.streak.Fail(time.Now(), err) {
+		return
+	}
+	op, cause := callName(err), kinesiserr.Describe(err)
+	since := r.streak.Since()
+	r.src.setTrouble(r.shard, fmt.Sprintf("%s failing since %s (%s): %s", op, since.Format(time.TimeOnly), kind, cause))
+	r.log.Warn(fmt.Sprintf("shard %s: %s failing, retrying: %s", r.shard, op, cause),
+		"kind", kind, "failures", r.streak.Failures(), "failing_for", kinesiserr.Round(time.Since(since)), "err", err)
+}
+
+// noteSuccess ends a streak of failures: a reported one with an info line,
+// and its Trouble goes.
+func (r *shardReader) noteSuccess() {
+	if r.streak.Failures() == 0 {
+		return
+	}
+	lasted, n, reported := r.streak.Succeed(time.Now())
+	if !reported {
+		return
+	}
+	r.src.setTrouble(r.shard, "")
+	r.log.Info(fmt.Sprintf("shard %s: reading again after %v of failures", r.shard, kinesiserr.Round(lasted)), "failures", n)
+}
+
+// giveUp is Read's error once MaxRetries consecutive failures were retried.
+func (r *shardReader) giveUp(err error) error {
+	r.src.setTrouble(r.shard, "")
+	return fmt.Errorf("kinesis: shard %s: %w", r.shard, kinesiserr.GaveUp(r.failures, r.streak.Since(), err, nil))
+}
+
+// callName names the API call that err is the failure of ("GetRecords"), or
+// "reading" when the error does not say.
+func callName(err error) string {
+	if oe, ok := errors.AsType[*smithy.OperationError](err); ok && oe.OperationName != "" {
+		return oe.OperationName
+	}
+	return "reading"
 }
 
 // getIterator asks for an iterator after the last record read, else after the
@@ -291,6 +347,7 @@ func (r *shardReader) getRecords(ctx context.Context) error {
 	}
 	answered := time.Now()
 	r.failures = 0
+	r.noteSuccess()
 	r.iter = out.NextShardIterator
 	bytes, cut := r.take(out.Records)
 	if r.iter == nil && !cut {
@@ -450,6 +507,7 @@ func (r *shardReader) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.src.setTrouble(r.shard, "")
 	r.end(errReaderClosed)
 	r.closeSub()
 	r.cancelSub()
