@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shardflow/shardflow/internal/kinesiserr"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -25,7 +26,8 @@ type Metrics struct {
 	userRecordsIn, userBytesIn *prometheus.CounterVec
 	millisBehind, iteratorAge  *prometheus.GaugeVec
 	throttles, retries         *prometheus.CounterVec
-	watermark                  *prometheus.GaugeVec // no labels: absent until first Set
+	readFailures               *prometheus.CounterVec // by shard and kind
+	watermark                  *prometheus.GaugeVec   // no labels: absent until first Set
 	ckptDuration               prometheus.Histogram
 	ckptOK, ckptFailed         prometheus.Counter
 	lastCkptID                 prometheus.Gauge
@@ -76,6 +78,8 @@ func New(reg prometheus.Registerer, job string, opts ...Option) (*Metrics, error
 	m.iteratorAge = gauge("iterator_age_seconds", "Age of the newest record of the shard's last answer (now minus its arrival time).", "shard")
 	m.throttles = counter("throttles_total", "Kinesis answers that said a rate limit was exceeded.", "shard")
 	m.retries = counter("retries_total", "Kinesis calls repeated after a retryable error, and iterators renewed.", "shard")
+	m.readFailures = counter("kinesis_read_failures_total", "Failed Kinesis calls of a shard's reader that were retried, by kind of failure "+
+		"(connection, throttled, expired_iterator, server_error, timeout, other).", "shard", "kind")
 	m.watermark = gauge("watermark_seconds", "The job's event-time watermark as Unix seconds.")
 	m.ckptDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "checkpoint_duration_seconds",
 		Help: "Duration of successful checkpoints, from start to persisted.", ConstLabels: cl,
@@ -91,7 +95,7 @@ func New(reg prometheus.Registerer, job string, opts ...Option) (*Metrics, error
 	m.components = gauge("component_count", "Counters of the job's stages and sinks (rows, dead letters, windows fired, files committed, ...), by component and counter; updated at every checkpoint.", "component", "counter")
 
 	cs := []prometheus.Collector{m.recordsIn, m.bytesIn, m.userRecordsIn, m.userBytesIn, m.millisBehind,
-		m.iteratorAge, m.throttles, m.retries, m.watermark, m.ckptDuration, ckpts, m.lastCkptID, age, m.components}
+		m.iteratorAge, m.throttles, m.retries, m.readFailures, m.watermark, m.ckptDuration, ckpts, m.lastCkptID, age, m.components}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			for _, done := range cs[:i] {
@@ -167,6 +171,7 @@ func (m *Metrics) ShardDone(shard string) {
 		m.iteratorAge.MetricVec, m.throttles.MetricVec, m.retries.MetricVec} {
 		v.DeleteLabelValues(shard)
 	}
+	m.readFailures.DeletePartialMatch(prometheus.Labels{"shard": shard})
 }
 
 // Throttled implements kinesis.Metrics.
@@ -181,3 +186,14 @@ func (m *Metrics) Counters(component string, counters map[string]int64) {
 		m.components.WithLabelValues(component, name).Set(float64(v))
 	}
 }
+
+// ShardOpened implements kinesis.FailureMetrics: the shard's
+// kinesis_read_failures_total series start at zero, one per kind.
+func (m *Metrics) ShardOpened(shard string) {
+	for _, kind := range kinesiserr.Kinds {
+		m.readFailures.WithLabelValues(shard, kind)
+	}
+}
+
+// ReadFailed implements kinesis.FailureMetrics.
+func (m *Metrics) ReadFailed(shard, kind string) { m.readFailures.WithLabelValues(shard, kind).Inc() }

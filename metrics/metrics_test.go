@@ -344,3 +344,31 @@ shardflow_throttles_total{job="clickstream",shard="shardId-001"} 1
 		t.Errorf("%d series of the per-shard families left (%v), want the 6 of shardId-001", n, err)
 	}
 }
+
+var _ kinesis.FailureMetrics = (*metrics.Metrics)(nil)
+
+// TestReadFailures: a shard's kinesis_read_failures_total series start at
+// zero for every kind when its reader opens, count by kind, and go with the
+// shard.
+func TestReadFailures(t *testing.T) {
+	m, reg, _ := newMetrics(t)
+	m.ShardOpened("shardId-000")
+	m.ShardOpened("shardId-001")
+	m.ReadFailed("shardId-000", "connection")
+	m.ReadFailed("shardId-000", "connection")
+	m.ReadFailed("shardId-001", "throttled")
+	m.ShardDone("shardId-001")
+	compare(t, reg, `
+# HELP shardflow_kinesis_read_failures_total Failed Kinesis calls of a shard's reader that were retried, by kind of failure (connection, throttled, expired_iterator, server_error, timeout, other).
+# TYPE shardflow_kinesis_read_failures_total counter
+shardflow_kinesis_read_failures_total{job="clickstream",kind="connection",shard="shardId-000"} 2
+shardflow_kinesis_read_failures_total{job="clickstream",kind="expired_iterator",shard="shardId-000"} 0
+shardflow_kinesis_read_failures_total{job="clickstream",kind="other",shard="shardId-000"} 0
+shardflow_kinesis_read_failures_total{job="clickstream",kind="server_error",shard="shardId-000"} 0
+shardflow_kinesis_read_failures_total{job="clickstream",kind="throttled",shard="shardId-000"} 0
+shardflow_kinesis_read_failures_total{job="clickstream",kind="timeout",shard="shardId-000"} 0
+`, "shardflow_kinesis_read_failures_total")
+	if len(kinesis.FailureKinds) != 6 {
+		t.Errorf("FailureKinds = %v; update the help text and this test", kinesis.FailureKinds)
+	}
+}

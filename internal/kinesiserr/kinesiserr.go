@@ -58,8 +58,11 @@ func IsExpiredIterator(err error) bool { return Code(err) == ExpiredIterator }
 // timeout of a single call and broken connections are retryable; a canceled
 // context, validation errors, missing streams, KMS key problems and access
 // errors are not. An expired iterator is not retryable as such: it needs a new
-// iterator.
+// iterator. A GaveUpError is not retryable either: its caller already retried.
 func IsRetryable(err error) bool {
+	if _, ok := errors.AsType[*GaveUpError](err); ok {
+		return false
+	}
 	switch {
 	case err == nil, errors.Is(err, context.Canceled):
 		return false

@@ -15,6 +15,35 @@
 // once a closed shard is drained, or pipeline.ErrBoundReached once a bounded
 // replay reached its StopAt (the shard stays open in the checkpoint).
 //
+// A shard opened at pipeline.Earliest (the runtime gives it to shards that
+// appear after its first listing: the children of a split or merge) is read
+// from TRIM_HORIZON whatever Config.Start says, since every record of it is
+// new to the job; the zero Position means the configured start.
+//
+// Failures are not silent. A reader's third consecutive retryable failure is
+// logged at warn with its cause ("shard shardId-000000000000: GetRecords
+// failing, retrying: dial tcp 127.0.0.1:4567: connect: connection refused",
+// attributes kind, failures, failing_for, err), again when the kind of
+// failure changes or every five minutes while it lasts, and its end at info
+// ("shard shardId-000000000000: reading again after 25s of failures").
+// Source.Trouble (pipeline.TroubleReporter) shows the failure by shard while
+// it lasts. A Metrics that implements FailureMetrics counts every retried
+// failure by shard and kind (FailureKinds: connection, throttled,
+// expired_iterator, server_error, timeout, other). The source's own calls
+// (ListShards, DescribeStreamSummary) log the same way; when a call gives up,
+// because MaxRetries ran out or the context ended, its error names the last
+// failure ("list shards of stream "clicks": giving up after 12 attempts over
+// 30s: last error: dial tcp ...: connection refused") and still wraps the
+// context's error.
+//
+// The source implements pipeline.Identifier: its identity is the stream's
+// name, ARN and creation time (DescribeStreamSummary, at the first listing;
+// what the server does not tell is left out) and the fan-out consumer.
+// Resume refuses a checkpoint of another stream, or of a stream of the same
+// name deleted and created again (same ARN, another creation time: its
+// sequence numbers do not continue), in one line that names both; switching
+// between polling and fan-out of one stream is compatible.
+//
 // With Config.Consumer set, shards are read with enhanced fan-out instead:
 // the consumer is registered (or found), each reader subscribes to its shard
 // (SubscribeToShard) and subscribes again, after the last record it read,

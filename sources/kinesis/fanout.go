@@ -49,7 +49,7 @@ func (s *Source) consumer(ctx context.Context) (string, error) {
 		return s.consumerARN, nil
 	}
 	api := s.api.(FanOutAPI) // Validate checked it
-	streamARN := aws.ToString(s.stream.arn)
+	streamARN := s.knownARN()
 	if streamARN == "" {
 		out, err := api.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: s.stream.name})
 		if err != nil {
@@ -142,7 +142,8 @@ func (r *shardReader) renew(ctx context.Context) error {
 }
 
 // openSub opens a subscription after the last record read (or the
-// continuation of the last event), else at the checkpoint, else at the
+// continuation of the last event), else at the checkpoint, else at
+// TRIM_HORIZON for a shard opened at pipeline.Earliest, else at the
 // configured start. The call honours ctx and CallTimeout; the event stream
 // then lives until cancel (closeSub) or Close.
 func (r *shardReader) openSub(ctx context.Context) (subscription, context.CancelFunc, error) {
@@ -159,6 +160,8 @@ func (r *shardReader) openSub(ctx context.Context) (subscription, context.Cancel
 			after = r.continuation
 		}
 		pos.Type, pos.SequenceNumber = types.ShardIteratorTypeAfterSequenceNumber, aws.String(after)
+	case r.earliest:
+		pos.Type = types.ShardIteratorTypeTrimHorizon
 	case !r.latestAt.IsZero():
 		pos.Type, pos.Timestamp = types.ShardIteratorTypeAtTimestamp, aws.Time(r.latestAt)
 	default:
@@ -239,6 +242,7 @@ func (r *shardReader) receive(ctx context.Context, deadline time.Time) error {
 
 func (r *shardReader) takeEvent(e *types.SubscribeToShardEvent) {
 	r.failures = 0
+	r.noteSuccess()
 	_, cut := r.take(e.Records)
 	behind := aws.ToInt64(e.MillisBehindLatest)
 	now := time.Now()

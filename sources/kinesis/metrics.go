@@ -1,6 +1,10 @@
 package kinesis
 
-import "time"
+import (
+	"time"
+
+	"github.com/shardflow/shardflow/internal/kinesiserr"
+)
 
 // Metrics receives a source's per-shard measurements. Methods are called from
 // the shard's reader goroutine; implementations must be safe for concurrent
@@ -27,3 +31,23 @@ func (nopMetrics) MillisBehind(string, int64)        {}
 func (nopMetrics) IteratorAge(string, time.Duration) {}
 func (nopMetrics) Throttled(string)                  {}
 func (nopMetrics) Retried(string)                    {}
+
+// FailureMetrics is implemented by Metrics that also count a reader's failed
+// calls by kind; the source finds it by type assertion, so that Metrics
+// written before it keep working. Methods are called from the shard's reader
+// goroutine.
+type FailureMetrics interface {
+	// ShardOpened is called when a reader of shard is opened, so that the
+	// shard's failure counters can start at zero.
+	ShardOpened(shard string)
+	// ReadFailed counts one retryable failed call of the shard's reader
+	// (the last one too, when the reader gives up); kind is one of
+	// FailureKinds.
+	ReadFailed(shard, kind string)
+}
+
+// FailureKinds are the kinds of failures that FailureMetrics.ReadFailed
+// counts: connection (refused, reset, broken mid-answer), throttled,
+// expired_iterator, server_error (5xx, internal failure), timeout (one call
+// got no answer in time) and other.
+var FailureKinds = kinesiserr.Kinds

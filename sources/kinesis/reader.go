@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/shardflow/shardflow/internal/kinesiserr"
 	"github.com/shardflow/shardflow/pipeline"
@@ -50,16 +51,19 @@ type shardReader struct {
 	dead    *pipeline.DeadLetterBuilder
 	pending []*pipeline.Batch
 
-	iter  *string
-	after pipeline.Position // checkpointed position, until a record is read
-	skip  bool              // drop the record at after.Seq up to sub-record after.N
-	last  pipeline.Position // the last record read (delivered or queued)
-	bound *pipeline.Position
+	iter     *string
+	after    pipeline.Position // checkpointed position, until a record is read
+	earliest bool              // opened at pipeline.Earliest: start at TRIM_HORIZON
+	skip     bool              // drop the record at after.Seq up to sub-record after.N
+	last     pipeline.Position // the last record read (delivered or queued)
+	bound    *pipeline.Position
 
 	nextCall time.Time // no call before
 	lastCall time.Time // start of the last GetRecords call
 	latestAt time.Time // when the first LATEST iterator was asked for
 	failures int
+	streak   kinesiserr.Streak // the consecutive failures, for the log and Trouble
+	fm       FailureMetrics    // cfg.Metrics, when it counts failures; else nil
 	ended    bool
 	endErr   error // what Read returns once ended and drained
 
@@ -82,13 +86,22 @@ var (
 )
 
 func newShardReader(s *Source, shard string, after pipeline.Position) *shardReader {
+	earliest := after.IsEarliest()
+	if earliest {
+		after = pipeline.Position{}
+	}
 	r := &shardReader{
 		src: s, cfg: &s.cfg, shard: shard,
-		log:   s.cfg.Logger.With("stream", s.cfg.Stream, "shard", shard),
-		raw:   pipeline.NewRawBuilder(s.cfg.Mem),
-		dead:  pipeline.NewDeadLetterBuilder(s.cfg.Mem, Name),
-		after: after,
-		skip:  after.Seq != "",
+		log:      s.cfg.Logger.With("stream", s.cfg.Stream, "shard", shard),
+		raw:      pipeline.NewRawBuilder(s.cfg.Mem),
+		dead:     pipeline.NewDeadLetterBuilder(s.cfg.Mem, Name),
+		after:    after,
+		earliest: earliest,
+		skip:     after.Seq != "",
+	}
+	if fm, ok := s.cfg.Metrics.(FailureMetrics); ok {
+		r.fm = fm
+		fm.ShardOpened(shard)
 	}
 	r.subCtx, r.cancelSub = context.WithCancel(context.Background())
 	if st := s.cfg.StopAt; st != nil {
@@ -189,6 +202,7 @@ func (r *shardReader) failed(ctx context.Context, err error) error {
 	r.failures++
 	switch {
 	case IsExpiredIterator(err):
+		r.noteFailure(err)
 		r.src.cfg.Metrics.Retried(r.shard)
 		r.iter = nil
 		// The rejected call counts against the 5 calls/s too: the call after
@@ -197,18 +211,19 @@ func (r *shardReader) failed(ctx context.Context, err error) error {
 			r.nextCall = earliest
 		}
 		if r.failures > r.cfg.MaxRetries {
-			return fmt.Errorf("kinesis: shard %s: %d consecutive failures: %w", r.shard, r.failures, err)
+			return r.giveUp(err)
 		}
 		r.log.Debug("iterator expired; renewing", "after", r.last.String())
 		return nil
 	case IsRetryable(err), r.cfg.Consumer != "" && kinesiserr.Code(err) == kinesiserr.ResourceInUse:
 		// SubscribeToShard says ResourceInUse while the shard's previous
 		// subscription is still open: retry after a while.
+		r.noteFailure(err)
 		if IsThrottle(err) {
 			r.cfg.Metrics.Throttled(r.shard)
 		}
 		if r.failures > r.cfg.MaxRetries {
-			return fmt.Errorf("kinesis: shard %s: %d consecutive failures: %w", r.shard, r.failures, err)
+			return r.giveUp(err)
 		}
 		r.cfg.Metrics.Retried(r.shard)
 		wait := kinesiserr.Backoff(r.failures-1, r.cfg.MinBackoff, r.cfg.MaxBackoff, nil)
@@ -223,8 +238,56 @@ func (r *shardReader) failed(ctx context.Context, err error) error {
 	}
 }
 
+// noteFailure counts a failed call by kind and, when the streak of failures
+// is worth it (the third in a row, a new kind of failure, every five
+// minutes), logs it at warn with its cause and shows it in Trouble.
+func (r *shardReader) noteFailure(err error) {
+	kind := kinesiserr.Kind(err)
+	if r.fm != nil {
+		r.fm.ReadFailed(r.shard, kind)
+	}
+	if !r.streak.Fail(time.Now(), err) {
+		return
+	}
+	op, cause := callName(err), kinesiserr.Describe(err)
+	since := r.streak.Since()
+	r.src.setTrouble(r.shard, fmt.Sprintf("%s failing since %s (%s): %s", op, since.Format(time.TimeOnly), kind, cause))
+	r.log.Warn(fmt.Sprintf("shard %s: %s failing, retrying: %s", r.shard, op, cause),
+		"kind", kind, "failures", r.streak.Failures(), "failing_for", kinesiserr.Round(time.Since(since)), "err", err)
+}
+
+// noteSuccess ends a streak of failures: a reported one with an info line,
+// and its Trouble goes.
+func (r *shardReader) noteSuccess() {
+	if r.streak.Failures() == 0 {
+		return
+	}
+	lasted, n, reported := r.streak.Succeed(time.Now())
+	if !reported {
+		return
+	}
+	r.src.setTrouble(r.shard, "")
+	r.log.Info(fmt.Sprintf("shard %s: reading again after %v of failures", r.shard, kinesiserr.Round(lasted)), "failures", n)
+}
+
+// giveUp is Read's error once MaxRetries consecutive failures were retried.
+func (r *shardReader) giveUp(err error) error {
+	r.src.setTrouble(r.shard, "")
+	return fmt.Errorf("kinesis: shard %s: %w", r.shard, kinesiserr.GaveUp(r.failures, r.streak.Since(), err, nil))
+}
+
+// callName names the API call that err is the failure of ("GetRecords"), or
+// "reading" when the error does not say.
+func callName(err error) string {
+	if oe, ok := errors.AsType[*smithy.OperationError](err); ok && oe.OperationName != "" {
+		return oe.OperationName
+	}
+	return "reading"
+}
+
 // getIterator asks for an iterator after the last record read, else after the
-// checkpointed position, else at the configured start.
+// checkpointed position, else at TRIM_HORIZON for a shard opened at
+// pipeline.Earliest, else at the configured start.
 func (r *shardReader) getIterator(ctx context.Context) error {
 	in := &kinesis.GetShardIteratorInput{
 		StreamName: r.src.stream.name, StreamARN: r.src.stream.arn, ShardId: aws.String(r.shard),
@@ -237,6 +300,8 @@ func (r *shardReader) getIterator(ctx context.Context) error {
 	case r.after.Seq != "":
 		in.ShardIteratorType = types.ShardIteratorTypeAtSequenceNumber
 		in.StartingSequenceNumber = aws.String(r.after.Seq)
+	case r.earliest:
+		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
 	case !r.latestAt.IsZero():
 		// A LATEST iterator expired before any record came: renewing it as
 		// LATEST would skip what arrived meanwhile.
@@ -282,6 +347,7 @@ func (r *shardReader) getRecords(ctx context.Context) error {
 	}
 	answered := time.Now()
 	r.failures = 0
+	r.noteSuccess()
 	r.iter = out.NextShardIterator
 	bytes, cut := r.take(out.Records)
 	if r.iter == nil && !cut {
@@ -441,6 +507,7 @@ func (r *shardReader) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.src.setTrouble(r.shard, "")
 	r.end(errReaderClosed)
 	r.closeSub()
 	r.cancelSub()

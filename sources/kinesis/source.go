@@ -27,12 +27,26 @@ type Source struct {
 
 	consumerMu  sync.Mutex
 	consumerARN string // enhanced fan-out, once registered
+
+	idMu      sync.Mutex
+	streamARN string     // configured, or learned by the first listing
+	created   *time.Time // the stream's creation time, learned by the first listing
+	learned   bool       // the identity is known: the first listing described the stream
+	resumed   *identity
+	resumeErr error // Resume's verdict once checked; every later listing repeats it
+
+	troubleMu sync.Mutex
+	trouble   map[string]string // by shard: the failure its reader retries now
 	// renewal is how long a fan-out reader reads one subscription before it
 	// opens the next (DefaultSubscriptionRenewal; tests shorten it).
 	renewal time.Duration
 }
 
-var _ pipeline.Source = (*Source)(nil)
+var (
+	_ pipeline.Source          = (*Source)(nil)
+	_ pipeline.Identifier      = (*Source)(nil)
+	_ pipeline.TroubleReporter = (*Source)(nil)
+)
 
 // New returns a source for cfg. It makes no call to Kinesis and starts no
 // goroutine.
@@ -45,7 +59,15 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 	}
 	cfg = cfg.withDefaults()
 	start, _ := parseStart(cfg.Start) // Validate checked it
-	return &Source{cfg: cfg, api: cfg.Client, stream: newStreamRef(cfg.Stream), start: start, renewal: DefaultSubscriptionRenewal}, nil
+	src := &Source{cfg: cfg, api: cfg.Client, stream: newStreamRef(cfg.Stream), start: start, renewal: DefaultSubscriptionRenewal,
+		trouble: map[string]string{}}
+	if src.stream.arn != nil {
+		src.streamARN = *src.stream.arn
+	}
+	if _, ok := cfg.Client.(describer); !ok {
+		src.learned = true // the name (or ARN) is all this client can tell
+	}
+	return src, nil
 }
 
 // Name returns "kinesis".
@@ -55,27 +77,22 @@ func (s *Source) Name() string { return Name }
 func (s *Source) Bounded() bool { return s.cfg.StopAt != nil }
 
 // Shards lists the stream's shards, closed ones included, with their parents.
+// The first successful listing also learns the stream's ARN for Identity
+// (DescribeStreamSummary, when the client has it and the stream was named
+// by name), and then checks a checkpoint's identity given to Resume before.
 func (s *Source) Shards(ctx context.Context) ([]pipeline.Shard, error) {
 	var shards []pipeline.Shard
 	in := &kinesis.ListShardsInput{StreamName: s.stream.name, StreamARN: s.stream.arn, MaxResults: aws.Int32(1000)}
-	for attempt := 0; ; {
-		callCtx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
-		out, err := s.api.ListShards(callCtx, in, ownRetries)
-		cancel()
+	what := fmt.Sprintf("list shards of stream %q", s.cfg.Stream)
+	for {
+		var out *kinesis.ListShardsOutput
+		err := s.call(ctx, what, func(ctx context.Context) (err error) {
+			out, err = s.api.ListShards(ctx, in, ownRetries)
+			return err
+		})
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("kinesis: list shards of %s: %w", s.cfg.Stream, ctx.Err())
-			}
-			if !IsRetryable(err) || attempt >= s.cfg.MaxRetries {
-				return nil, fmt.Errorf("kinesis: list shards of %s: %w", s.cfg.Stream, err)
-			}
-			if err := kinesiserr.Sleep(ctx, kinesiserr.Backoff(attempt, s.cfg.MinBackoff, s.cfg.MaxBackoff, nil)); err != nil {
-				return nil, fmt.Errorf("kinesis: list shards of %s: %w", s.cfg.Stream, err)
-			}
-			attempt++
-			continue
+			return nil, err
 		}
-		attempt = 0
 		for _, sh := range out.Shards {
 			ps := pipeline.Shard{ID: aws.ToString(sh.ShardId)}
 			for _, p := range []*string{sh.ParentShardId, sh.AdjacentParentShardId} {
@@ -86,16 +103,72 @@ func (s *Source) Shards(ctx context.Context) ([]pipeline.Shard, error) {
 			shards = append(shards, ps)
 		}
 		if out.NextToken == nil || *out.NextToken == "" {
-			return shards, nil
+			break
 		}
 		// With a NextToken the stream must not be named again.
 		in = &kinesis.ListShardsInput{NextToken: out.NextToken, MaxResults: aws.Int32(1000)}
 	}
+	if err := s.learnIdentity(ctx); err != nil {
+		return nil, err
+	}
+	return shards, nil
 }
 
-// OpenShard returns a reader of shard that starts after position after, or at
-// the configured start when after is the zero Position. It makes no call to
-// Kinesis: the first Read gets the shard iterator.
+// call makes one Kinesis call of the source (not of a shard reader) with
+// CallTimeout, and repeats it after a backoff while it fails retryably, up
+// to MaxRetries times and while ctx lasts. what names the call in errors and
+// logs. A streak of failures is logged at warn (kinesiserr.Streak) and its
+// end at info. When the attempts run out or ctx ends, the error is a
+// kinesiserr.GaveUpError that names the last failure ("giving up after 12
+// attempts over 30s: last error: dial tcp ...: connection refused"), not only
+// the context's end.
+func (s *Source) call(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	var streak kinesiserr.Streak
+	first := time.Now()
+	var last error
+	for attempt := 1; ; attempt++ {
+		callCtx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+		err := fn(callCtx)
+		cancel()
+		if err == nil {
+			if lasted, n, reported := streak.Succeed(time.Now()); reported {
+				s.cfg.Logger.Info(fmt.Sprintf("%s: working again after %v of failures", what, kinesiserr.Round(lasted)),
+					"stream", s.cfg.Stream, "failures", n)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			// The call that ctx's end interrupted says only that; an earlier
+			// failure says why the calls failed.
+			if last == nil {
+				last = err
+			}
+			return fmt.Errorf("kinesis: %s: %w", what, kinesiserr.GaveUp(attempt, first, last, ctx.Err()))
+		}
+		if !IsRetryable(err) {
+			return fmt.Errorf("kinesis: %s: %w", what, err)
+		}
+		last = err
+		if attempt > s.cfg.MaxRetries {
+			return fmt.Errorf("kinesis: %s: %w", what, kinesiserr.GaveUp(attempt, first, err, nil))
+		}
+		if streak.Fail(time.Now(), err) {
+			s.cfg.Logger.Warn(fmt.Sprintf("%s failing, retrying: %s", what, kinesiserr.Describe(err)),
+				"stream", s.cfg.Stream, "kind", kinesiserr.Kind(err), "failures", streak.Failures(), "err", err)
+		}
+		if err := kinesiserr.Sleep(ctx, kinesiserr.Backoff(attempt-1, s.cfg.MinBackoff, s.cfg.MaxBackoff, nil)); err != nil {
+			return fmt.Errorf("kinesis: %s: %w", what, kinesiserr.GaveUp(attempt, first, last, err))
+		}
+	}
+}
+
+// OpenShard returns a reader of shard that starts after position after, at
+// the configured start when after is the zero Position, or at the shard's
+// earliest record (TRIM_HORIZON) when after is pipeline.Earliest, whatever
+// the configured start: the runtime gives Earliest to shards that appeared
+// after its first listing (the children of a split or merge), every record
+// of which is new to the job. It makes no call to Kinesis: the first Read
+// gets the shard iterator (or subscribes).
 //
 // A checkpointed position resumes with AT_SEQUENCE_NUMBER and skips the
 // record at after.Seq up to sub-record after.N: sub-sequence numbers count
@@ -111,7 +184,7 @@ func (s *Source) OpenShard(ctx context.Context, shard pipeline.Shard, after pipe
 	if after.Seq == "" && after.N != 0 {
 		return nil, fmt.Errorf("kinesis: open shard %s: position %s has no sequence number", shard.ID, after)
 	}
-	if after.Seq != "" && strings.Trim(after.Seq, "0123456789") != "" {
+	if after.Seq != "" && !after.IsEarliest() && strings.Trim(after.Seq, "0123456789") != "" {
 		return nil, fmt.Errorf("kinesis: open shard %s: sequence number %q is not a decimal", shard.ID, after.Seq)
 	}
 	return newShardReader(s, shard.ID, after), nil

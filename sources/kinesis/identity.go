@@ -1,0 +1,196 @@
+package kinesis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/shardflow/shardflow/internal/kinesiserr"
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// describer is the optional call that tells a stream's ARN when the source is
+// configured with its name. *kinesis.Client has it; a client without it
+// (a test fake) identifies the stream by name only.
+type describer interface {
+	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+}
+
+// identity is what a checkpoint records of the stream it was taken of: its
+// name, its ARN (another account or region) and its creation time. A stream
+// deleted and created again under the same name has the same ARN (an ARN is
+// arn:aws:kinesis:REGION:ACCOUNT:stream/NAME, on AWS as on kinesis-local)
+// but another creation time, and its sequence numbers do not continue the
+// old ones. What the server does not tell is left out and not compared. The
+// consumer is recorded for the reader's information only: switching between
+// polling and enhanced fan-out of the same stream is compatible.
+type identity struct {
+	Stream   string     `json:"stream"`
+	ARN      string     `json:"arn,omitempty"`
+	Created  *time.Time `json:"created,omitempty"`
+	Consumer string     `json:"consumer,omitempty"`
+}
+
+func (id identity) String() string {
+	s := fmt.Sprintf("stream %q", id.Stream)
+	switch {
+	case id.ARN != "" && id.Created != nil:
+		s += fmt.Sprintf(" (%s, created %s)", id.ARN, id.Created.UTC().Format(time.RFC3339Nano))
+	case id.ARN != "":
+		s += " (" + id.ARN + ")"
+	case id.Created != nil:
+		s += " (created " + id.Created.UTC().Format(time.RFC3339Nano) + ")"
+	}
+	return s
+}
+
+// streamName is the stream's name, also when configured by ARN.
+func (s *Source) streamName() string {
+	if s.stream.arn != nil {
+		name, _ := streamNameFromARN(*s.stream.arn) // Validate checked it
+		return name
+	}
+	return s.cfg.Stream
+}
+
+func (s *Source) identityLocked() identity {
+	return identity{Stream: s.streamName(), ARN: s.streamARN, Created: s.created, Consumer: s.cfg.Consumer}
+}
+
+// Identity implements pipeline.Identifier: the stream's name, its ARN once
+// known (the first listing learns it) and the fan-out consumer, as JSON.
+func (s *Source) Identity() []byte {
+	s.idMu.Lock()
+	id := s.identityLocked()
+	s.idMu.Unlock()
+	b, _ := json.Marshal(id) // strings only: cannot fail
+	return b
+}
+
+// Resume implements pipeline.Identifier. It refuses a checkpoint of another
+// stream: another name, or the same name with another ARN (the stream was
+// deleted and created again). When the stream's ARN is not known yet (the
+// source was configured by name and not listed yet) the comparison waits
+// for the first listing, which comes before any shard is opened and returns
+// the same error.
+func (s *Source) Resume(prev []byte) error {
+	if len(prev) == 0 {
+		return nil
+	}
+	var id identity
+	if err := json.Unmarshal(prev, &id); err != nil || id.Stream == "" {
+		return fmt.Errorf("kinesis: the checkpoint's source identity %q is not a Kinesis stream's: %w", prev, pipeline.ErrIncompatibleSource)
+	}
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	s.resumed = &id
+	if !s.learned {
+		return nil
+	}
+	s.resumeErr = s.checkResumeLocked()
+	return s.resumeErr
+}
+
+// checkResumeLocked compares the identity given to Resume with this source's.
+func (s *Source) checkResumeLocked() error {
+	prev, cur := *s.resumed, s.identityLocked()
+	var why string
+	switch {
+	case prev.Stream != cur.Stream:
+	case prev.ARN != "" && cur.ARN != "" && prev.ARN != cur.ARN:
+	case prev.Created != nil && cur.Created != nil && !prev.Created.Equal(*cur.Created):
+		why = " (the stream was deleted and created again: its sequence numbers do not continue the checkpoint's)"
+	default:
+		return nil
+	}
+	return fmt.Errorf("kinesis: the checkpoint was taken of %s, this job reads %s%s; resume with the stream it was taken of, "+
+		"or start over with a new checkpoint directory and --overwrite: %w", prev, cur, why, pipeline.ErrIncompatibleSource)
+}
+
+// learnIdentity asks for the stream's ARN once, then checks the identity
+// given to Resume, if any. A client that may not describe the stream (an
+// access policy without kinesis:DescribeStreamSummary) leaves the name as
+// the identity, with a warning.
+func (s *Source) learnIdentity(ctx context.Context) error {
+	s.idMu.Lock()
+	learned := s.learned
+	s.idMu.Unlock()
+	if !learned {
+		arn, created, err := s.describe(ctx)
+		if _, gaveUp := errors.AsType[*kinesiserr.GaveUpError](err); gaveUp || (err != nil && ctx.Err() != nil) {
+			return err
+		} else if err != nil {
+			s.cfg.Logger.Warn("cannot learn the stream's ARN; checkpoints identify the stream by name only",
+				"stream", s.cfg.Stream, "err", err)
+		}
+		s.idMu.Lock()
+		if arn != "" {
+			s.streamARN = arn
+		}
+		s.created, s.learned = created, true
+		if s.resumed != nil {
+			s.resumeErr = s.checkResumeLocked()
+		}
+		s.idMu.Unlock()
+	}
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	return s.resumeErr
+}
+
+// describe returns the stream's ARN and creation time from
+// DescribeStreamSummary, retried as the source's other calls; "" and nil
+// for what the server does not tell.
+func (s *Source) describe(ctx context.Context) (arn string, created *time.Time, err error) {
+	api, ok := s.api.(describer)
+	if !ok {
+		return "", nil, nil
+	}
+	var out *kinesis.DescribeStreamSummaryOutput
+	err = s.call(ctx, fmt.Sprintf("describe stream %q", s.cfg.Stream), func(ctx context.Context) (err error) {
+		out, err = api.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: s.stream.name, StreamARN: s.stream.arn}, ownRetries)
+		return err
+	})
+	if err != nil || out.StreamDescriptionSummary == nil {
+		return "", nil, err
+	}
+	sum := out.StreamDescriptionSummary
+	return aws.ToString(sum.StreamARN), sum.StreamCreationTimestamp, nil
+}
+
+// knownARN returns the stream's ARN when known: configured, or learned by a
+// listing.
+func (s *Source) knownARN() string {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	return s.streamARN
+}
+
+// Trouble implements pipeline.TroubleReporter: by shard, the failure its
+// reader has been retrying since the streak was first reported (the third
+// consecutive failure), until a call succeeds again.
+func (s *Source) Trouble() map[string]string {
+	s.troubleMu.Lock()
+	defer s.troubleMu.Unlock()
+	if len(s.trouble) == 0 {
+		return nil
+	}
+	return maps.Clone(s.trouble)
+}
+
+// setTrouble records (or, with "", clears) the trouble of a shard.
+func (s *Source) setTrouble(shard, what string) {
+	s.troubleMu.Lock()
+	defer s.troubleMu.Unlock()
+	if what == "" {
+		delete(s.trouble, shard)
+		return
+	}
+	s.trouble[shard] = what
+}
