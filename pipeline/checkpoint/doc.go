@@ -5,7 +5,6 @@
 //
 //	<root>/<job>/chk-<id, 20 digits>.ckpt   a checkpoint, in the ckptfmt format
 //	<root>/<job>/.chk-<id>-<random>.tmp    a Save in progress, or left by a crash
-//	<root>/<job>/chk-<id>.ckpt.corrupt     set aside by Save, see below
 //
 // # Durability
 //
@@ -18,23 +17,23 @@
 // removes the renamed file as well, so that recovery uses the previous
 // checkpoint. After a successful Save, the Keep newest checkpoints stay and
 // older ones, and leftover temporary files, are deleted; a failure to delete
-// is logged, not returned, because the checkpoint itself is safe.
+// is logged, not returned, because the checkpoint itself is safe. A leftover
+// temporary file was never renamed, so it never was a checkpoint: Latest and
+// List ignore it.
 //
-// # Corruption
+// # Recovery fails closed
 //
-// Latest returns the newest checkpoint that loads (reads, decodes, and holds
-// the job and id its name says). A newer one that does not load is reported
-// to the Logger at level ERROR and skipped. If checkpoints exist and none
-// loads, Latest returns an error wrapping ErrNoValidCheckpoint rather than
-// nil: a job must not silently start from scratch over a damaged history.
-// Move the job's directory aside to do that deliberately.
-//
-// Checkpoint ids only grow: Save refuses an id that is not greater than the
-// newest checkpoint that loads. If Latest fell back past damaged files, the
-// job resumes from the older checkpoint and its next Save reuses the ids of
-// the damaged files; that Save renames every checkpoint file newer than the
-// one it wrote to *.corrupt, for inspection, so that a damaged file that later
-// reads back fine can never be mistaken for the newest checkpoint.
+// Latest returns the newest checkpoint, and only the newest. If its file
+// cannot be read, does not decode (truncation, a checksum mismatch, a bad
+// magic, a format version this build does not know) or holds another job or
+// id than its name says, Latest returns an *UnreadableError naming the file,
+// and so do Save and Acquire. It does not fall back to an older checkpoint:
+// the sinks may already have committed the output of the unreadable one, and
+// resuming before it would commit that output a second time. The way on is
+// to restore the file (from a backup, or a newer shardflow for a newer
+// format), or to start over with a new checkpoint directory and --overwrite.
+// Older checkpoints are kept (DirConfig.Keep) for inspection with List and
+// Load.
 //
 // # Concurrency
 //

@@ -69,25 +69,24 @@ func TestCrashBetweenRenameAndDirSync(t *testing.T) {
 	}
 }
 
-// TestKeepOneFallback: with Keep 1 a damaged only checkpoint leaves nothing to
-// fall back to, and neither Latest nor Save pretends otherwise.
-func TestKeepOneFallback(t *testing.T) {
+// TestKeepOneDamaged: with Keep 1 a damaged only checkpoint is refused like
+// any damaged newest one, and the error does not offer a fallback.
+func TestKeepOneDamaged(t *testing.T) {
 	root := t.TempDir()
 	d := newTestDir(t, root, DirConfig{Keep: 1}, nil)
 	save(t, d, "j", 1, 2, 3)
 	if got := dirNames(t, root, "j"); !slices.Equal(got, ckptNames(3)) {
 		t.Fatalf("files %v, want only checkpoint 3", got)
 	}
-	if err := os.WriteFile(filepath.Join(root, "j", fileName(3)), []byte("SFCK garbage"), 0o600); err != nil {
+	path := filepath.Join(root, "j", fileName(3))
+	if err := os.WriteFile(path, []byte("SFCK garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	restarted := newTestDir(t, root, DirConfig{Keep: 1}, nil)
-	if _, err := restarted.Latest(t.Context(), "j"); err == nil {
-		t.Fatal("Latest over a damaged only checkpoint succeeded")
-	}
-	if err := restarted.Save(t.Context(), ckpt("j", 4)); err == nil {
-		t.Fatal("Save over a damaged only checkpoint succeeded")
-	}
+	_, err := restarted.Latest(t.Context(), "j")
+	wantUnreadable(t, err, "j", path, 0, "ckptfmt: ")
+	err = restarted.Save(t.Context(), ckpt("j", 4))
+	wantUnreadable(t, err, "j", path, 0, "ckptfmt: ")
 }
 
 // TestConcurrentSaveLatestOneJob: readers calling Latest while the job's
