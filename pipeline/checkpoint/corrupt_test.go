@@ -114,9 +114,17 @@ func TestLatestRefusesDamagedNewest(t *testing.T) {
 				t.Errorf("Load(2) = %v, %v; the older checkpoint stays readable for inspection", cp, err)
 			}
 
-			for _, id := range []uint64{3, 4} {
-				err := d.Save(t.Context(), ckpt("j", id))
+			// Acquire refuses too, and holds nothing after: a second store gets
+			// the same refusal, not "locked".
+			for _, d := range []*Dir{d, newTestDir(t, root, DirConfig{}, nil)} {
+				l, err := d.Acquire(t.Context(), "j")
+				if l != nil {
+					t.Fatalf("Acquire succeeded with epoch %d", l.Epoch())
+				}
 				wantUnreadable(t, err, "j", newest, 2, tc.why)
+			}
+			if err := d.Save(t.Context(), ckpt("j", 4)); !errors.Is(err, ErrNotAcquired) {
+				t.Fatalf("Save without the lock = %v, want ErrNotAcquired", err)
 			}
 			if got := dirNames(t, root, "j"); !slices.Equal(got, ckptNames(1, 2, 3)) {
 				t.Fatalf("files %v", got)
@@ -238,10 +246,11 @@ func TestConcurrentUse(t *testing.T) {
 	d := newTestDir(t, t.TempDir(), DirConfig{}, nil)
 	jobs := []string{"a", "b", "c"}
 	for _, job := range jobs {
+		l := hold(t, d, job)
 		t.Run(job, func(t *testing.T) {
 			t.Parallel()
 			for id := uint64(1); id <= 20; id++ {
-				if err := d.Save(t.Context(), ckpt(job, id)); err != nil {
+				if err := d.Save(t.Context(), at(ckpt(job, id), l)); err != nil {
 					t.Fatalf("Save(%d): %v", id, err)
 				}
 				cp, err := d.Latest(t.Context(), "a")

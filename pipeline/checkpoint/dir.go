@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/shardflow/shardflow/internal/ckptfmt"
 	"github.com/shardflow/shardflow/pipeline"
@@ -90,6 +91,9 @@ type Dir struct {
 	newest map[string]uint64
 	// made[job] records that the job's directory exists and is durable.
 	made map[string]bool
+	// locks[job] is this Dir's hold on job, from Acquire to Release.
+	locks map[string]*dirLock
+	now   func() time.Time // for the LOCK file's "since"
 }
 
 var _ pipeline.CheckpointStore = (*Dir)(nil)
@@ -120,6 +124,8 @@ func newDir(root string, cfg DirConfig, fsys fileSystem) (*Dir, error) {
 		fs:     fsys,
 		newest: map[string]uint64{},
 		made:   map[string]bool{},
+		locks:  map[string]*dirLock{},
+		now:    time.Now,
 	}
 	if d.keep == 0 {
 		d.keep = DefaultKeep
@@ -136,9 +142,14 @@ func (d *Dir) Root() string { return d.root }
 func (d *Dir) jobDir(job string) string { return filepath.Join(d.root, job) }
 
 // Save persists cp atomically and durably as the newest checkpoint of cp.Job.
-// It refuses id 0 (recovery's "no checkpoint"), with ErrNotNewer an id that
-// is not greater than the newest checkpoint's, and with an *UnreadableError
-// any checkpoint while the newest one cannot be read.
+// It refuses, with ErrNotAcquired, a job whose lock this Dir does not hold
+// (Acquire); with an error wrapping pipeline.ErrFenced, a checkpoint whose
+// Epoch is not the store's current epoch, or any checkpoint once the job's
+// LOCK file is no longer the file this Dir locked (the directory was removed
+// or replaced, and another process may hold the new one); id 0 (recovery's
+// "no checkpoint"); with ErrNotNewer, an id that is not greater than the
+// newest checkpoint's; and with an *UnreadableError any checkpoint while the
+// newest one cannot be read. It re-reads the EPOCH file every time.
 func (d *Dir) Save(ctx context.Context, cp *pipeline.Checkpoint) error {
 	if cp == nil {
 		return errors.New("checkpoint: save: nil checkpoint")
@@ -159,6 +170,13 @@ func (d *Dir) Save(ctx context.Context, cp *pipeline.Checkpoint) error {
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	l := d.locks[cp.Job]
+	if l == nil {
+		return fmt.Errorf("%w: job %q: save checkpoint %d", ErrNotAcquired, cp.Job, cp.ID)
+	}
+	if err := d.fence(l, cp); err != nil {
+		return fmt.Errorf("checkpoint: job %q: save checkpoint %d: %w", cp.Job, cp.ID, err)
+	}
 	newest, known := d.newest[cp.Job]
 	if !known {
 		latest, err := d.latest(ctx, cp.Job)
@@ -177,8 +195,14 @@ func (d *Dir) Save(ctx context.Context, cp *pipeline.Checkpoint) error {
 	if err := d.makeJobDir(cp.Job, dir); err != nil {
 		return fmt.Errorf("checkpoint: job %q: save checkpoint %d: %w", cp.Job, cp.ID, err)
 	}
-	if err := d.write(dir, cp.ID, data); err != nil {
+	if err := d.writeAtomic(dir, tempPattern(cp.ID), fileName(cp.ID), data, true); err != nil {
 		return fmt.Errorf("checkpoint: job %q: save checkpoint %d: %w", cp.Job, cp.ID, err)
+	}
+	// The directory may have been replaced while we wrote (the paths then
+	// led into the new one). The checkpoint cannot be taken back safely, but
+	// the caller must not commit it.
+	if err := d.fence(l, cp); errors.Is(err, pipeline.ErrFenced) {
+		return fmt.Errorf("checkpoint: job %q: checkpoint %d was written, but the store was taken over during the save: %w", cp.Job, cp.ID, err)
 	}
 	d.newest[cp.Job] = cp.ID
 	d.cleanup(cp.Job, dir, cp.ID)
@@ -201,15 +225,16 @@ func (d *Dir) makeJobDir(job, dir string) error {
 	return nil
 }
 
-// write makes data the checkpoint file of id in dir: temp file, fsync,
-// rename, fsync the directory. On error nothing new is left behind, as far as
-// the file system lets us remove it.
-func (d *Dir) write(dir string, id uint64, data []byte) (err error) {
-	f, err := d.fs.CreateTemp(dir, tempPattern(id))
+// writeAtomic makes data the file name in dir: a temporary file (pattern),
+// fsync, rename, fsync the directory. On error no temporary file is left
+// behind, as far as the file system lets us remove it; if only the directory
+// fsync failed and takeBack is set, the renamed file is removed too.
+func (d *Dir) writeAtomic(dir, pattern, name string, data []byte, takeBack bool) (err error) {
+	f, err := d.fs.CreateTemp(dir, pattern)
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
 	}
-	tmp, final := f.Name(), filepath.Join(dir, fileName(id))
+	tmp, final := f.Name(), filepath.Join(dir, name)
 	open, renamed := true, false
 	defer func() {
 		if err == nil {
@@ -244,9 +269,12 @@ func (d *Dir) write(dir string, id uint64, data []byte) (err error) {
 	}
 	renamed = true
 	if err := d.fs.SyncDir(dir); err != nil {
-		// Whether the rename survives a crash is unknown; take it back so that
-		// the error means "not saved" now and after a restart.
-		d.remove(final, "checkpoint whose directory fsync failed")
+		// Whether the rename survives a crash is unknown; take a checkpoint
+		// back so that the error means "not saved" now and after a restart.
+		// (An EPOCH file stays: an epoch that was never used may be skipped.)
+		if takeBack {
+			d.remove(final, "checkpoint whose directory fsync failed")
+		}
 		return fmt.Errorf("fsync %s: %w", dir, err)
 	}
 	return nil
@@ -422,17 +450,3 @@ func (d *Dir) read(job string, id uint64) (*pipeline.Checkpoint, error) {
 	}
 	return cp, nil
 }
-
-// Acquire implements pipeline.CheckpointStore. TODO(lock): an OS file lock
-// and a durable epoch.
-func (d *Dir) Acquire(ctx context.Context, job string) (pipeline.StoreLock, error) {
-	if err := validateJob(job); err != nil {
-		return nil, err
-	}
-	return dirLock{epoch: 1}, nil
-}
-
-type dirLock struct{ epoch uint64 }
-
-func (l dirLock) Epoch() uint64 { return l.epoch }
-func (dirLock) Release() error  { return nil }

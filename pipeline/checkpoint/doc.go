@@ -5,6 +5,9 @@
 //
 //	<root>/<job>/chk-<id, 20 digits>.ckpt   a checkpoint, in the ckptfmt format
 //	<root>/<job>/.chk-<id>-<random>.tmp    a Save in progress, or left by a crash
+//	<root>/<job>/LOCK                      flocked by the process that holds the job
+//	<root>/<job>/EPOCH                     the job's current fencing epoch
+//	<root>/<job>/.chk-epoch-<random>.tmp   an EPOCH write in progress, or left by a crash
 //
 // # Durability
 //
@@ -35,10 +38,37 @@
 // Older checkpoints are kept (DirConfig.Keep) for inspection with List and
 // Load.
 //
+// # Lock and fencing epoch
+//
+// Only the process that holds a job saves its checkpoints. Acquire takes an
+// exclusive flock(2) on the job's LOCK file, held by an open file until
+// Release or the end of the process (a crash releases it too), and writes
+// the holder's pid and start into the file, so that a second process's
+// Acquire fails with an error (wrapping pipeline.ErrStoreLocked) that says
+// who holds it. The lock belongs to the open file, so two Dirs of one process
+// on the same root exclude each other too. Then Acquire writes the next
+// epoch to the EPOCH file, durably (temp file, fsync, rename, fsync): one more
+// than the file's and than the newest checkpoint's, so that the epoch grows
+// even if EPOCH was lost. EPOCH is one checksummed, versioned line of text; a
+// damaged one fails Acquire, and is never read as epoch 0.
+//
+// Save refuses a job this Dir has not acquired (ErrNotAcquired), and, with an
+// error wrapping pipeline.ErrFenced, a checkpoint whose Epoch is not the one
+// in EPOCH, which it reads again on every Save. It also checks that the file
+// at <job>/LOCK is still the file it locked: if the checkpoint directory was
+// removed or replaced while the job ran, another process may hold a new LOCK
+// file, possibly with an epoch that starts again at 1, and the old process
+// must never save (and so never commit) again. Save checks again after its
+// write: a directory replaced during the write (whose paths then led into the
+// new directory) makes it return ErrFenced although the file was written.
+//
+// flock is advisory and local: it holds between processes of one machine,
+// not across a network file system that does not implement it.
+//
 // # Concurrency
 //
-// A Dir may be used from several goroutines. One process at a time may write
-// a job's directory (the runtime runs one coordinator per job); readers such
-// as a CLI may call Latest, List and Load while it does, since Latest and
-// List never modify the directory.
+// A Dir may be used from several goroutines. One process at a time writes a
+// job's directory, the one holding its lock; readers such as a CLI may call
+// Latest, List and Load without the lock while it does, since they never
+// modify the directory.
 package checkpoint

@@ -43,12 +43,14 @@ func TestCrashBetweenRenameAndDirSync(t *testing.T) {
 			root := t.TempDir()
 			ffs := newFaultFS()
 			d := newTestDir(t, root, DirConfig{Keep: 1}, ffs)
+			l := hold(t, d, "j")
 			save(t, d, "j", 1)
 			ffs.set("syncdir")
 			ffs.set("remove") // dead: nothing is taken back
-			if err := d.Save(t.Context(), ckpt("j", 2)); err == nil {
+			if err := d.Save(t.Context(), at(ckpt("j", 2), l)); err == nil {
 				t.Fatal("Save through a crash succeeded")
 			}
+			_ = l.Release()      // the process is gone
 			if !renameSurvived { // put the state back to "renamed file lost, temp file left"
 				tmp := filepath.Join(root, "j", ".chk-00000000000000000002-crash.tmp")
 				if err := os.Rename(filepath.Join(root, "j", fileName(2)), tmp); err != nil {
@@ -85,7 +87,7 @@ func TestKeepOneDamaged(t *testing.T) {
 	restarted := newTestDir(t, root, DirConfig{Keep: 1}, nil)
 	_, err := restarted.Latest(t.Context(), "j")
 	wantUnreadable(t, err, "j", path, 0, "ckptfmt: ")
-	err = restarted.Save(t.Context(), ckpt("j", 4))
+	_, err = restarted.Acquire(t.Context(), "j")
 	wantUnreadable(t, err, "j", path, 0, "ckptfmt: ")
 }
 
@@ -93,6 +95,7 @@ func TestKeepOneDamaged(t *testing.T) {
 // coordinator saves never see an error, a torn checkpoint or time going back.
 func TestConcurrentSaveLatestOneJob(t *testing.T) {
 	d := newTestDir(t, t.TempDir(), DirConfig{Keep: 1}, nil)
+	l := hold(t, d, "j")
 	save(t, d, "j", 1)
 	const last = 60
 	var wg sync.WaitGroup
@@ -118,7 +121,7 @@ func TestConcurrentSaveLatestOneJob(t *testing.T) {
 		}()
 	}
 	for id := uint64(2); id <= last; id++ {
-		if err := d.Save(t.Context(), ckpt("j", id)); err != nil {
+		if err := d.Save(t.Context(), at(ckpt("j", id), l)); err != nil {
 			t.Errorf("Save(%d): %v", id, err)
 			break
 		}

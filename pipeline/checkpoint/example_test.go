@@ -26,14 +26,23 @@ func ExampleDir() {
 		fmt.Println(err)
 		return
 	}
-	// On start: resume from the latest checkpoint, if any.
+	// On start: take the job's lock, then resume from the latest checkpoint,
+	// if any.
+	lock, err := store.Acquire(ctx, "clickstream")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer lock.Release()
+	fmt.Println("epoch:", lock.Epoch())
 	cp, err := store.Latest(ctx, "clickstream")
 	fmt.Println("latest:", cp, err)
 
 	for id := uint64(1); id <= 3; id++ {
 		err := store.Save(ctx, &pipeline.Checkpoint{
-			ID:  id,
-			Job: "clickstream",
+			ID:    id,
+			Job:   "clickstream",
+			Epoch: lock.Epoch(),
 			Shards: map[string]pipeline.ShardState{
 				"shardId-000000000000": {Position: pipeline.OffsetPosition(int64(id) * 100)},
 			},
@@ -60,6 +69,7 @@ func ExampleDir() {
 	_, err = store.Latest(ctx, "clickstream")
 	fmt.Println(errors.Is(err, checkpoint.ErrUnreadableCheckpoint), strings.ReplaceAll(err.Error(), root, "<root>"))
 	// Output:
+	// epoch: 1
 	// latest: <nil> <nil>
 	// kept: [2 3]
 	// latest: 3 300 <nil>
