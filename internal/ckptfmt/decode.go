@@ -103,12 +103,21 @@ func (r *reader) byte(what string) byte {
 	return c
 }
 
-func decodePayload(payload []byte) (*pipeline.Checkpoint, error) {
+// decodePayload parses the payload of the given format version, which unframe
+// checked is one Decode reads.
+func decodePayload(version uint16, payload []byte) (*pipeline.Checkpoint, error) {
 	r := &reader{b: payload}
 	cp := &pipeline.Checkpoint{}
 	cp.ID = r.uvarint("id")
 	cp.Job = r.string("job")
 	cp.Fingerprint = r.string("fingerprint")
+	if version >= 2 {
+		cp.Run = r.string("run")
+		cp.Epoch = r.uvarint("epoch")
+		if src := r.bytes("source"); len(src) > 0 {
+			cp.Source = append([]byte(nil), src...)
+		}
+	}
 	secs := r.varint("created seconds")
 	nanos := r.uvarint("created nanoseconds")
 	if r.err == nil && nanos >= 1e9 {

@@ -1,13 +1,13 @@
 // Package ckptfmt is shardflow's on-disk checkpoint format: a versioned,
 // checksummed, compact binary encoding of a pipeline.Checkpoint.
 //
-// # Layout (version 1)
+// # Layout (version 2)
 //
 // All fixed-width integers are big-endian.
 //
 //	offset  size  field
 //	0       4     magic "SFCK"
-//	4       2     format version (1)
+//	4       2     format version (2; Decode also reads 1)
 //	6       8     payload length P
 //	14      P     payload
 //	14+P    4     CRC-32C (Castagnoli) of bytes [0, 14+P)
@@ -19,6 +19,9 @@
 //	uvarint  ID
 //	string   Job
 //	string   Fingerprint
+//	string   Run                       (version 2 only)
+//	uvarint  Epoch                     (version 2 only)
+//	bytes    Source                    (version 2 only)
 //	varint   Created, Unix seconds
 //	uvarint  Created, nanoseconds within the second (< 1e9)
 //	varint   Watermark
@@ -36,7 +39,8 @@
 //	  string   sink name
 //	  bytes    handle
 //
-// The payload must be consumed exactly. Operator state and sink handles are
+// Version 1 is the same without Run, Epoch and Source; Decode returns them
+// empty and zero for it. The payload must be consumed exactly. Operator state and sink handles are
 // stored as raw bytes, so a checkpoint with 10 MB of window state costs 10 MB
 // on disk, not 13.3 MB of base64. Encoding is deterministic: the same
 // checkpoint always yields the same bytes.
@@ -45,7 +49,7 @@
 //
 // Decode(Encode(cp)) equals cp except that Created comes back in UTC without
 // a monotonic clock reading, the three maps come back non-nil (empty when cp
-// had none), and empty Parents, states and handles come back nil.
+// had none), and an empty Source, Parents, states and handles come back nil.
 //
 // # Hostile input
 //
@@ -58,6 +62,7 @@
 // sentinel errors (ErrBadMagic, ErrUnsupportedVersion, ErrTruncated,
 // ErrChecksum, ErrMalformed), wrapped with detail.
 //
-// Any change to the payload's fields is a new Version; a build reads only the
-// versions it knows and refuses the others with a *VersionError.
+// Any change to the payload's fields is a new Version; a build reads the
+// versions from OldestVersion to Version and refuses the others with a
+// *VersionError, whose message for a newer version says to upgrade.
 package ckptfmt

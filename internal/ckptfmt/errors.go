@@ -32,7 +32,11 @@ type VersionError struct {
 }
 
 func (e *VersionError) Error() string {
-	return fmt.Sprintf("ckptfmt: unsupported version %d (this build reads %d)", e.Got, Version)
+	if e.Got > Version {
+		return fmt.Sprintf("ckptfmt: format version %d, written by a newer shardflow; upgrade (this build reads versions %d to %d)",
+			e.Got, OldestVersion, Version)
+	}
+	return fmt.Sprintf("ckptfmt: unsupported version %d (this build reads versions %d to %d)", e.Got, OldestVersion, Version)
 }
 
 // Unwrap makes errors.Is(err, ErrUnsupportedVersion) hold.

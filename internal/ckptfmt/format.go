@@ -12,8 +12,10 @@ import (
 )
 
 const (
-	// Version is the format version Encode writes and the only one Decode reads.
-	Version uint16 = 1
+	// Version is the format version Encode writes and the newest Decode reads.
+	Version uint16 = 2
+	// OldestVersion is the oldest format version Decode reads.
+	OldestVersion uint16 = 1
 
 	magic      = "SFCK"
 	headerLen  = 4 + 2 + 8 // magic, version, payload length
@@ -26,7 +28,7 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Encode returns the version-1 encoding of cp. It fails only for a nil cp.
+// Encode returns the version-2 encoding of cp. It fails only for a nil cp.
 func Encode(cp *pipeline.Checkpoint) ([]byte, error) {
 	if cp == nil {
 		return nil, errors.New("ckptfmt: encode: nil checkpoint")
@@ -43,6 +45,10 @@ func Encode(cp *pipeline.Checkpoint) ([]byte, error) {
 	buf = binary.AppendUvarint(buf, cp.ID)
 	buf = appendString(buf, cp.Job)
 	buf = appendString(buf, cp.Fingerprint)
+	buf = appendString(buf, cp.Run)
+	buf = binary.AppendUvarint(buf, cp.Epoch)
+	buf = binary.AppendUvarint(buf, uint64(len(cp.Source)))
+	buf = append(buf, cp.Source...)
 	buf = binary.AppendVarint(buf, secs)
 	buf = binary.AppendUvarint(buf, uint64(nanos))
 	buf = binary.AppendVarint(buf, cp.Watermark)
@@ -75,7 +81,7 @@ func Encode(cp *pipeline.Checkpoint) ([]byte, error) {
 // allocates once.
 func payloadSize(cp *pipeline.Checkpoint) int {
 	const v = binary.MaxVarintLen64
-	n := 6*v + len(cp.Job) + len(cp.Fingerprint) + v // fixed fields, shard count
+	n := 9*v + len(cp.Job) + len(cp.Fingerprint) + len(cp.Run) + len(cp.Source) + v // fixed fields, shard count
 	for id, s := range cp.Shards {
 		n += 6*v + 1 + len(id) + len(s.Position.Seq)
 		for _, p := range s.Parents {
@@ -110,39 +116,41 @@ func appendBlobs(buf []byte, names []string, m map[string][]byte) []byte {
 // Decode parses an encoding made by Encode. The result does not alias data.
 // See the package documentation for the errors it returns.
 func Decode(data []byte) (*pipeline.Checkpoint, error) {
-	payload, err := unframe(data)
+	version, payload, err := unframe(data)
 	if err != nil {
 		return nil, err
 	}
-	return decodePayload(payload)
+	return decodePayload(version, payload)
 }
 
-// unframe checks the header and checksum and returns the payload.
-func unframe(data []byte) ([]byte, error) {
+// unframe checks the header and checksum and returns the format version and
+// the payload.
+func unframe(data []byte) (uint16, []byte, error) {
 	// Check the magic on what there is, so that a short non-checkpoint file
 	// is reported as such and not as truncated.
 	if n := min(len(data), len(magic)); string(data[:n]) != magic[:n] {
-		return nil, ErrBadMagic
+		return 0, nil, ErrBadMagic
 	}
 	if len(data) < headerLen {
-		return nil, fmt.Errorf("%w: %d bytes, the header alone is %d", ErrTruncated, len(data), headerLen)
+		return 0, nil, fmt.Errorf("%w: %d bytes, the header alone is %d", ErrTruncated, len(data), headerLen)
 	}
-	if v := binary.BigEndian.Uint16(data[4:]); v != Version {
-		return nil, &VersionError{Got: v}
+	version := binary.BigEndian.Uint16(data[4:])
+	if version < OldestVersion || version > Version {
+		return 0, nil, &VersionError{Got: version}
 	}
 	plen := binary.BigEndian.Uint64(data[6:])
 	rest := uint64(len(data) - headerLen)
 	if rest < trailerLen || plen > rest-trailerLen {
-		return nil, fmt.Errorf("%w: header announces %d payload bytes, input has %d after the header (payload and %d-byte checksum)",
+		return 0, nil, fmt.Errorf("%w: header announces %d payload bytes, input has %d after the header (payload and %d-byte checksum)",
 			ErrTruncated, plen, rest, trailerLen)
 	}
 	if extra := rest - trailerLen - plen; extra != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the checksum", ErrMalformed, extra)
+		return 0, nil, fmt.Errorf("%w: %d bytes after the checksum", ErrMalformed, extra)
 	}
 	end := headerLen + int(plen)
 	stored := binary.BigEndian.Uint32(data[end:])
 	if got := crc32.Checksum(data[:end], castagnoli); got != stored {
-		return nil, fmt.Errorf("%w: stored %08x, computed %08x", ErrChecksum, stored, got)
+		return 0, nil, fmt.Errorf("%w: stored %08x, computed %08x", ErrChecksum, stored, got)
 	}
-	return data[headerLen:end], nil
+	return version, data[headerLen:end], nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"fmt"
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
@@ -27,6 +28,9 @@ func sample() *pipeline.Checkpoint {
 		ID:          42,
 		Job:         "clickstream",
 		Fingerprint: "sha256:9f2c",
+		Run:         "r-20250314T150926-7f3a",
+		Epoch:       3,
+		Source:      []byte{0, 'g', 'e', 'n', 0xff},
 		Created:     time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC),
 		Watermark:   1741964966000,
 		Shards: map[string]pipeline.ShardState{
@@ -40,9 +44,20 @@ func sample() *pipeline.Checkpoint {
 	}
 }
 
+// sampleV1 is sample as testdata/v1.golden holds it: version 1 has no Run,
+// Epoch or Source.
+func sampleV1() *pipeline.Checkpoint {
+	cp := sample()
+	cp.Run, cp.Epoch, cp.Source = "", 0, nil
+	return cp
+}
+
 // normalize returns cp as Decode(Encode(cp)) returns it (see the package doc).
 func normalize(cp *pipeline.Checkpoint) *pipeline.Checkpoint {
 	out := *cp
+	if len(cp.Source) == 0 {
+		out.Source = nil
+	}
 	out.Created = time.Unix(cp.Created.Unix(), int64(cp.Created.Nanosecond())).UTC()
 	out.Shards = make(map[string]pipeline.ShardState, len(cp.Shards))
 	for k, s := range cp.Shards {
@@ -83,7 +98,7 @@ func TestCheckpointShape(t *testing.T) {
 		typ    reflect.Type
 		fields int
 	}{
-		{reflect.TypeFor[pipeline.Checkpoint](), 8},
+		{reflect.TypeFor[pipeline.Checkpoint](), 11},
 		{reflect.TypeFor[pipeline.ShardState](), 4},
 		{reflect.TypeFor[pipeline.Position](), 2},
 	} {
@@ -153,8 +168,14 @@ func randomCheckpoint(r *rand.Rand) *pipeline.Checkpoint {
 		return r.Int64() - r.Int64()
 	}
 	cp := &pipeline.Checkpoint{
-		ID: r.Uint64(), Job: str(), Fingerprint: str(), Watermark: i64(),
+		ID: r.Uint64(), Job: str(), Fingerprint: str(), Run: str(), Epoch: r.Uint64() >> r.IntN(64), Watermark: i64(),
 		Created: time.Unix(r.Int64N(1<<40)-1<<39, r.Int64N(1e9)),
+	}
+	switch r.IntN(3) {
+	case 0:
+		cp.Source = []byte(str())
+	case 1:
+		cp.Source = []byte{}
 	}
 	if r.IntN(4) > 0 {
 		cp.Shards = map[string]pipeline.ShardState{}
@@ -208,10 +229,10 @@ func TestRoundTripProperty(t *testing.T) {
 	}
 }
 
-// TestGolden pins the version-1 bytes: a build must keep reading checkpoints
+// TestGolden pins the version-2 bytes: a build must keep reading checkpoints
 // that earlier builds wrote. Run with -update only for a new Version.
 func TestGolden(t *testing.T) {
-	path := filepath.Join("testdata", "v1.golden")
+	path := filepath.Join("testdata", "v2.golden")
 	data := mustEncode(t, sample())
 	if *update {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -223,7 +244,7 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(data, golden) {
-		t.Errorf("Encode(sample) differs from %s: the version-1 format changed", path)
+		t.Errorf("Encode(sample) differs from %s: the version-2 format changed", path)
 	}
 	got, err := Decode(golden)
 	if err != nil {
@@ -232,6 +253,44 @@ func TestGolden(t *testing.T) {
 	if want := normalize(sample()); !reflect.DeepEqual(got, want) {
 		t.Errorf("Decode(%s):\n got %#v\nwant %#v", path, got, want)
 	}
+}
+
+// TestGoldenV1: checkpoints that version-1 builds wrote still decode, with
+// an empty Run and Source and epoch 0, and re-encode as version 2. The file is
+// never rewritten: no build writes version 1 any more.
+func TestGoldenV1(t *testing.T) {
+	path := filepath.Join("testdata", "v1.golden")
+	golden, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.BigEndian.Uint16(golden[4:]); v != 1 {
+		t.Fatalf("%s holds version %d", path, v)
+	}
+	got, err := Decode(golden)
+	if err != nil {
+		t.Fatalf("Decode(%s): %v", path, err)
+	}
+	if want := normalize(sampleV1()); !reflect.DeepEqual(got, want) {
+		t.Errorf("Decode(%s):\n got %#v\nwant %#v", path, got, want)
+	}
+	again := mustEncode(t, got)
+	if v := binary.BigEndian.Uint16(again[4:]); v != Version {
+		t.Errorf("re-encoded as version %d, want %d", v, Version)
+	}
+	if back, err := Decode(again); err != nil || !reflect.DeepEqual(back, got) {
+		t.Errorf("re-encoded v1 checkpoint decodes to %#v, %v", back, err)
+	}
+}
+
+// head returns the start of a hand-made payload of the given version: id 1,
+// empty job and fingerprint (and, from version 2, empty run, epoch 0, empty
+// source), created 0.0, watermark 0.
+func head(version uint16) []byte {
+	if version == 1 {
+		return []byte{1, 0, 0, 0, 0, 0}
+	}
+	return []byte{1, 0, 0, 0, 0, 0, 0, 0, 0}
 }
 
 // reframe wraps payload in a valid header and checksum, so tests can reach
@@ -258,11 +317,14 @@ func TestDecodeErrors(t *testing.T) {
 		return b
 	}
 	// A payload that ends after the shard count, which announces 2^60 shards.
-	hugeCount := binary.AppendUvarint(nil, 1)                    // id
-	hugeCount = append(hugeCount, 0, 0)                          // job, fingerprint
-	hugeCount = append(hugeCount, 0, 0, 0)                       // created, watermark
-	hugeCount = binary.AppendUvarint(hugeCount, 1<<60)           // shards
+	hugeCount := binary.AppendUvarint(head(Version), 1<<60)
 	hugeString := binary.AppendUvarint([]byte{1}, math.MaxInt64) // id, then a job of 2^63-1 bytes
+	// Version 2's fields: a run of 2^63-1 bytes, a bad epoch varint, a source
+	// longer than what remains.
+	hugeRun := binary.AppendUvarint([]byte{1, 0, 0}, math.MaxInt64)
+	badEpoch := []byte{1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}
+	hugeSource := []byte{1, 0, 0, 0, 0, 5, 'a'}
+	v1 := mustEncodeV1(t, sampleV1())
 
 	tests := []struct {
 		name    string
@@ -279,8 +341,15 @@ func TestDecodeErrors(t *testing.T) {
 		{"not a checkpoint", []byte("PAR1 this is parquet"), ErrBadMagic, "ckptfmt: bad magic"},
 		{"short garbage", []byte("{"), ErrBadMagic, "ckptfmt: bad magic"},
 		{"magic bit flip", flip(0), ErrBadMagic, "ckptfmt: bad magic"},
-		{"version 7", reframe(7, payload), ErrUnsupportedVersion, "ckptfmt: unsupported version 7 (this build reads 1)"},
-		{"version 0", reframe(0, payload), ErrUnsupportedVersion, "unsupported version 0"},
+		{"version 7", reframe(7, payload), ErrUnsupportedVersion, "ckptfmt: format version 7, written by a newer shardflow; upgrade (this build reads versions 1 to 2)"},
+		{"version 3", reframe(3, payload), ErrUnsupportedVersion, "written by a newer shardflow; upgrade"},
+		{"version 0", reframe(0, payload), ErrUnsupportedVersion, "ckptfmt: unsupported version 0 (this build reads versions 1 to 2)"},
+		{"v2 payload as version 1", reframe(1, payload), ErrMalformed, "ckptfmt: malformed payload"},
+		{"v1 payload as version 2", reframe(2, v1[headerLen:len(v1)-trailerLen]), ErrMalformed, "ckptfmt: malformed payload"},
+		{"v1 bit flip", func() []byte { b := bytes.Clone(v1); b[headerLen+2] ^= 1; return b }(), ErrChecksum, "checksum mismatch"},
+		{"2^63 byte run", reframe(Version, hugeRun), ErrMalformed, "run of 9223372036854775807 bytes"},
+		{"bad epoch", reframe(Version, badEpoch), ErrMalformed, "bad varint for epoch"},
+		{"source too long", reframe(Version, hugeSource), ErrMalformed, "source of 5 bytes, only 1 remain"},
 		{"huge payload length", withLen(math.MaxUint64), ErrTruncated, "announces 18446744073709551615"},
 		{"payload length one short", withLen(uint64(len(payload) - 1)), ErrMalformed, "1 bytes after the checksum"},
 		{"trailing byte", append(bytes.Clone(valid), 0), ErrMalformed, "after the checksum"},
@@ -291,7 +360,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"payload cut short", reframe(Version, payload[:len(payload)-1]), ErrMalformed, "ckptfmt: malformed payload"},
 		{"2^60 shards", reframe(Version, hugeCount), ErrMalformed, "cannot fit"},
 		{"2^63 byte job", reframe(Version, hugeString), ErrMalformed, "only 0 remain"},
-		{"nanoseconds out of range", reframe(Version, binary.AppendUvarint([]byte{1, 0, 0, 0}, 1e9)), ErrMalformed, "nanoseconds 1000000000 out of range"},
+		{"nanoseconds out of range", reframe(Version, binary.AppendUvarint(head(Version)[:7], 1e9)), ErrMalformed, "nanoseconds 1000000000 out of range"},
+		{"v1 nanoseconds out of range", reframe(1, binary.AppendUvarint([]byte{1, 0, 0, 0}, 1e9)), ErrMalformed, "nanoseconds 1000000000 out of range"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -323,33 +393,63 @@ func TestVersionError(t *testing.T) {
 // TestDuplicateKeys: the decoder rejects a map key that appears twice, which
 // Encode never writes, instead of silently keeping one of the two values.
 func TestDuplicateKeys(t *testing.T) {
-	head := []byte{1, 0, 0, 0, 0, 0} // id 1, empty job and fingerprint, created 0.0, watermark 0
 	shard := []byte{1, 's', 0, 0, 0, 0, 0}
 	blob := []byte{1, 'k', 1, 'v'}
-	tests := []struct {
-		name    string
-		payload []byte
-	}{
-		{"shard", concat(head, []byte{2}, shard, shard, []byte{0, 0})},
-		{"operator", concat(head, []byte{0, 2}, blob, blob, []byte{0})},
-		{"sink", concat(head, []byte{0, 0, 2}, blob, blob)},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Decode(reframe(Version, tc.payload))
-			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "twice") {
-				t.Fatalf("Decode = %v, want a duplicate-key error", err)
-			}
-		})
-	}
-	// The same payloads with one copy are valid, so the test above checks
-	// what it claims to.
-	if _, err := Decode(reframe(Version, concat(head, []byte{1}, shard, []byte{1}, blob, []byte{0}))); err != nil {
-		t.Fatalf("Decode of the single-key payload: %v", err)
+	for _, v := range []uint16{1, Version} {
+		head := head(v)
+		tests := []struct {
+			name    string
+			payload []byte
+		}{
+			{"shard", concat(head, []byte{2}, shard, shard, []byte{0, 0})},
+			{"operator", concat(head, []byte{0, 2}, blob, blob, []byte{0})},
+			{"sink", concat(head, []byte{0, 0, 2}, blob, blob)},
+		}
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("v%d %s", v, tc.name), func(t *testing.T) {
+				_, err := Decode(reframe(v, tc.payload))
+				if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "twice") {
+					t.Fatalf("Decode = %v, want a duplicate-key error", err)
+				}
+			})
+		}
+		// The same payloads with one copy are valid, so the test above checks
+		// what it claims to.
+		if _, err := Decode(reframe(v, concat(head, []byte{1}, shard, []byte{1}, blob, []byte{0}))); err != nil {
+			t.Fatalf("v%d: Decode of the single-key payload: %v", v, err)
+		}
 	}
 }
 
 func concat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+// mustEncodeV1 returns the version-1 encoding of cp, which has no Run, Epoch
+// or Source: testdata/v1.golden's payload, reframed, for cp = sampleV1().
+func mustEncodeV1(t testing.TB, cp *pipeline.Checkpoint) []byte {
+	t.Helper()
+	if cp.Run != "" || cp.Epoch != 0 || len(cp.Source) > 0 {
+		t.Fatalf("version 1 cannot hold run %q, epoch %d, source %q", cp.Run, cp.Epoch, cp.Source)
+	}
+	v2 := mustEncode(t, cp)
+	payload := v2[headerLen : len(v2)-trailerLen]
+	// Version 2 adds three empty fields after the fingerprint: drop them.
+	prefix := len(binary.AppendUvarint(nil, cp.ID)) + len(appendString(nil, cp.Job)) + len(appendString(nil, cp.Fingerprint))
+	if !bytes.Equal(payload[prefix:prefix+3], []byte{0, 0, 0}) {
+		t.Fatalf("unexpected version-2 layout")
+	}
+	return reframe(1, concat(payload[:prefix], payload[prefix+3:]))
+}
+
+// TestEncodeV1Helper: mustEncodeV1 makes exactly what version-1 builds wrote.
+func TestEncodeV1Helper(t *testing.T) {
+	golden, err := os.ReadFile(filepath.Join("testdata", "v1.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustEncodeV1(t, sampleV1()); !bytes.Equal(got, golden) {
+		t.Fatal("mustEncodeV1(sampleV1()) differs from testdata/v1.golden")
+	}
+}
 
 func TestEncodeNil(t *testing.T) {
 	if _, err := Encode(nil); err == nil {
@@ -361,10 +461,12 @@ func TestEncodeNil(t *testing.T) {
 // are refused without allocating for what they announce.
 func TestHostileInputAllocation(t *testing.T) {
 	inputs := [][]byte{
-		reframe(Version, binary.AppendUvarint([]byte{1, 0, 0, 0, 0, 0}, 1<<62)),                                          // shards
-		reframe(Version, binary.AppendUvarint([]byte{1, 0, 0, 0, 0, 0, 0}, 1<<62)),                                       // operator states
-		reframe(Version, append(binary.AppendUvarint([]byte{1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}, 50), make([]byte, 10)...)), // parents
-		reframe(Version, binary.AppendUvarint([]byte{1}, 1<<62)),                                                         // job length
+		reframe(1, binary.AppendUvarint(head(1), 1<<62)),                                                                      // shards
+		reframe(Version, binary.AppendUvarint(head(Version), 1<<62)),                                                          // shards
+		reframe(Version, binary.AppendUvarint(append(head(Version), 0), 1<<62)),                                               // operator states
+		reframe(Version, append(binary.AppendUvarint(concat(head(Version), []byte{1, 0, 0, 0, 0}), 50), make([]byte, 10)...)), // parents
+		reframe(Version, binary.AppendUvarint([]byte{1}, 1<<62)),                                                              // job length
+		reframe(Version, binary.AppendUvarint([]byte{1, 0, 0, 0, 0}, 1<<62)),                                                  // source length
 	}
 	for i, in := range inputs {
 		var before, after runtime.MemStats

@@ -8,15 +8,20 @@ import (
 )
 
 // FuzzDecode feeds arbitrary bytes to Decode, and the same bytes wrapped in a
-// valid header and checksum, so the fuzzer also explores the payload parser
+// valid header and checksum of each version it reads, so the fuzzer also explores the payload parser
 // that the checksum would otherwise guard. Decode must not panic, must return
 // one of its sentinel errors, and whatever it accepts must re-encode to a
 // checkpoint that decodes to the same value.
 func FuzzDecode(f *testing.F) {
 	valid := mustEncode(f, sample())
+	v1 := mustEncodeV1(f, sampleV1())
 	for _, seed := range [][]byte{
 		valid,
 		mustEncode(f, normalize(sample())),
+		v1,
+		v1[:len(v1)-1],
+		v1[headerLen : len(v1)-trailerLen], // a bare version-1 payload: reframed below
+		reframe(3, valid[headerLen:len(valid)-trailerLen]),
 		nil,
 		valid[:headerLen],
 		valid[:len(valid)/2],
@@ -39,6 +44,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		check(t, data)
 		check(t, reframe(Version, data))
+		check(t, reframe(1, data))
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/shardflow/shardflow/internal/ckptfmt"
 	"github.com/shardflow/shardflow/pipeline"
@@ -22,10 +23,37 @@ var (
 	// ErrNotNewer is returned by Save for a checkpoint id that is not greater
 	// than the job's newest checkpoint.
 	ErrNotNewer = errors.New("checkpoint: id is not newer than the latest checkpoint")
-	// ErrNoValidCheckpoint is returned when a job has checkpoint files and none
-	// of them loads.
-	ErrNoValidCheckpoint = errors.New("checkpoint: no checkpoint of the job loads")
+	// ErrUnreadableCheckpoint is wrapped by the error of Latest (and of Save
+	// and Acquire, which read the newest checkpoint too) when the job's newest
+	// checkpoint file cannot be read, decoded or does not hold what its name
+	// says. The error is an *UnreadableError.
+	ErrUnreadableCheckpoint = errors.New("checkpoint: the newest checkpoint cannot be read")
 )
+
+// UnreadableError reports a job's newest checkpoint that cannot be read. The
+// store does not fall back to an older checkpoint: the unreadable one's
+// output may already be committed, and resuming before it would commit that
+// output a second time.
+type UnreadableError struct {
+	Job   string
+	Path  string // the newest checkpoint's file
+	Older uint64 // the id of the newest checkpoint before it, 0 for none
+	Err   error  // why it cannot be read
+}
+
+func (e *UnreadableError) Error() string {
+	instead := "start the job from scratch"
+	if e.Older != 0 {
+		instead = fmt.Sprintf("fall back to checkpoint %d", e.Older)
+	}
+	return fmt.Sprintf("checkpoint: job %q: the newest checkpoint %s cannot be read (%v); its output may be committed, "+
+		"so shardflow will not %s: restore the file, or start over with a new checkpoint directory and --overwrite",
+		e.Job, e.Path, e.Err, instead)
+}
+
+// Unwrap makes errors.Is hold for ErrUnreadableCheckpoint and for the cause
+// (a ckptfmt sentinel, an fs error).
+func (e *UnreadableError) Unwrap() []error { return []error{ErrUnreadableCheckpoint, e.Err} }
 
 const (
 	dirPerm = 0o750
@@ -34,11 +62,10 @@ const (
 // DirConfig configures a Dir.
 type DirConfig struct {
 	// Keep is how many of a job's newest checkpoints survive a successful
-	// Save; 0 means DefaultKeep. With 1, a damaged newest checkpoint leaves
-	// nothing to fall back to.
+	// Save; 0 means DefaultKeep. Only the newest is ever restored; the older
+	// ones are kept for inspection (a store never falls back to them).
 	Keep int
-	// Logger receives checkpoints that fail to load and failed cleanups; nil
-	// discards them.
+	// Logger receives failed cleanups; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -59,11 +86,14 @@ type Dir struct {
 	fs   fileSystem
 
 	mu sync.Mutex // serialises Save and Latest; guards the maps
-	// newest[job] is the id of the job's newest checkpoint known to load (0
-	// for none), as Latest or Save last established it.
+	// newest[job] is the id of the job's newest checkpoint (0 for none), as
+	// Latest or Save last established it.
 	newest map[string]uint64
 	// made[job] records that the job's directory exists and is durable.
 	made map[string]bool
+	// locks[job] is this Dir's hold on job, from Acquire to Release.
+	locks map[string]*dirLock
+	now   func() time.Time // for the LOCK file's "since"
 }
 
 var _ pipeline.CheckpointStore = (*Dir)(nil)
@@ -94,6 +124,8 @@ func newDir(root string, cfg DirConfig, fsys fileSystem) (*Dir, error) {
 		fs:     fsys,
 		newest: map[string]uint64{},
 		made:   map[string]bool{},
+		locks:  map[string]*dirLock{},
+		now:    time.Now,
 	}
 	if d.keep == 0 {
 		d.keep = DefaultKeep
@@ -110,8 +142,14 @@ func (d *Dir) Root() string { return d.root }
 func (d *Dir) jobDir(job string) string { return filepath.Join(d.root, job) }
 
 // Save persists cp atomically and durably as the newest checkpoint of cp.Job.
-// It refuses id 0 (recovery's "no checkpoint") and, with ErrNotNewer, an id
-// that is not greater than the newest checkpoint that loads.
+// It refuses, with ErrNotAcquired, a job whose lock this Dir does not hold
+// (Acquire); with an error wrapping pipeline.ErrFenced, a checkpoint whose
+// Epoch is not the store's current epoch, or any checkpoint once the job's
+// LOCK file is no longer the file this Dir locked (the directory was removed
+// or replaced, and another process may hold the new one); id 0 (recovery's
+// "no checkpoint"); with ErrNotNewer, an id that is not greater than the
+// newest checkpoint's; and with an *UnreadableError any checkpoint while the
+// newest one cannot be read. It re-reads the EPOCH file every time.
 func (d *Dir) Save(ctx context.Context, cp *pipeline.Checkpoint) error {
 	if cp == nil {
 		return errors.New("checkpoint: save: nil checkpoint")
@@ -132,6 +170,13 @@ func (d *Dir) Save(ctx context.Context, cp *pipeline.Checkpoint) error {
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	l := d.locks[cp.Job]
+	if l == nil {
+		return fmt.Errorf("%w: job %q: save checkpoint %d", ErrNotAcquired, cp.Job, cp.ID)
+	}
+	if err := d.fence(l, cp); err != nil {
+		return fmt.Errorf("checkpoint: job %q: save checkpoint %d: %w", cp.Job, cp.ID, err)
+	}
 	newest, known := d.newest[cp.Job]
 	if !known {
 		latest, err := d.latest(ctx, cp.Job)
@@ -150,8 +195,14 @@ func (d *Dir) Save(ctx context.Context, cp *pipeline.Checkpoint) error {
 	if err := d.makeJobDir(cp.Job, dir); err != nil {
 		return fmt.Errorf("checkpoint: job %q: save checkpoint %d: %w", cp.Job, cp.ID, err)
 	}
-	if err := d.write(dir, cp.ID, data); err != nil {
+	if err := d.writeAtomic(dir, tempPattern(cp.ID), fileName(cp.ID), data, true); err != nil {
 		return fmt.Errorf("checkpoint: job %q: save checkpoint %d: %w", cp.Job, cp.ID, err)
+	}
+	// The directory may have been replaced while we wrote (the paths then
+	// led into the new one). The checkpoint cannot be taken back safely, but
+	// the caller must not commit it.
+	if err := d.fence(l, cp); errors.Is(err, pipeline.ErrFenced) {
+		return fmt.Errorf("checkpoint: job %q: checkpoint %d was written, but the store was taken over during the save: %w", cp.Job, cp.ID, err)
 	}
 	d.newest[cp.Job] = cp.ID
 	d.cleanup(cp.Job, dir, cp.ID)
@@ -174,15 +225,16 @@ func (d *Dir) makeJobDir(job, dir string) error {
 	return nil
 }
 
-// write makes data the checkpoint file of id in dir: temp file, fsync,
-// rename, fsync the directory. On error nothing new is left behind, as far as
-// the file system lets us remove it.
-func (d *Dir) write(dir string, id uint64, data []byte) (err error) {
-	f, err := d.fs.CreateTemp(dir, tempPattern(id))
+// writeAtomic makes data the file name in dir: a temporary file (pattern),
+// fsync, rename, fsync the directory. On error no temporary file is left
+// behind, as far as the file system lets us remove it; if only the directory
+// fsync failed and takeBack is set, the renamed file is removed too.
+func (d *Dir) writeAtomic(dir, pattern, name string, data []byte, takeBack bool) (err error) {
+	f, err := d.fs.CreateTemp(dir, pattern)
 	if err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
 	}
-	tmp, final := f.Name(), filepath.Join(dir, fileName(id))
+	tmp, final := f.Name(), filepath.Join(dir, name)
 	open, renamed := true, false
 	defer func() {
 		if err == nil {
@@ -217,9 +269,12 @@ func (d *Dir) write(dir string, id uint64, data []byte) (err error) {
 	}
 	renamed = true
 	if err := d.fs.SyncDir(dir); err != nil {
-		// Whether the rename survives a crash is unknown; take it back so that
-		// the error means "not saved" now and after a restart.
-		d.remove(final, "checkpoint whose directory fsync failed")
+		// Whether the rename survives a crash is unknown; take a checkpoint
+		// back so that the error means "not saved" now and after a restart.
+		// (An EPOCH file stays: an epoch that was never used may be skipped.)
+		if takeBack {
+			d.remove(final, "checkpoint whose directory fsync failed")
+		}
 		return fmt.Errorf("fsync %s: %w", dir, err)
 	}
 	return nil
@@ -232,9 +287,7 @@ func (d *Dir) remove(path, what string) {
 }
 
 // cleanup runs after checkpoint saved of job was written: it deletes
-// leftover temporary files and checkpoints beyond Keep, and sets aside the
-// files of checkpoints newer than saved, which did not load when Save checked
-// (see the package documentation). Failures are logged.
+// leftover temporary files and checkpoints beyond Keep. Failures are logged.
 func (d *Dir) cleanup(job, dir string, saved uint64) {
 	entries, err := d.fs.ReadDir(dir)
 	if err != nil {
@@ -248,13 +301,6 @@ func (d *Dir) cleanup(job, dir string, saved uint64) {
 		path := filepath.Join(dir, name)
 		id, ok := parseFileName(name)
 		switch {
-		case ok && id > saved:
-			d.log.Warn("checkpoint: setting aside a checkpoint newer than the one saved, which did not load",
-				"job", job, "id", id, "saved", saved, "path", path+corruptSuffix)
-			if err := d.fs.Rename(path, path+corruptSuffix); err != nil {
-				d.log.Warn("checkpoint: cannot set aside checkpoint", "path", path, "err", err)
-			}
-			changed = true
 		case ok && id < saved:
 			older = append(older, id)
 		case !ok && isTempName(name):
@@ -276,10 +322,12 @@ func (d *Dir) cleanup(job, dir string, saved uint64) {
 	}
 }
 
-// Latest returns the newest checkpoint of job that loads, or nil and no error
-// when the job has none. Checkpoints that do not load are logged and skipped;
-// if all of them fail, the error wraps ErrNoValidCheckpoint. The next Save of
-// the job must have a greater id than the checkpoint Latest returned.
+// Latest returns the newest checkpoint of job, or nil and no error when the
+// job has none. It never falls back to an older checkpoint: when the newest
+// file cannot be read, decoded, or does not hold the job and id its name
+// says, the error is an *UnreadableError (wrapping ErrUnreadableCheckpoint).
+// The next Save of the job must have a greater id than the checkpoint Latest
+// returned.
 func (d *Dir) Latest(ctx context.Context, job string) (*pipeline.Checkpoint, error) {
 	if err := validateJob(job); err != nil {
 		return nil, err
@@ -300,55 +348,42 @@ func (d *Dir) Latest(ctx context.Context, job string) (*pipeline.Checkpoint, err
 	return cp, nil
 }
 
-func (d *Dir) latest(ctx context.Context, job string) (*pipeline.Checkpoint, error) {
-	// Files can vanish between listing and reading them when another process
-	// saves a newer checkpoint and deletes old ones; list again then, rather
-	// than report "no checkpoint".
-	for attempt := 0; ; attempt++ {
-		cp, errs, vanished, err := d.tryLatest(ctx, job)
-		switch {
-		case err != nil:
-			return nil, err
-		case cp != nil:
-			return cp, nil
-		case len(errs) > 0:
-			return nil, fmt.Errorf("%w: job %q: none of its %d checkpoint files in %s loads (move the directory aside to start from scratch): %w",
-				ErrNoValidCheckpoint, job, len(errs), d.jobDir(job), errors.Join(errs...))
-		case vanished == 0:
-			return nil, nil
-		case attempt == 2:
-			return nil, fmt.Errorf("%w: job %q: its checkpoint files in %s keep vanishing while being read",
-				ErrNoValidCheckpoint, job, d.jobDir(job))
-		}
-	}
-}
+// vanishAttempts is how often latest lists the job's directory again when its
+// newest file disappears between listing and reading.
+const vanishAttempts = 3
 
-// tryLatest loads job's checkpoints newest first until one loads; it returns
-// the errors of those that did not and the number that were gone.
-func (d *Dir) tryLatest(ctx context.Context, job string) (_ *pipeline.Checkpoint, errs []error, vanished int, _ error) {
-	ids, err := d.List(job)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	for i := len(ids) - 1; i >= 0; i-- {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, 0, fmt.Errorf("checkpoint: job %q: %w", job, err)
+func (d *Dir) latest(ctx context.Context, job string) (*pipeline.Checkpoint, error) {
+	// The newest file can vanish between listing and reading it when another
+	// process (one that took the job over, or a reader's race with the
+	// holder's cleanup) saves a newer checkpoint and deletes old ones; list
+	// again then, rather than report "no checkpoint" or fall back.
+	for range vanishAttempts {
+		ids, err := d.List(job)
+		if err != nil {
+			return nil, err
 		}
-		cp, err := d.load(job, ids[i])
+		if len(ids) == 0 {
+			return nil, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("checkpoint: job %q: %w", job, err)
+		}
+		newest := ids[len(ids)-1]
+		cp, err := d.read(job, newest)
 		if err == nil {
-			if len(errs) > 0 {
-				d.log.Warn("checkpoint: falling back to an older checkpoint", "job", job, "id", cp.ID, "skipped", len(errs))
-			}
-			return cp, errs, vanished, nil
+			return cp, nil
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			vanished++
 			continue
 		}
-		d.log.Error("checkpoint: skipping a checkpoint that does not load", "job", job, "id", ids[i], "err", err)
-		errs = append(errs, err)
+		ue := &UnreadableError{Job: job, Path: d.ckptPath(job, newest), Err: err}
+		if len(ids) > 1 {
+			ue.Older = ids[len(ids)-2]
+		}
+		return nil, ue
 	}
-	return nil, errs, vanished, nil
+	return nil, fmt.Errorf("checkpoint: job %q: its newest checkpoint file in %s vanished %d times while being read; is another process writing it?",
+		job, d.jobDir(job), vanishAttempts)
 }
 
 // List returns the ids of job's checkpoint files in increasing order, without
@@ -374,8 +409,9 @@ func (d *Dir) List(job string) ([]uint64, error) {
 	return ids, nil
 }
 
-// Load reads checkpoint id of job. A missing checkpoint's error wraps
-// fs.ErrNotExist; a damaged one's wraps a ckptfmt error.
+// Load reads checkpoint id of job, which need not be the newest (for
+// inspection). A missing checkpoint's error wraps fs.ErrNotExist; a damaged
+// one's wraps a ckptfmt error. Both name the file.
 func (d *Dir) Load(ctx context.Context, job string, id uint64) (*pipeline.Checkpoint, error) {
 	if err := validateJob(job); err != nil {
 		return nil, err
@@ -383,35 +419,34 @@ func (d *Dir) Load(ctx context.Context, job string, id uint64) (*pipeline.Checkp
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("checkpoint: job %q: %w", job, err)
 	}
-	return d.load(job, id)
-}
-
-func (d *Dir) load(job string, id uint64) (*pipeline.Checkpoint, error) {
-	path := filepath.Join(d.jobDir(job), fileName(id))
-	data, err := d.fs.ReadFile(path)
+	cp, err := d.read(job, id)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err) // *fs.PathError names the file
-	}
-	cp, err := ckptfmt.Decode(data)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %s: %w", path, err)
-	}
-	if cp.Job != job || cp.ID != id {
-		return nil, fmt.Errorf("checkpoint: %s: holds checkpoint %d of job %q", path, cp.ID, cp.Job)
+		return nil, fmt.Errorf("checkpoint: %s: %w", d.ckptPath(job, id), err)
 	}
 	return cp, nil
 }
 
-// Acquire implements pipeline.CheckpointStore. TODO(lock): an OS file lock
-// and a durable epoch.
-func (d *Dir) Acquire(ctx context.Context, job string) (pipeline.StoreLock, error) {
-	if err := validateJob(job); err != nil {
-		return nil, err
-	}
-	return dirLock{epoch: 1}, nil
+func (d *Dir) ckptPath(job string, id uint64) string {
+	return filepath.Join(d.jobDir(job), fileName(id))
 }
 
-type dirLock struct{ epoch uint64 }
-
-func (l dirLock) Epoch() uint64 { return l.epoch }
-func (dirLock) Release() error  { return nil }
+// read reads checkpoint id of job; its errors do not name the file, so that
+// the callers name it once.
+func (d *Dir) read(job string, id uint64) (*pipeline.Checkpoint, error) {
+	data, err := d.fs.ReadFile(d.ckptPath(job, id))
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s: %w", pe.Op, pe.Err)
+		}
+		return nil, err
+	}
+	cp, err := ckptfmt.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if cp.Job != job || cp.ID != id {
+		return nil, fmt.Errorf("it holds checkpoint %d of job %q", cp.ID, cp.Job)
+	}
+	return cp, nil
+}

@@ -71,13 +71,43 @@ func newTestDir(t *testing.T, root string, cfg DirConfig, fsys fileSystem) *Dir 
 	return d
 }
 
+// save saves checkpoints ids of job through d, under d's lock on the job if
+// it holds one, else under a lock it acquires for them and releases after.
 func save(t *testing.T, d *Dir, job string, ids ...uint64) {
 	t.Helper()
+	d.mu.Lock()
+	l := d.locks[job]
+	d.mu.Unlock()
+	if l == nil {
+		l = hold(t, d, job)
+		defer func() {
+			if err := l.Release(); err != nil {
+				t.Errorf("Release: %v", err)
+			}
+		}()
+	}
 	for _, id := range ids {
-		if err := d.Save(t.Context(), ckpt(job, id)); err != nil {
+		if err := d.Save(t.Context(), at(ckpt(job, id), l)); err != nil {
 			t.Fatalf("Save(%d): %v", id, err)
 		}
 	}
+}
+
+// hold acquires d's lock on job until the test ends (or Release).
+func hold(t *testing.T, d *Dir, job string) *dirLock {
+	t.Helper()
+	l, err := d.Acquire(t.Context(), job)
+	if err != nil {
+		t.Fatalf("Acquire(%q): %v", job, err)
+	}
+	t.Cleanup(func() { _ = l.Release() })
+	return l.(*dirLock)
+}
+
+// at returns cp with the epoch of l.
+func at(cp *pipeline.Checkpoint, l pipeline.StoreLock) *pipeline.Checkpoint {
+	cp.Epoch = l.Epoch()
+	return cp
 }
 
 // wantLatest asserts that Latest returns checkpoint id of job (0: none).
@@ -96,12 +126,18 @@ func wantLatest(t *testing.T, d *Dir, job string, id uint64) {
 	if got == nil {
 		t.Fatalf("Latest = none, want checkpoint %d", id)
 	}
-	if want := ckpt(job, id); !reflect.DeepEqual(got, want) {
+	if got.Epoch == 0 {
+		t.Errorf("Latest = checkpoint %d with epoch 0", got.ID)
+	}
+	want := ckpt(job, id)
+	want.Epoch = got.Epoch
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Latest:\n got %#v\nwant %#v", got, want)
 	}
 }
 
-// dirNames returns the names in job's directory.
+// dirNames returns the names in job's directory but LOCK and EPOCH, which
+// every job directory has once a job was acquired (lock_test.go checks them).
 func dirNames(t *testing.T, root, job string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(filepath.Join(root, job))
@@ -110,7 +146,9 @@ func dirNames(t *testing.T, root, job string) []string {
 	}
 	var names []string
 	for _, e := range entries {
-		names = append(names, e.Name())
+		if e.Name() != lockName && e.Name() != epochName {
+			names = append(names, e.Name())
+		}
 	}
 	return names
 }
@@ -188,9 +226,15 @@ func TestJobNames(t *testing.T) {
 			root := filepath.Join(parent, "root")
 			d := newTestDir(t, root, DirConfig{}, nil)
 			ctx := t.Context()
-			errs := map[string]error{
-				"Save": d.Save(ctx, ckpt(tc.job, 1)),
+			errs := map[string]error{}
+			l, err := d.Acquire(ctx, tc.job)
+			errs["Acquire"] = err
+			cp := ckpt(tc.job, 1)
+			if l != nil {
+				defer l.Release()
+				cp.Epoch = l.Epoch()
 			}
+			errs["Save"] = d.Save(ctx, cp)
 			_, errs["Latest"] = d.Latest(ctx, tc.job)
 			_, errs["List"] = d.List(tc.job)
 			_, errs["Load"] = d.Load(ctx, tc.job, 1)
@@ -231,7 +275,7 @@ func TestSaveLatestList(t *testing.T) {
 	wantLatest(t, newTestDir(t, root, DirConfig{}, nil), "clicks", 5)
 	wantLatest(t, d, "other", 9)
 	cp, err := d.Load(t.Context(), "clicks", 4)
-	if err != nil || !reflect.DeepEqual(cp, ckpt("clicks", 4)) {
+	if err != nil || !reflect.DeepEqual(cp, at(ckpt("clicks", 4), &dirLock{epoch: 4})) { // each save above acquired once
 		t.Fatalf("Load(4) = %+v, %v", cp, err)
 	}
 	if _, err := d.Load(t.Context(), "clicks", 1); !errors.Is(err, fs.ErrNotExist) {
@@ -244,8 +288,18 @@ func TestSaveRefuses(t *testing.T) {
 	d := newTestDir(t, root, DirConfig{}, nil)
 	save(t, d, "j", 1, 2, 5)
 	restarted := newTestDir(t, root, DirConfig{}, nil)
+	rl := hold(t, restarted, "j")
+	if err := restarted.Save(t.Context(), at(ckpt("j", 4), rl)); !errors.Is(err, ErrNotNewer) || !strings.Contains(err.Error(), "the latest is 5") {
+		t.Fatalf("Save of an older id after a restart = %v, want ErrNotNewer", err)
+	}
+	if err := rl.Release(); err != nil {
+		t.Fatal(err)
+	}
+	l := hold(t, d, "j")
 	canceled, cancel := context.WithCancel(t.Context())
 	cancel()
+	stale := ckpt("j", 6)
+	stale.Epoch = l.Epoch() - 1
 	tests := []struct {
 		name string
 		dir  *Dir
@@ -254,12 +308,14 @@ func TestSaveRefuses(t *testing.T) {
 		want string
 		is   error
 	}{
-		{"same id", d, t.Context(), ckpt("j", 5), "checkpoint 5, the latest is 5", ErrNotNewer},
-		{"older id", d, t.Context(), ckpt("j", 3), "checkpoint 3, the latest is 5", ErrNotNewer},
-		{"older id after restart", restarted, t.Context(), ckpt("j", 4), "the latest is 5", ErrNotNewer},
-		{"id 0", d, t.Context(), ckpt("j", 0), "id 0 is reserved", nil},
+		{"same id", d, t.Context(), at(ckpt("j", 5), l), "checkpoint 5, the latest is 5", ErrNotNewer},
+		{"older id", d, t.Context(), at(ckpt("j", 3), l), "checkpoint 3, the latest is 5", ErrNotNewer},
+		{"id 0", d, t.Context(), at(ckpt("j", 0), l), "id 0 is reserved", nil},
 		{"nil checkpoint", d, t.Context(), nil, "nil checkpoint", nil},
-		{"canceled context", d, canceled, ckpt("j", 6), "save checkpoint 6", context.Canceled},
+		{"canceled context", d, canceled, at(ckpt("j", 6), l), "save checkpoint 6", context.Canceled},
+		{"stale epoch", d, t.Context(), stale, fmt.Sprintf("the checkpoint carries epoch %d, the store's is %d", l.Epoch()-1, l.Epoch()), pipeline.ErrFenced},
+		{"newer epoch", d, t.Context(), at(ckpt("j", 6), &dirLock{epoch: l.Epoch() + 1}), "the checkpoint carries epoch", pipeline.ErrFenced},
+		{"not acquired", restarted, t.Context(), at(ckpt("j", 6), l), `job "j": save checkpoint 6`, ErrNotAcquired},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -275,6 +331,9 @@ func TestSaveRefuses(t *testing.T) {
 	}
 	save(t, d, "j", 6)
 	wantLatest(t, d, "j", 6)
+	if got := wantEpoch(t, root, "j"); got != l.Epoch() {
+		t.Errorf("EPOCH holds %d, want %d", got, l.Epoch())
+	}
 }
 
 func TestKeep(t *testing.T) {
@@ -309,10 +368,11 @@ func TestSaveFaults(t *testing.T) {
 			fsys := newFaultFS()
 			var logs logBuffer
 			d := newTestDir(t, root, DirConfig{Logger: logs.logger()}, fsys)
+			l := hold(t, d, "j")
 			save(t, d, "j", 1, 2)
 
 			fsys.set(step)
-			err := d.Save(t.Context(), ckpt("j", 3))
+			err := d.Save(t.Context(), at(ckpt("j", 3), l))
 			fsys.clear()
 			if err == nil {
 				t.Fatal("Save succeeded despite the fault")
@@ -342,22 +402,26 @@ func TestSaveFaults(t *testing.T) {
 	}
 }
 
-// TestSaveFaultsFirstSave: failures creating and syncing a new job's directory.
-func TestSaveFaultsFirstSave(t *testing.T) {
-	for _, step := range []string{"mkdir", "syncdir", "readdir"} {
+// TestSaveFaultsFence: when the store cannot tell whether this process still
+// holds the job (the LOCK file or the EPOCH file cannot be read), Save fails
+// with the fault, and succeeds once it can.
+func TestSaveFaultsFence(t *testing.T) {
+	for _, step := range []string{"stat", "readfile"} {
 		t.Run(step, func(t *testing.T) {
 			root := t.TempDir()
 			fsys := newFaultFS()
 			d := newTestDir(t, root, DirConfig{}, fsys)
+			l := hold(t, d, "j")
+			save(t, d, "j", 1)
 			fsys.set(step)
-			err := d.Save(t.Context(), ckpt("j", 1))
+			err := d.Save(t.Context(), at(ckpt("j", 2), l))
 			fsys.clear()
-			if !errors.Is(err, errInjected) {
+			if !errors.Is(err, errInjected) || errors.Is(err, pipeline.ErrFenced) {
 				t.Fatalf("Save error = %v, want the fault", err)
 			}
-			wantLatest(t, d, "j", 0)
-			save(t, d, "j", 1)
-			wantLatest(t, newTestDir(t, root, DirConfig{}, nil), "j", 1)
+			wantLatest(t, d, "j", 1)
+			save(t, d, "j", 2)
+			wantLatest(t, newTestDir(t, root, DirConfig{}, nil), "j", 2)
 		})
 	}
 }

@@ -5,7 +5,9 @@
 //
 //	<root>/<job>/chk-<id, 20 digits>.ckpt   a checkpoint, in the ckptfmt format
 //	<root>/<job>/.chk-<id>-<random>.tmp    a Save in progress, or left by a crash
-//	<root>/<job>/chk-<id>.ckpt.corrupt     set aside by Save, see below
+//	<root>/<job>/LOCK                      flocked by the process that holds the job
+//	<root>/<job>/EPOCH                     the job's current fencing epoch
+//	<root>/<job>/.chk-epoch-<random>.tmp   an EPOCH write in progress, or left by a crash
 //
 // # Durability
 //
@@ -18,28 +20,55 @@
 // removes the renamed file as well, so that recovery uses the previous
 // checkpoint. After a successful Save, the Keep newest checkpoints stay and
 // older ones, and leftover temporary files, are deleted; a failure to delete
-// is logged, not returned, because the checkpoint itself is safe.
+// is logged, not returned, because the checkpoint itself is safe. A leftover
+// temporary file was never renamed, so it never was a checkpoint: Latest and
+// List ignore it.
 //
-// # Corruption
+// # Recovery fails closed
 //
-// Latest returns the newest checkpoint that loads (reads, decodes, and holds
-// the job and id its name says). A newer one that does not load is reported
-// to the Logger at level ERROR and skipped. If checkpoints exist and none
-// loads, Latest returns an error wrapping ErrNoValidCheckpoint rather than
-// nil: a job must not silently start from scratch over a damaged history.
-// Move the job's directory aside to do that deliberately.
+// Latest returns the newest checkpoint, and only the newest. If its file
+// cannot be read, does not decode (truncation, a checksum mismatch, a bad
+// magic, a format version this build does not know) or holds another job or
+// id than its name says, Latest returns an *UnreadableError naming the file,
+// and so do Save and Acquire. It does not fall back to an older checkpoint:
+// the sinks may already have committed the output of the unreadable one, and
+// resuming before it would commit that output a second time. The way on is
+// to restore the file (from a backup, or a newer shardflow for a newer
+// format), or to start over with a new checkpoint directory and --overwrite.
+// Older checkpoints are kept (DirConfig.Keep) for inspection with List and
+// Load.
 //
-// Checkpoint ids only grow: Save refuses an id that is not greater than the
-// newest checkpoint that loads. If Latest fell back past damaged files, the
-// job resumes from the older checkpoint and its next Save reuses the ids of
-// the damaged files; that Save renames every checkpoint file newer than the
-// one it wrote to *.corrupt, for inspection, so that a damaged file that later
-// reads back fine can never be mistaken for the newest checkpoint.
+// # Lock and fencing epoch
+//
+// Only the process that holds a job saves its checkpoints. Acquire takes an
+// exclusive flock(2) on the job's LOCK file, held by an open file until
+// Release or the end of the process (a crash releases it too), and writes
+// the holder's pid and start into the file, so that a second process's
+// Acquire fails with an error (wrapping pipeline.ErrStoreLocked) that says
+// who holds it. The lock belongs to the open file, so two Dirs of one process
+// on the same root exclude each other too. Then Acquire writes the next
+// epoch to the EPOCH file, durably (temp file, fsync, rename, fsync): one more
+// than the file's and than the newest checkpoint's, so that the epoch grows
+// even if EPOCH was lost. EPOCH is one checksummed, versioned line of text; a
+// damaged one fails Acquire, and is never read as epoch 0.
+//
+// Save refuses a job this Dir has not acquired (ErrNotAcquired), and, with an
+// error wrapping pipeline.ErrFenced, a checkpoint whose Epoch is not the one
+// in EPOCH, which it reads again on every Save. It also checks that the file
+// at <job>/LOCK is still the file it locked: if the checkpoint directory was
+// removed or replaced while the job ran, another process may hold a new LOCK
+// file, possibly with an epoch that starts again at 1, and the old process
+// must never save (and so never commit) again. Save checks again after its
+// write: a directory replaced during the write (whose paths then led into the
+// new directory) makes it return ErrFenced although the file was written.
+//
+// flock is advisory and local: it holds between processes of one machine,
+// not across a network file system that does not implement it.
 //
 // # Concurrency
 //
-// A Dir may be used from several goroutines. One process at a time may write
-// a job's directory (the runtime runs one coordinator per job); readers such
-// as a CLI may call Latest, List and Load while it does, since Latest and
-// List never modify the directory.
+// A Dir may be used from several goroutines. One process at a time writes a
+// job's directory, the one holding its lock; readers such as a CLI may call
+// Latest, List and Load without the lock while it does, since they never
+// modify the directory.
 package checkpoint

@@ -43,12 +43,14 @@ func TestCrashBetweenRenameAndDirSync(t *testing.T) {
 			root := t.TempDir()
 			ffs := newFaultFS()
 			d := newTestDir(t, root, DirConfig{Keep: 1}, ffs)
+			l := hold(t, d, "j")
 			save(t, d, "j", 1)
 			ffs.set("syncdir")
 			ffs.set("remove") // dead: nothing is taken back
-			if err := d.Save(t.Context(), ckpt("j", 2)); err == nil {
+			if err := d.Save(t.Context(), at(ckpt("j", 2), l)); err == nil {
 				t.Fatal("Save through a crash succeeded")
 			}
+			_ = l.Release()      // the process is gone
 			if !renameSurvived { // put the state back to "renamed file lost, temp file left"
 				tmp := filepath.Join(root, "j", ".chk-00000000000000000002-crash.tmp")
 				if err := os.Rename(filepath.Join(root, "j", fileName(2)), tmp); err != nil {
@@ -69,31 +71,31 @@ func TestCrashBetweenRenameAndDirSync(t *testing.T) {
 	}
 }
 
-// TestKeepOneFallback: with Keep 1 a damaged only checkpoint leaves nothing to
-// fall back to, and neither Latest nor Save pretends otherwise.
-func TestKeepOneFallback(t *testing.T) {
+// TestKeepOneDamaged: with Keep 1 a damaged only checkpoint is refused like
+// any damaged newest one, and the error does not offer a fallback.
+func TestKeepOneDamaged(t *testing.T) {
 	root := t.TempDir()
 	d := newTestDir(t, root, DirConfig{Keep: 1}, nil)
 	save(t, d, "j", 1, 2, 3)
 	if got := dirNames(t, root, "j"); !slices.Equal(got, ckptNames(3)) {
 		t.Fatalf("files %v, want only checkpoint 3", got)
 	}
-	if err := os.WriteFile(filepath.Join(root, "j", fileName(3)), []byte("SFCK garbage"), 0o600); err != nil {
+	path := filepath.Join(root, "j", fileName(3))
+	if err := os.WriteFile(path, []byte("SFCK garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	restarted := newTestDir(t, root, DirConfig{Keep: 1}, nil)
-	if _, err := restarted.Latest(t.Context(), "j"); err == nil {
-		t.Fatal("Latest over a damaged only checkpoint succeeded")
-	}
-	if err := restarted.Save(t.Context(), ckpt("j", 4)); err == nil {
-		t.Fatal("Save over a damaged only checkpoint succeeded")
-	}
+	_, err := restarted.Latest(t.Context(), "j")
+	wantUnreadable(t, err, "j", path, 0, "ckptfmt: ")
+	_, err = restarted.Acquire(t.Context(), "j")
+	wantUnreadable(t, err, "j", path, 0, "ckptfmt: ")
 }
 
 // TestConcurrentSaveLatestOneJob: readers calling Latest while the job's
 // coordinator saves never see an error, a torn checkpoint or time going back.
 func TestConcurrentSaveLatestOneJob(t *testing.T) {
 	d := newTestDir(t, t.TempDir(), DirConfig{Keep: 1}, nil)
+	l := hold(t, d, "j")
 	save(t, d, "j", 1)
 	const last = 60
 	var wg sync.WaitGroup
@@ -119,7 +121,7 @@ func TestConcurrentSaveLatestOneJob(t *testing.T) {
 		}()
 	}
 	for id := uint64(2); id <= last; id++ {
-		if err := d.Save(t.Context(), ckpt("j", id)); err != nil {
+		if err := d.Save(t.Context(), at(ckpt("j", id), l)); err != nil {
 			t.Errorf("Save(%d): %v", id, err)
 			break
 		}

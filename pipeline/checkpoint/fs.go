@@ -15,6 +15,9 @@ type fileSystem interface {
 	Remove(name string) error
 	ReadDir(name string) ([]fs.DirEntry, error)
 	ReadFile(name string) ([]byte, error)
+	Stat(name string) (fs.FileInfo, error)
+	// OpenFile opens the LOCK file; the Dir locks and writes it directly.
+	OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error)
 	// SyncDir opens the directory, fsyncs it and closes it, making the
 	// creation, renaming and removal of its entries durable.
 	SyncDir(name string) error
@@ -38,6 +41,11 @@ func (osFS) Rename(oldpath, newpath string) error         { return os.Rename(old
 func (osFS) Remove(name string) error                     { return os.Remove(name) }
 func (osFS) ReadDir(name string) ([]fs.DirEntry, error)   { return os.ReadDir(name) }
 func (osFS) ReadFile(name string) ([]byte, error)         { return os.ReadFile(name) }
+func (osFS) Stat(name string) (fs.FileInfo, error)        { return os.Stat(name) }
+
+func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
+	return os.OpenFile(name, flag, perm)
+}
 
 func (osFS) CreateTemp(dir, pattern string) (file, error) {
 	f, err := os.CreateTemp(dir, pattern)

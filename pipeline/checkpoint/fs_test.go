@@ -3,17 +3,20 @@ package checkpoint
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"sync"
 )
 
 // faultFS is the real file system with a step that fails on demand. The
 // steps are named after the methods: "mkdir", "create", "write", "sync",
-// "close", "rename", "syncdir", "remove", "readdir", "readfile", and
-// "shortwrite" (Write writes half and reports no error).
+// "close", "rename", "syncdir", "remove", "readdir", "readfile", "stat",
+// "openfile", and "shortwrite" (Write writes half and reports no error).
 type faultFS struct {
 	osFS
 	mu   sync.Mutex
 	fail map[string]fault
+	// before, if set, runs before every step, with the step's name.
+	before func(step string)
 }
 
 type fault struct {
@@ -42,6 +45,9 @@ func (f *faultFS) clear() {
 }
 
 func (f *faultFS) err(step string) error {
+	if f.before != nil {
+		f.before(step)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ft, ok := f.fail[step]
@@ -99,6 +105,20 @@ func (f *faultFS) ReadFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	return f.osFS.ReadFile(name)
+}
+
+func (f *faultFS) Stat(name string) (fs.FileInfo, error) {
+	if err := f.err("stat"); err != nil {
+		return nil, err
+	}
+	return f.osFS.Stat(name)
+}
+
+func (f *faultFS) OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
+	if err := f.err("openfile"); err != nil {
+		return nil, err
+	}
+	return f.osFS.OpenFile(name, flag, perm)
 }
 
 func (f *faultFS) SyncDir(name string) error {

@@ -13,13 +13,12 @@ import (
 var ErrInvalidJob = errors.New("checkpoint: invalid job name")
 
 const (
-	ckptPrefix    = "chk-"
-	ckptSuffix    = ".ckpt"
-	idDigits      = 20 // len of math.MaxUint64 in decimal
-	tmpPrefix     = ".chk-"
-	tmpSuffix     = ".tmp"
-	corruptSuffix = ".corrupt"
-	maxJobLen     = 255
+	ckptPrefix = "chk-"
+	ckptSuffix = ".ckpt"
+	idDigits   = 20 // len of math.MaxUint64 in decimal
+	tmpPrefix  = ".chk-"
+	tmpSuffix  = ".tmp"
+	maxJobLen  = 255
 )
 
 // validateJob accepts a job name that is one plain path element.
