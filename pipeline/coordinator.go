@@ -70,7 +70,7 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 	}
 	if j.store != nil {
 		if c.lock, err = j.store.Acquire(ctx, j.name); err != nil {
-			return nil, fmt.Errorf("pipeline: job %q: %w", j.name, err)
+			return nil, err // the store's error names the job and what to do
 		}
 		defer func() {
 			if err != nil {
@@ -78,7 +78,7 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 			}
 		}()
 		if c.restored, err = j.store.Latest(ctx, j.name); err != nil {
-			return nil, fmt.Errorf("pipeline: job %q: load checkpoint: %w", j.name, err)
+			return nil, err // likewise
 		}
 	}
 	cp := c.restored

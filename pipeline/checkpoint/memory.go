@@ -51,6 +51,9 @@ func (m *Memory) Save(ctx context.Context, cp *pipeline.Checkpoint) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !m.held[cp.Job] {
+		return fmt.Errorf("%w: job %q", ErrNotAcquired, cp.Job)
+	}
 	if cur := m.epoch[cp.Job]; cp.Epoch != cur {
 		return fmt.Errorf("checkpoint: job %q: checkpoint %d has epoch %d, the store's is %d: %w", cp.Job, cp.ID, cp.Epoch, cur, pipeline.ErrFenced)
 	}
