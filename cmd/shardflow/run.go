@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -51,56 +52,123 @@ window at the end, commits and exits 0; run again, it finds nothing new to do.
 SIGINT or SIGTERM take a final checkpoint and exit 0; a second signal aborts.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.validate(); err != nil {
+			if err := f.validate(cmd); err != nil {
 				return err
 			}
 			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kinesis.Config{Start: f.start}}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	addJobFlags(cmd, &f, filepath.Join("shardflow-data"))
+	addJobFlags(cmd, &f, filepath.Join("shardflow-data"), "generator", "where to read: generator | file://GLOB | kinesis://STREAM[?consumer=NAME]")
+	addGeneratorFlags(cmd, &f)
 	cmd.Flags().StringVar(&f.start, "start", kinesis.StartTrimHorizon, "kinesis: where a shard without a checkpoint starts: latest | trim_horizon | at_timestamp:RFC3339 (a checkpoint wins)")
 	return cmd
 }
 
 // addJobFlags registers the flags that run and replay share; data is the
 // default root of the output and checkpoint directories.
-func addJobFlags(cmd *cobra.Command, f *runFlags, data string) {
-	gen := jobs.DefaultGenerator()
+func addJobFlags(cmd *cobra.Command, f *runFlags, data, source, sourceUsage string) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.source, "source", "generator", "where to read: generator | file://GLOB | kinesis://STREAM[?consumer=NAME]")
+	fl.StringVar(&f.source, "source", source, sourceUsage)
 	fl.StringVar(&f.out, "out", filepath.Join(data, "out"), "output directory (Parquet tables, dead_letter/)")
 	fl.StringVar(&f.checkpoints, "checkpoints", filepath.Join(data, "checkpoints"), "checkpoint directory")
 	fl.DurationVar(&f.interval, "checkpoint-interval", 10*time.Second, "time between checkpoints")
-	fl.Int64Var(&f.events, "events", gen.Events, "generator: events in all (0: unbounded)")
-	fl.IntVar(&f.shards, "shards", gen.Shards, "generator: shards")
-	fl.Float64Var(&f.rate, "rate", 0, "generator: events per second (0: as fast as possible)")
-	fl.Int64Var(&f.seed, "seed", gen.Seed, "generator: seed")
-	fl.Int64Var(&f.badEvery, "bad-every", gen.BadEvery, "generator: every Nth record of a shard is malformed (0: none)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug | info | warn | error")
 	fl.StringVar(&f.status, "status", "auto", "live status line: auto (on a terminal) | on | off")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464); empty: off")
 }
 
-func (f runFlags) validate() error {
-	var errs []error
+// generatorFlags are the flags of the generator source, which only run has.
+var generatorFlags = []string{"events", "shards", "rate", "seed", "bad-every"}
+
+func addGeneratorFlags(cmd *cobra.Command, f *runFlags) {
+	gen := jobs.DefaultGenerator()
+	fl := cmd.Flags()
+	fl.Int64Var(&f.events, "events", gen.Events, "generator: events in all (0: unbounded)")
+	fl.IntVar(&f.shards, "shards", gen.Shards, "generator: shards")
+	fl.Float64Var(&f.rate, "rate", 0, "generator: events per second (0: as fast as possible)")
+	fl.Int64Var(&f.seed, "seed", gen.Seed, "generator: seed")
+	fl.Int64Var(&f.badEvery, "bad-every", gen.BadEvery, "generator: every Nth record of a shard is malformed (0: none)")
+}
+
+// validate checks the flags of cmd (run or replay) before any work: values,
+// and flags set explicitly for a source they do not apply to. The error is
+// one line.
+func (f runFlags) validate(cmd *cobra.Command) error {
+	fl := cmd.Flags()
+	var errs []string
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	kind, err := jobs.SourceKind(f.source)
+	add(err)
 	if f.interval <= 0 {
-		errs = append(errs, fmt.Errorf("--checkpoint-interval %v: want > 0", f.interval))
+		add(fmt.Errorf("--checkpoint-interval %v: want > 0", f.interval))
 	}
-	if f.events < 0 || f.shards <= 0 || f.rate < 0 || f.badEvery < 0 {
-		errs = append(errs, fmt.Errorf("--events, --rate and --bad-every want >= 0, --shards > 0"))
-	}
-	if f.out == "" || f.checkpoints == "" {
-		errs = append(errs, fmt.Errorf("--out and --checkpoints want a directory"))
-	}
+	add(localDir("out", f.out))
+	add(localDir("checkpoints", f.checkpoints))
 	switch f.status {
 	case "auto", "on", "off":
 	default:
-		errs = append(errs, fmt.Errorf("--status %q: want auto, on or off", f.status))
+		add(fmt.Errorf("--status %q: want auto, on or off", f.status))
 	}
 	if _, err := parseLevel(f.logLevel); err != nil {
-		errs = append(errs, err)
+		add(err)
 	}
-	return errors.Join(errs...)
+	if fl.Lookup("start") != nil {
+		add(checkStart(f.start))
+		if fl.Changed("start") && kind != "" && kind != jobs.SourceKinesis {
+			add(fmt.Errorf("--start applies only to kinesis:// sources, not to --source %s", f.source))
+		}
+	}
+	if fl.Lookup("events") != nil {
+		if f.events < 0 || f.shards <= 0 || f.rate < 0 || f.badEvery < 0 {
+			add(fmt.Errorf("--events, --rate and --bad-every want >= 0, --shards > 0"))
+		}
+		var set []string
+		for _, name := range generatorFlags {
+			if fl.Changed(name) {
+				set = append(set, "--"+name)
+			}
+		}
+		if len(set) > 0 && kind != "" && kind != jobs.SourceGenerator {
+			add(fmt.Errorf("%s: generator flags apply only to --source generator, not to %s", strings.Join(set, ", "), f.source))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(errs, "; "))
+}
+
+// checkStart checks a --start value the way the Kinesis source reads
+// Config.Start, so that a typo fails before any work, whatever the source.
+func checkStart(s string) error {
+	switch {
+	case s == kinesis.StartTrimHorizon, s == kinesis.StartLatest:
+		return nil
+	case strings.HasPrefix(s, kinesis.StartAtTimestampPrefix):
+		if _, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(s, kinesis.StartAtTimestampPrefix)); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("--start %q: want latest, trim_horizon or at_timestamp:RFC3339 (e.g. at_timestamp:2026-11-30T10:00:00Z)", s)
+}
+
+// urlScheme matches the scheme of a URL ("s3://", "dynamodb://").
+var urlScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
+
+// localDir checks the value of a flag that takes a local directory: a URL
+// would otherwise become a directory named after its scheme ("s3:").
+func localDir(flag, dir string) error {
+	if dir == "" {
+		return fmt.Errorf("--%s wants a directory", flag)
+	}
+	if m := urlScheme.FindStringSubmatch(dir); m != nil {
+		return fmt.Errorf("--%s %s: %s:// is not supported yet; --%s takes a local directory", flag, dir, m[1], flag)
+	}
+	return nil
 }
 
 func parseLevel(s string) (slog.Level, error) {
