@@ -297,22 +297,29 @@ func startStatus(mode string, job *pipeline.Job, stderr io.Writer) (stop func())
 			return func() {}
 		}
 	}
+	return showStatus(stderr, job.Stats, func() int { return termWidth(stderr) }, 500*time.Millisecond)
+}
+
+// showStatus rewrites the status line on w every tick until stop is called.
+// It asks width for the terminal's width at each tick, so that a resized
+// terminal gets lines that fit.
+func showStatus(w io.Writer, stats func() pipeline.Stats, width func() int, every time.Duration) (stop func()) {
 	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(finished)
-		tick := time.NewTicker(500 * time.Millisecond)
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		var last pipeline.Stats
 		lastAt := time.Now()
 		for {
 			select {
 			case <-done:
-				fmt.Fprint(stderr, "\r\033[K")
+				fmt.Fprint(w, "\r\033[K")
 				return
 			case now := <-tick.C:
-				st := job.Stats()
+				st := stats()
 				rate := float64(st.RecordsIn-last.RecordsIn) / now.Sub(lastAt).Seconds()
-				fmt.Fprint(stderr, "\r\033[K"+statusLine(st, rate, 160))
+				fmt.Fprint(w, "\r\033[K"+statusLine(st, rate, width()))
 				last, lastAt = st, now
 			}
 		}
@@ -320,6 +327,20 @@ func startStatus(mode string, job *pipeline.Job, stderr io.Writer) (stop func())
 	return func() { close(done); <-finished }
 }
 
+// termWidth is the width in columns of the terminal w writes to, or 80 when
+// w is not a terminal or does not say.
+func termWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols
+		}
+	}
+	return 80
+}
+
+// statusLine renders st in at most width-1 runes: a line as wide as the
+// terminal would wrap on some terminals, and \r would then rewrite only its
+// second half.
 func statusLine(st pipeline.Stats, rate float64, width int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s records %s/s · watermark %s · checkpoint %d ·", count(st.RecordsIn), count(int64(rate)), watermark(st.Watermark), st.LastCheckpoint)
@@ -333,11 +354,11 @@ func statusLine(st pipeline.Stats, rate float64, width int) string {
 		}
 		fmt.Fprintf(&b, " %s %s", shortShard(s.Shard), state)
 	}
-	line := b.String()
-	if len([]rune(line)) > width {
-		line = string([]rune(line)[:width-1]) + "…"
+	line := []rune(b.String())
+	if limit := max(width-1, 1); len(line) > limit {
+		line = append(line[:limit-1], '…')
 	}
-	return line
+	return string(line)
 }
 
 func shortShard(id string) string {
