@@ -221,14 +221,17 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 		return err
 	}
 
-	stopped := handleSignals(ctx, job, abort, stderr)
+	sigs := handleSignals(ctx, job, abort, stderr)
 	stopStatus := startStatus(f.status, job, stderr)
 	err = job.Run(ctx)
 	stopStatus()
+	if err != nil && sigs.aborted() && errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: aborted by a second signal, without a final checkpoint; %s", def.Name, resumesFrom(job.Stats().LastCheckpoint))
+	}
 	if err != nil {
 		return err
 	}
-	printSummary(stdout, def, f, job.Stats(), stopped())
+	printSummary(stdout, def, f, job.Stats(), sigs.stopped())
 	return nil
 }
 
@@ -254,36 +257,70 @@ func serveMetrics(ctx context.Context, addr, job string) (m *metrics.Metrics, st
 }
 
 // handleSignals turns the first SIGINT or SIGTERM into a graceful Shutdown
-// (final checkpoint) and a second one into an abort. The returned func tells
-// whether a signal stopped the job.
-func handleSignals(ctx context.Context, job *pipeline.Job, abort context.CancelFunc, stderr io.Writer) func() bool {
+// (final checkpoint) and a second one into an abort.
+func handleSignals(ctx context.Context, job stoppable, abort context.CancelFunc, stderr io.Writer) *signals {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	got := make(chan struct{})
+	return watchSignals(ctx, sigs, func() { signal.Stop(sigs) }, job, abort, stderr)
+}
+
+// stoppable is what the signal handler uses of a job.
+type stoppable interface {
+	Shutdown(context.Context) error
+	Stats() pipeline.Stats
+}
+
+// signals tells what the signals did to a job.
+type signals struct {
+	got, abort chan struct{}
+}
+
+// watchSignals is handleSignals on a channel of signals; stop is called once
+// no more signals are wanted.
+func watchSignals(ctx context.Context, sigs <-chan os.Signal, stop func(), job stoppable, abort context.CancelFunc, stderr io.Writer) *signals {
+	s := &signals{got: make(chan struct{}), abort: make(chan struct{})}
 	go func() {
-		defer signal.Stop(sigs)
+		defer stop()
 		select {
-		case s := <-sigs:
-			close(got)
-			fmt.Fprintf(stderr, "\n%s: taking a final checkpoint (again to abort)\n", s)
+		case sig := <-sigs:
+			close(s.got)
+			fmt.Fprintf(stderr, "\n%s: taking a final checkpoint (again to abort)\n", sig)
 			go job.Shutdown(ctx) //nolint:errcheck // Run reports the outcome
 		case <-ctx.Done():
 			return
 		}
 		select {
 		case <-sigs:
+			close(s.abort)
+			fmt.Fprintf(stderr, "\nsecond signal: aborting without a final checkpoint; %s\n", resumesFrom(job.Stats().LastCheckpoint))
 			abort()
 		case <-ctx.Done():
 		}
 	}()
-	return func() bool {
-		select {
-		case <-got:
-			return true
-		default:
-			return false
-		}
+	return s
+}
+
+// stopped tells whether a signal stopped the job.
+func (s *signals) stopped() bool { return closed(s.got) }
+
+// aborted tells whether a second signal aborted the job.
+func (s *signals) aborted() bool { return closed(s.abort) }
+
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
+}
+
+// resumesFrom says where the next run starts after checkpoint last.
+func resumesFrom(last uint64) string {
+	if last == 0 {
+		return "the next run starts from the beginning"
+	}
+	return fmt.Sprintf("the next run resumes from checkpoint %d", last)
 }
 
 // startStatus keeps one live status line on stderr while the job runs.
