@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/shardflow/shardflow/pipeline"
-	"golang.org/x/sys/unix"
 )
 
 // openPTY opens a pseudo-terminal: master is the terminal's side, tty the
@@ -23,15 +23,14 @@ func openPTY(t *testing.T) (master, tty *os.File) {
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)
 	}
-	var n int
+	var unlock, n int32
 	control(t, master, func(fd int) error {
-		if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		if err := ioctl(fd, syscall.TIOCSPTLCK, unsafe.Pointer(&unlock)); err != nil {
 			return err
 		}
-		n, err = unix.IoctlGetInt(fd, unix.TIOCGPTN)
-		return err
+		return ioctl(fd, syscall.TIOCGPTN, unsafe.Pointer(&n))
 	})
-	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
 		master.Close()
 		t.Fatal(err)
@@ -56,10 +55,18 @@ func control(t *testing.T, f *os.File, fn func(fd int) error) {
 	}
 }
 
+func ioctl(fd int, req uintptr, arg unsafe.Pointer) error {
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), req, uintptr(arg)); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// resize sets the terminal's width, as a terminal emulator does when its
+// window is resized.
 func resize(t *testing.T, master *os.File, cols uint16) {
-	control(t, master, func(fd int) error {
-		return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: cols})
-	})
+	ws := struct{ row, col, xpixel, ypixel uint16 }{24, cols, 0, 0} // struct winsize
+	control(t, master, func(fd int) error { return ioctl(fd, syscall.TIOCSWINSZ, unsafe.Pointer(&ws)) })
 }
 
 // TestStatusLineFollowsTheTerminal runs the status line on a pseudo-terminal
