@@ -37,7 +37,8 @@ func TestOpenSource(t *testing.T) {
 		{"file://" + dir + "/*.jsonl", "file", ""},
 		{"file://" + dir + "/*.csv", "", "matches no file"},
 		{"file://", "", "unknown source"},
-		{"kafka://t", "", `unknown source "kafka://t"`},
+		{"kafka://t", "", `unknown source "kafka://t": kafka:// is not supported; want generator, file://GLOB or kinesis://STREAM`},
+		{"bogus", "", `unknown source "bogus": want generator, file://GLOB or kinesis://STREAM`},
 		{"kinesis://s?shard=1", "", `unknown parameter "shard"`},
 	} {
 		src, err := OpenSource(ctx, tc.spec, SourceOptions{Generator: DefaultGenerator()})
@@ -46,6 +47,19 @@ func TestOpenSource(t *testing.T) {
 			t.Errorf("%s: got %v, want an error containing %q", tc.spec, err, tc.err)
 		case tc.err == "" && (err != nil || src.Name() != tc.name):
 			t.Errorf("%s: got %v, %v; want a %s source", tc.spec, src, err, tc.name)
+		}
+	}
+}
+
+func TestSourceKind(t *testing.T) {
+	for spec, want := range map[string]string{
+		"generator": SourceGenerator, "file://a/*.jsonl": SourceFile, "kinesis://s?consumer=c": SourceKinesis,
+		"kinesis://arn:aws:kinesis:us-east-1:1:stream/s": SourceKinesis,
+		"kinesis://": "", "file://": "", "s3://b/p": "", "Generator": "",
+	} {
+		got, err := SourceKind(spec)
+		if got != want || (want == "") != (err != nil) {
+			t.Errorf("SourceKind(%q) = %q, %v; want %q", spec, got, err, want)
 		}
 	}
 }

@@ -41,15 +41,15 @@ func DefaultGenerator() generator.Config {
 // clients come from the standard AWS configuration (AWS_REGION, AWS_PROFILE,
 // AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KINESIS, the credential chain).
 func OpenSource(ctx context.Context, spec string, opts SourceOptions) (pipeline.Source, error) {
-	scheme, rest, _ := strings.Cut(spec, "://")
-	switch {
-	case spec == "generator":
-		src, err := generator.New(opts.Generator)
-		if err != nil {
-			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
-		}
-		return src, nil
-	case scheme == "file" && rest != "":
+	kind, err := SourceKind(spec)
+	if err != nil {
+		return nil, err
+	}
+	_, rest, _ := strings.Cut(spec, "://")
+	switch kind {
+	case SourceKinesis:
+		return openKinesis(ctx, spec, rest, opts.Kinesis)
+	case SourceFile:
 		glob, err := url.PathUnescape(rest)
 		if err != nil {
 			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
@@ -59,10 +59,41 @@ func OpenSource(ctx context.Context, spec string, opts SourceOptions) (pipeline.
 			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
 		}
 		return src, nil
-	case scheme == "kinesis" && rest != "":
-		return openKinesis(ctx, spec, rest, opts.Kinesis)
 	}
-	return nil, fmt.Errorf("jobs: unknown source %q: want generator, file://GLOB or kinesis://STREAM", spec)
+	src, err := generator.New(opts.Generator)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
+	}
+	return src, nil
+}
+
+// The kinds of source that OpenSource opens.
+const (
+	SourceGenerator = "generator"
+	SourceFile      = "file"
+	SourceKinesis   = "kinesis"
+)
+
+// sourceSpecs names the specs OpenSource takes, for error messages.
+const sourceSpecs = "generator, file://GLOB or kinesis://STREAM[?consumer=NAME]"
+
+// SourceKind tells which kind of source spec names (SourceGenerator,
+// SourceFile or SourceKinesis) without opening it, so that a caller can check
+// its other options first. A spec OpenSource would refuse is an error naming
+// what it takes.
+func SourceKind(spec string) (string, error) {
+	scheme, rest, isURL := strings.Cut(spec, "://")
+	switch {
+	case spec == SourceGenerator:
+		return SourceGenerator, nil
+	case scheme == SourceFile && rest != "":
+		return SourceFile, nil
+	case scheme == SourceKinesis && rest != "":
+		return SourceKinesis, nil
+	case isURL && scheme != SourceFile && scheme != SourceKinesis:
+		return "", fmt.Errorf("jobs: unknown source %q: %s:// is not supported; want %s", spec, scheme, sourceSpecs)
+	}
+	return "", fmt.Errorf("jobs: unknown source %q: want %s", spec, sourceSpecs)
 }
 
 // openKinesis opens "kinesis://STREAM[?consumer=NAME]"; STREAM may be an ARN,

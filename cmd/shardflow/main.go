@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -35,6 +36,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Short:         "Stream processing for Kinesis shards: event-time windows over Arrow, exactly-once Parquet",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(debug.ReadBuildInfo()),
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -51,7 +51,16 @@ func TestBadInputFailsBeforeWork(t *testing.T) {
 	}{
 		{[]string{"run", "clickstream", "--checkpoint-interval", "0s"}, "--checkpoint-interval 0s: want > 0"},
 		{[]string{"run", "clickstream", "--source", "file://" + dir + "/*.jsonl"}, "matches no file"},
-		{[]string{"run", "clickstream", "--source", "ftp://x"}, `unknown source "ftp://x"`},
+		{[]string{"run", "clickstream", "--source", "ftp://x"}, `unknown source "ftp://x": ftp:// is not supported; want generator, file://GLOB or kinesis://STREAM`},
+		{[]string{"run", "clickstream", "--start", "bogus"}, `--start "bogus": want latest, trim_horizon or at_timestamp:RFC3339`},
+		{[]string{"run", "clickstream", "--source", "kinesis://s", "--start", "at_timestamp:yesterday"}, `--start "at_timestamp:yesterday": want`},
+		{[]string{"run", "clickstream", "--start", "latest"}, "--start applies only to kinesis:// sources, not to --source generator"},
+		{[]string{"run", "clickstream", "--source", "file://" + dir + "/*.jsonl", "--start", "trim_horizon"}, "--start applies only to kinesis:// sources"},
+		{[]string{"run", "clickstream", "--source", "kinesis://s", "--events", "5"}, "--events: generator flags apply only to --source generator, not to kinesis://s"},
+		{[]string{"run", "clickstream", "--source", "file://" + dir + "/*.jsonl", "--seed", "3", "--rate", "10"}, "--rate, --seed: generator flags apply only to --source generator"},
+		{[]string{"run", "clickstream", "--start", "bogus", "--checkpoint-interval", "0s"}, "want > 0; --start"},
+		{[]string{"replay", "clickstream", "--source", "kinesis://s", "--events", "5"}, "unknown flag: --events"},
+		{[]string{"replay", "clickstream"}, "want --source kinesis://STREAM"},
 		{[]string{"run", "nosuchjob"}, `no job "nosuchjob" (have: clickstream)`},
 		{[]string{"run", "clickstream", "--events", "x"}, `invalid argument "x" for "--events"`},
 		{[]string{"run"}, "accepts 1 arg(s)"},
@@ -63,6 +72,71 @@ func TestBadInputFailsBeforeWork(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a failed start left %d entries in the output dir", len(entries))
+	}
+}
+
+// A URL where a flag takes a local directory is refused before any work,
+// rather than becoming a directory named "s3:".
+func TestURLsAreNotPaths(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--out", "s3://bucket/prefix"}, "--out s3://bucket/prefix: s3:// is not supported yet; --out takes a local directory"},
+		{[]string{"--checkpoints", "dynamodb://table"}, "--checkpoints dynamodb://table: dynamodb:// is not supported yet; --checkpoints takes a local directory"},
+		{[]string{"--out", "file:///tmp/x"}, "--out file:///tmp/x: file:// is not supported yet"},
+		{[]string{"--source", "s3://bucket/events"}, `unknown source "s3://bucket/events": s3:// is not supported; want generator, file://GLOB or kinesis://STREAM`},
+	} {
+		for _, cmd := range [][]string{{"run", "clickstream", "--events", "1000", "--status", "off"}, {"replay", "clickstream", "--source", "kinesis://s", "--status", "off"}} {
+			if cmd[0] == "replay" && tc.args[0] == "--source" {
+				continue // replay wants kinesis://, checked by TestBadInputFailsBeforeWork
+			}
+			args := append(cmd, tc.args...)
+			code, out, errs := runCLI(t, args...)
+			if code == 0 || !strings.Contains(errs, tc.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+				t.Errorf("%v: exit %d, stderr %q, want one line containing %q (stdout %q)", args, code, errs, tc.want, out)
+			}
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused URL left %d entries in the working directory, e.g. %s", len(entries), entries[0].Name())
+	}
+}
+
+// replay reads only Kinesis: its help shows neither the generator's flags nor
+// a generator default.
+func TestReplayHelpHasOnlyItsFlags(t *testing.T) {
+	code, out, errs := runCLI(t, "replay", "--help")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, flag := range append(generatorFlags, "start") {
+		if strings.Contains(out, "--"+flag+" ") {
+			t.Errorf("replay --help lists --%s:\n%s", flag, out)
+		}
+	}
+	if strings.Contains(out, "generator") {
+		t.Errorf("replay --help mentions the generator:\n%s", out)
+	}
+	for _, flag := range []string{"--source", "--from", "--to", "--out", "--checkpoints"} {
+		if !strings.Contains(out, flag+" ") {
+			t.Errorf("replay --help lacks %s", flag)
+		}
+	}
+}
+
+func TestCheckStart(t *testing.T) {
+	for _, ok := range []string{"latest", "trim_horizon", "at_timestamp:2026-11-30T10:00:00Z", "at_timestamp:2026-11-30T10:00:00.5+01:00"} {
+		if err := checkStart(ok); err != nil {
+			t.Errorf("checkStart(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "LATEST", "at_timestamp:", "at_timestamp:2026-11-30", "now"} {
+		if err := checkStart(bad); err == nil {
+			t.Errorf("checkStart(%q) accepted it", bad)
+		}
 	}
 }
 

@@ -29,13 +29,13 @@ range its own --checkpoints (and --out, unless the tables may hold both).`,
 			if err != nil {
 				return err
 			}
-			if err := f.validate(); err != nil {
+			if err := f.validate(cmd); err != nil {
 				return err
 			}
 			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kcfg}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	addJobFlags(cmd, &f, filepath.Join("shardflow-data", "replay"))
+	addJobFlags(cmd, &f, filepath.Join("shardflow-data", "replay"), "", "the stream to read: kinesis://STREAM[?consumer=NAME] (required)")
 	cmd.Flags().StringVar(&from, "from", kinesis.StartTrimHorizon, "where each shard starts: trim_horizon | RFC 3339 time")
 	cmd.Flags().StringVar(&to, "to", "now", "where each shard ends: now | RFC 3339 time (by arrival)")
 	return cmd

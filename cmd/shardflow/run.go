@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -51,56 +52,123 @@ window at the end, commits and exits 0; run again, it finds nothing new to do.
 SIGINT or SIGTERM take a final checkpoint and exit 0; a second signal aborts.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.validate(); err != nil {
+			if err := f.validate(cmd); err != nil {
 				return err
 			}
 			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kinesis.Config{Start: f.start}}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	addJobFlags(cmd, &f, filepath.Join("shardflow-data"))
+	addJobFlags(cmd, &f, filepath.Join("shardflow-data"), "generator", "where to read: generator | file://GLOB | kinesis://STREAM[?consumer=NAME]")
+	addGeneratorFlags(cmd, &f)
 	cmd.Flags().StringVar(&f.start, "start", kinesis.StartTrimHorizon, "kinesis: where a shard without a checkpoint starts: latest | trim_horizon | at_timestamp:RFC3339 (a checkpoint wins)")
 	return cmd
 }
 
 // addJobFlags registers the flags that run and replay share; data is the
 // default root of the output and checkpoint directories.
-func addJobFlags(cmd *cobra.Command, f *runFlags, data string) {
-	gen := jobs.DefaultGenerator()
+func addJobFlags(cmd *cobra.Command, f *runFlags, data, source, sourceUsage string) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.source, "source", "generator", "where to read: generator | file://GLOB | kinesis://STREAM[?consumer=NAME]")
+	fl.StringVar(&f.source, "source", source, sourceUsage)
 	fl.StringVar(&f.out, "out", filepath.Join(data, "out"), "output directory (Parquet tables, dead_letter/)")
 	fl.StringVar(&f.checkpoints, "checkpoints", filepath.Join(data, "checkpoints"), "checkpoint directory")
 	fl.DurationVar(&f.interval, "checkpoint-interval", 10*time.Second, "time between checkpoints")
-	fl.Int64Var(&f.events, "events", gen.Events, "generator: events in all (0: unbounded)")
-	fl.IntVar(&f.shards, "shards", gen.Shards, "generator: shards")
-	fl.Float64Var(&f.rate, "rate", 0, "generator: events per second (0: as fast as possible)")
-	fl.Int64Var(&f.seed, "seed", gen.Seed, "generator: seed")
-	fl.Int64Var(&f.badEvery, "bad-every", gen.BadEvery, "generator: every Nth record of a shard is malformed (0: none)")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug | info | warn | error")
 	fl.StringVar(&f.status, "status", "auto", "live status line: auto (on a terminal) | on | off")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464); empty: off")
 }
 
-func (f runFlags) validate() error {
-	var errs []error
+// generatorFlags are the flags of the generator source, which only run has.
+var generatorFlags = []string{"events", "shards", "rate", "seed", "bad-every"}
+
+func addGeneratorFlags(cmd *cobra.Command, f *runFlags) {
+	gen := jobs.DefaultGenerator()
+	fl := cmd.Flags()
+	fl.Int64Var(&f.events, "events", gen.Events, "generator: events in all (0: unbounded)")
+	fl.IntVar(&f.shards, "shards", gen.Shards, "generator: shards")
+	fl.Float64Var(&f.rate, "rate", 0, "generator: events per second (0: as fast as possible)")
+	fl.Int64Var(&f.seed, "seed", gen.Seed, "generator: seed")
+	fl.Int64Var(&f.badEvery, "bad-every", gen.BadEvery, "generator: every Nth record of a shard is malformed (0: none)")
+}
+
+// validate checks the flags of cmd (run or replay) before any work: values,
+// and flags set explicitly for a source they do not apply to. The error is
+// one line.
+func (f runFlags) validate(cmd *cobra.Command) error {
+	fl := cmd.Flags()
+	var errs []string
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	kind, err := jobs.SourceKind(f.source)
+	add(err)
 	if f.interval <= 0 {
-		errs = append(errs, fmt.Errorf("--checkpoint-interval %v: want > 0", f.interval))
+		add(fmt.Errorf("--checkpoint-interval %v: want > 0", f.interval))
 	}
-	if f.events < 0 || f.shards <= 0 || f.rate < 0 || f.badEvery < 0 {
-		errs = append(errs, fmt.Errorf("--events, --rate and --bad-every want >= 0, --shards > 0"))
-	}
-	if f.out == "" || f.checkpoints == "" {
-		errs = append(errs, fmt.Errorf("--out and --checkpoints want a directory"))
-	}
+	add(localDir("out", f.out))
+	add(localDir("checkpoints", f.checkpoints))
 	switch f.status {
 	case "auto", "on", "off":
 	default:
-		errs = append(errs, fmt.Errorf("--status %q: want auto, on or off", f.status))
+		add(fmt.Errorf("--status %q: want auto, on or off", f.status))
 	}
 	if _, err := parseLevel(f.logLevel); err != nil {
-		errs = append(errs, err)
+		add(err)
 	}
-	return errors.Join(errs...)
+	if fl.Lookup("start") != nil {
+		add(checkStart(f.start))
+		if fl.Changed("start") && kind != "" && kind != jobs.SourceKinesis {
+			add(fmt.Errorf("--start applies only to kinesis:// sources, not to --source %s", f.source))
+		}
+	}
+	if fl.Lookup("events") != nil {
+		if f.events < 0 || f.shards <= 0 || f.rate < 0 || f.badEvery < 0 {
+			add(fmt.Errorf("--events, --rate and --bad-every want >= 0, --shards > 0"))
+		}
+		var set []string
+		for _, name := range generatorFlags {
+			if fl.Changed(name) {
+				set = append(set, "--"+name)
+			}
+		}
+		if len(set) > 0 && kind != "" && kind != jobs.SourceGenerator {
+			add(fmt.Errorf("%s: generator flags apply only to --source generator, not to %s", strings.Join(set, ", "), f.source))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(errs, "; "))
+}
+
+// checkStart checks a --start value the way the Kinesis source reads
+// Config.Start, so that a typo fails before any work, whatever the source.
+func checkStart(s string) error {
+	switch {
+	case s == kinesis.StartTrimHorizon, s == kinesis.StartLatest:
+		return nil
+	case strings.HasPrefix(s, kinesis.StartAtTimestampPrefix):
+		if _, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(s, kinesis.StartAtTimestampPrefix)); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("--start %q: want latest, trim_horizon or at_timestamp:RFC3339 (e.g. at_timestamp:2026-11-30T10:00:00Z)", s)
+}
+
+// urlScheme matches the scheme of a URL ("s3://", "dynamodb://").
+var urlScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*)://`)
+
+// localDir checks the value of a flag that takes a local directory: a URL
+// would otherwise become a directory named after its scheme ("s3:").
+func localDir(flag, dir string) error {
+	if dir == "" {
+		return fmt.Errorf("--%s wants a directory", flag)
+	}
+	if m := urlScheme.FindStringSubmatch(dir); m != nil {
+		return fmt.Errorf("--%s %s: %s:// is not supported yet; --%s takes a local directory", flag, dir, m[1], flag)
+	}
+	return nil
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -153,14 +221,17 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 		return err
 	}
 
-	stopped := handleSignals(ctx, job, abort, stderr)
+	sigs := handleSignals(ctx, job, abort, stderr)
 	stopStatus := startStatus(f.status, job, stderr)
 	err = job.Run(ctx)
 	stopStatus()
+	if err != nil && sigs.aborted() && errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: aborted by a second signal, without a final checkpoint; %s", def.Name, resumesFrom(job.Stats().LastCheckpoint))
+	}
 	if err != nil {
 		return err
 	}
-	printSummary(stdout, def, f, job.Stats(), stopped())
+	printSummary(stdout, def, f, job.Stats(), sigs.stopped())
 	return nil
 }
 
@@ -186,36 +257,70 @@ func serveMetrics(ctx context.Context, addr, job string) (m *metrics.Metrics, st
 }
 
 // handleSignals turns the first SIGINT or SIGTERM into a graceful Shutdown
-// (final checkpoint) and a second one into an abort. The returned func tells
-// whether a signal stopped the job.
-func handleSignals(ctx context.Context, job *pipeline.Job, abort context.CancelFunc, stderr io.Writer) func() bool {
+// (final checkpoint) and a second one into an abort.
+func handleSignals(ctx context.Context, job stoppable, abort context.CancelFunc, stderr io.Writer) *signals {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	got := make(chan struct{})
+	return watchSignals(ctx, sigs, func() { signal.Stop(sigs) }, job, abort, stderr)
+}
+
+// stoppable is what the signal handler uses of a job.
+type stoppable interface {
+	Shutdown(context.Context) error
+	Stats() pipeline.Stats
+}
+
+// signals tells what the signals did to a job.
+type signals struct {
+	got, abort chan struct{}
+}
+
+// watchSignals is handleSignals on a channel of signals; stop is called once
+// no more signals are wanted.
+func watchSignals(ctx context.Context, sigs <-chan os.Signal, stop func(), job stoppable, abort context.CancelFunc, stderr io.Writer) *signals {
+	s := &signals{got: make(chan struct{}), abort: make(chan struct{})}
 	go func() {
-		defer signal.Stop(sigs)
+		defer stop()
 		select {
-		case s := <-sigs:
-			close(got)
-			fmt.Fprintf(stderr, "\n%s: taking a final checkpoint (again to abort)\n", s)
+		case sig := <-sigs:
+			close(s.got)
+			fmt.Fprintf(stderr, "\n%s: taking a final checkpoint (again to abort)\n", sig)
 			go job.Shutdown(ctx) //nolint:errcheck // Run reports the outcome
 		case <-ctx.Done():
 			return
 		}
 		select {
 		case <-sigs:
+			close(s.abort)
+			fmt.Fprintf(stderr, "\nsecond signal: aborting without a final checkpoint; %s\n", resumesFrom(job.Stats().LastCheckpoint))
 			abort()
 		case <-ctx.Done():
 		}
 	}()
-	return func() bool {
-		select {
-		case <-got:
-			return true
-		default:
-			return false
-		}
+	return s
+}
+
+// stopped tells whether a signal stopped the job.
+func (s *signals) stopped() bool { return closed(s.got) }
+
+// aborted tells whether a second signal aborted the job.
+func (s *signals) aborted() bool { return closed(s.abort) }
+
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
+}
+
+// resumesFrom says where the next run starts after checkpoint last.
+func resumesFrom(last uint64) string {
+	if last == 0 {
+		return "the next run starts from the beginning"
+	}
+	return fmt.Sprintf("the next run resumes from checkpoint %d", last)
 }
 
 // startStatus keeps one live status line on stderr while the job runs.
@@ -229,22 +334,29 @@ func startStatus(mode string, job *pipeline.Job, stderr io.Writer) (stop func())
 			return func() {}
 		}
 	}
+	return showStatus(stderr, job.Stats, func() int { return termWidth(stderr) }, 500*time.Millisecond)
+}
+
+// showStatus rewrites the status line on w every tick until stop is called.
+// It asks width for the terminal's width at each tick, so that a resized
+// terminal gets lines that fit.
+func showStatus(w io.Writer, stats func() pipeline.Stats, width func() int, every time.Duration) (stop func()) {
 	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(finished)
-		tick := time.NewTicker(500 * time.Millisecond)
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		var last pipeline.Stats
 		lastAt := time.Now()
 		for {
 			select {
 			case <-done:
-				fmt.Fprint(stderr, "\r\033[K")
+				fmt.Fprint(w, "\r\033[K")
 				return
 			case now := <-tick.C:
-				st := job.Stats()
+				st := stats()
 				rate := float64(st.RecordsIn-last.RecordsIn) / now.Sub(lastAt).Seconds()
-				fmt.Fprint(stderr, "\r\033[K"+statusLine(st, rate, 160))
+				fmt.Fprint(w, "\r\033[K"+statusLine(st, rate, width()))
 				last, lastAt = st, now
 			}
 		}
@@ -252,6 +364,20 @@ func startStatus(mode string, job *pipeline.Job, stderr io.Writer) (stop func())
 	return func() { close(done); <-finished }
 }
 
+// termWidth is the width in columns of the terminal w writes to, or 80 when
+// w is not a terminal or does not say.
+func termWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols
+		}
+	}
+	return 80
+}
+
+// statusLine renders st in at most width-1 runes: a line as wide as the
+// terminal would wrap on some terminals, and \r would then rewrite only its
+// second half.
 func statusLine(st pipeline.Stats, rate float64, width int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s records %s/s · watermark %s · checkpoint %d ·", count(st.RecordsIn), count(int64(rate)), watermark(st.Watermark), st.LastCheckpoint)
@@ -265,11 +391,11 @@ func statusLine(st pipeline.Stats, rate float64, width int) string {
 		}
 		fmt.Fprintf(&b, " %s %s", shortShard(s.Shard), state)
 	}
-	line := b.String()
-	if len([]rune(line)) > width {
-		line = string([]rune(line)[:width-1]) + "…"
+	line := []rune(b.String())
+	if limit := max(width-1, 1); len(line) > limit {
+		line = append(line[:limit-1], '…')
 	}
-	return line
+	return string(line)
 }
 
 func shortShard(id string) string {

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -16,7 +17,8 @@ import (
 )
 
 func newStreamsCmd() *cobra.Command {
-	streams := &cobra.Command{Use: "streams", Short: "Inspect Kinesis streams"}
+	streams := &cobra.Command{Use: "streams", Short: "Create, describe and delete Kinesis streams"}
+	streams.AddCommand(newStreamsCreateCmd(), newStreamsDeleteCmd())
 	streams.AddCommand(&cobra.Command{
 		Use:   "describe STREAM",
 		Short: "Print a stream's shards: hash-key ranges, lineage, sequence ranges, open or closed",
@@ -30,6 +32,97 @@ func newStreamsCmd() *cobra.Command {
 		},
 	})
 	return streams
+}
+
+func newStreamsCreateCmd() *cobra.Command {
+	var shards int32
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "create STREAM --shards N",
+		Short: "Create a provisioned stream of N shards and wait until it is ACTIVE",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if shards <= 0 || timeout <= 0 {
+				return fmt.Errorf("--shards wants > 0, --timeout > 0")
+			}
+			if strings.HasPrefix(args[0], "arn:") {
+				return fmt.Errorf("create %s: want a stream name, not an ARN", args[0])
+			}
+			client, err := source.LoadClient(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return createStream(cmd.Context(), client, args[0], shards, timeout, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().Int32Var(&shards, "shards", 0, "shards (required)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the stream to become ACTIVE")
+	return cmd
+}
+
+func newStreamsDeleteCmd() *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "delete STREAM",
+		Short: "Delete a stream (name or ARN) and wait until it is gone",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout <= 0 {
+				return fmt.Errorf("--timeout wants > 0")
+			}
+			client, err := source.LoadClient(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return deleteStream(cmd.Context(), client, args[0], timeout, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long to wait for the stream to be gone")
+	return cmd
+}
+
+// streamAdminAPI is what create and delete use of the Kinesis API.
+type streamAdminAPI interface {
+	CreateStream(context.Context, *awskinesis.CreateStreamInput, ...func(*awskinesis.Options)) (*awskinesis.CreateStreamOutput, error)
+	DeleteStream(context.Context, *awskinesis.DeleteStreamInput, ...func(*awskinesis.Options)) (*awskinesis.DeleteStreamOutput, error)
+	awskinesis.DescribeStreamAPIClient
+}
+
+// The pause between two DescribeStream calls of a waiter: the SDK's defaults
+// (10s to 2 min) suit a region, not a local server; DescribeStream allows 10
+// calls per second per account.
+const waitMinDelay, waitMaxDelay = 200 * time.Millisecond, 5 * time.Second
+
+func createStream(ctx context.Context, api streamAdminAPI, stream string, shards int32, timeout time.Duration, w io.Writer) error {
+	if _, err := api.CreateStream(ctx, &awskinesis.CreateStreamInput{StreamName: &stream, ShardCount: &shards}); err != nil {
+		return fmt.Errorf("create %s: %w", stream, err)
+	}
+	waiter := awskinesis.NewStreamExistsWaiter(api, func(o *awskinesis.StreamExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = waitMinDelay, waitMaxDelay
+	})
+	if err := waiter.Wait(ctx, &awskinesis.DescribeStreamInput{StreamName: &stream}, timeout); err != nil {
+		return fmt.Errorf("create %s: waiting until ACTIVE: %w", stream, err)
+	}
+	fmt.Fprintf(w, "created %s: %d shards, ACTIVE\n", stream, shards)
+	return nil
+}
+
+func deleteStream(ctx context.Context, api streamAdminAPI, stream string, timeout time.Duration, w io.Writer) error {
+	name, arn := &stream, (*string)(nil)
+	if strings.HasPrefix(stream, "arn:") {
+		name, arn = nil, &stream
+	}
+	if _, err := api.DeleteStream(ctx, &awskinesis.DeleteStreamInput{StreamName: name, StreamARN: arn}); err != nil {
+		return fmt.Errorf("delete %s: %w", stream, err)
+	}
+	waiter := awskinesis.NewStreamNotExistsWaiter(api, func(o *awskinesis.StreamNotExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = waitMinDelay, waitMaxDelay
+	})
+	if err := waiter.Wait(ctx, &awskinesis.DescribeStreamInput{StreamName: name, StreamARN: arn}, timeout); err != nil {
+		return fmt.Errorf("delete %s: waiting until gone: %w", stream, err)
+	}
+	fmt.Fprintf(w, "deleted %s\n", stream)
+	return nil
 }
 
 // streamAPI is what describe uses of the Kinesis API.

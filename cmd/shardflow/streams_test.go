@@ -72,6 +72,43 @@ func TestProduceThenDescribe(t *testing.T) {
 	}
 }
 
+// TestStreamsCreateDescribeDelete creates a stream with the CLI, describes
+// it and deletes it, against kinesalite.
+func TestStreamsCreateDescribeDelete(t *testing.T) {
+	srv := testenv.Kinesalite(t)
+	kinesisEnv(t, srv)
+
+	for _, bad := range [][]string{{"streams", "create", "made"}, {"streams", "create", "made", "--shards", "0"}} {
+		if code, _, errs := runCLI(t, bad...); code == 0 || !strings.Contains(errs, "--shards wants > 0") {
+			t.Errorf("%v: exit %d, %s", bad, code, errs)
+		}
+	}
+	code, out, errs := runCLI(t, "streams", "create", "made", "--shards", "3")
+	if code != 0 || out != "created made: 3 shards, ACTIVE\n" {
+		t.Fatalf("create: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = runCLI(t, "streams", "describe", "made")
+	if code != 0 || !strings.Contains(out, "made  ACTIVE  PROVISIONED  retention 24h  3 open shards, 0 closed") {
+		t.Fatalf("describe: exit %d\n%s%s", code, out, errs)
+	}
+	code, _, errs = runCLI(t, "streams", "create", "made", "--shards", "1")
+	if code == 0 || !strings.Contains(errs, "ResourceInUseException") {
+		t.Errorf("create of a stream that exists: exit %d, %s", code, errs)
+	}
+
+	code, out, errs = runCLI(t, "streams", "delete", "made")
+	if code != 0 || out != "deleted made\n" {
+		t.Fatalf("delete: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := srv.Client.DescribeStreamSummary(t.Context(), &awskinesis.DescribeStreamSummaryInput{StreamName: aws.String("made")}); err == nil {
+		t.Error("the stream is still there after delete")
+	}
+	code, _, errs = runCLI(t, "streams", "delete", "made")
+	if code == 0 || !strings.Contains(errs, "ResourceNotFoundException") {
+		t.Errorf("delete of a missing stream: exit %d, %s", code, errs)
+	}
+}
+
 // countOf parses a count as the CLI prints it ("12,345").
 func countOf(s string) int {
 	n, _ := strconv.Atoi(strings.ReplaceAll(s, ",", ""))
