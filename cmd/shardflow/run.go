@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +40,7 @@ type runFlags struct {
 	status      string
 	start       string // kinesis: where a shard without a checkpoint starts
 	metricsAddr string
+	overwrite   bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -75,6 +78,7 @@ func addJobFlags(cmd *cobra.Command, f *runFlags, data, source, sourceUsage stri
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug | info | warn | error")
 	fl.StringVar(&f.status, "status", "auto", "live status line: auto (on a terminal) | on | off")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464); empty: off")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "replace output of this job that its checkpoints do not account for (another run's, a lost checkpoint's) instead of refusing to start")
 }
 
 // generatorFlags are the flags of the generator source, which only run has.
@@ -142,18 +146,13 @@ func (f runFlags) validate(cmd *cobra.Command) error {
 	return errors.New(strings.Join(errs, "; "))
 }
 
-// checkStart checks a --start value the way the Kinesis source reads
+// checkStart checks a --start value as the Kinesis source reads
 // Config.Start, so that a typo fails before any work, whatever the source.
 func checkStart(s string) error {
-	switch {
-	case s == kinesis.StartTrimHorizon, s == kinesis.StartLatest:
-		return nil
-	case strings.HasPrefix(s, kinesis.StartAtTimestampPrefix):
-		if _, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(s, kinesis.StartAtTimestampPrefix)); err == nil {
-			return nil
-		}
+	if s == "" || kinesis.ValidateStart(s) != nil {
+		return fmt.Errorf("--start %q: want latest, trim_horizon or at_timestamp:RFC3339 (e.g. at_timestamp:2026-11-30T10:00:00Z)", s)
 	}
-	return fmt.Errorf("--start %q: want latest, trim_horizon or at_timestamp:RFC3339 (e.g. at_timestamp:2026-11-30T10:00:00Z)", s)
+	return nil
 }
 
 // urlScheme matches the scheme of a URL ("s3://", "dynamodb://").
@@ -190,6 +189,9 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 	ctx, abort := context.WithCancel(ctx)
 	defer abort()
 	var opts []pipeline.Option
+	if f.overwrite {
+		opts = append(opts, pipeline.WithOverwrite())
+	}
 	if f.metricsAddr != "" {
 		m, stop, err := serveMetrics(ctx, f.metricsAddr, def.Name)
 		if err != nil {
@@ -381,6 +383,10 @@ func termWidth(w io.Writer) int {
 func statusLine(st pipeline.Stats, rate float64, width int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s records %s/s · watermark %s · checkpoint %d ·", count(st.RecordsIn), count(int64(rate)), watermark(st.Watermark), st.LastCheckpoint)
+	if len(st.Trouble) > 0 { // an outage first: it is what the line is for while it lasts
+		ids := slices.Sorted(maps.Keys(st.Trouble))
+		fmt.Fprintf(&b, " %d of %d shards retrying: %s %s ·", len(ids), len(st.Shards), shortShard(ids[0]), st.Trouble[ids[0]])
+	}
 	for _, s := range st.Shards {
 		state := count(s.Records)
 		switch {
@@ -450,9 +456,17 @@ func printSummary(w io.Writer, def jobs.Definition, f runFlags, st pipeline.Stat
 	tw("records in", fmt.Sprintf("%s (%s records/s)", count(st.RecordsIn), count(int64(rate))))
 	tw("rows out", fmt.Sprintf("%s to %s", count(st.RowsOut), strings.Join(tablePaths(def, f.out), ", ")))
 	tw("dead letters", fmt.Sprintf("%s in %s", count(st.DeadLetters), filepath.Join(f.out, "dead_letter")))
-	tw("windows", count(st.Counters["windows_fired"]))
+	// The window counters are kept in checkpoints: since the job started.
+	sinceStart := func(name, suffix string) string {
+		total, before := st.Counters[name], st.CountersAtStart[name]
+		if st.ResumedFrom == 0 || before == 0 {
+			return count(total) + suffix
+		}
+		return fmt.Sprintf("%s%s in this run, %s since the job started", count(total-before), suffix, count(total))
+	}
+	tw("windows", sinceStart("windows_fired", ""))
 	if late := st.Counters["late_rows"]; late > 0 {
-		tw("late rows", count(late)+" (dropped)")
+		tw("late rows", sinceStart("late_rows", " dropped"))
 	}
 	resumed := ""
 	if st.ResumedFrom > 0 {

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"github.com/shardflow/shardflow/jobs"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -34,5 +36,26 @@ func TestStatusLineNeverWraps(t *testing.T) {
 func TestTermWidthWithoutATerminal(t *testing.T) {
 	if w := termWidth(&bytes.Buffer{}); w != 80 {
 		t.Errorf("termWidth of a buffer = %d, want 80", w)
+	}
+}
+
+func TestStatusLineShowsAnOutage(t *testing.T) {
+	st := pipeline.Stats{Watermark: pipeline.MinTime, Shards: []pipeline.ShardProgress{{Shard: "shardId-000000000000"}, {Shard: "shardId-000000000001"}},
+		Trouble: map[string]string{"shardId-000000000001": "GetRecords failing since 05:59:46 (connection): connection refused"}}
+	line := statusLine(st, 0, 200)
+	if want := "1 of 2 shards retrying: 000000000001 GetRecords failing since 05:59:46 (connection): connection refused"; !strings.Contains(line, want) {
+		t.Errorf("status line %q lacks %q", line, want)
+	}
+}
+
+func TestSummaryTellsThisRunFromTheJobsTotal(t *testing.T) {
+	var b strings.Builder
+	st := pipeline.Stats{Started: time.Now(), ResumedFrom: 7, Finished: true, RecordsIn: 10,
+		Counters: map[string]int64{"windows_fired": 154, "late_rows": 3}, CountersAtStart: map[string]int64{"windows_fired": 106, "late_rows": 1}}
+	printSummary(&b, jobs.Clickstream, runFlags{out: "o", checkpoints: "c"}, st, false)
+	for _, want := range []string{"windows        48 in this run, 154 since the job started", "late rows      2 dropped in this run, 3 since the job started"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
 	}
 }

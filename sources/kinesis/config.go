@@ -126,6 +126,14 @@ func parseStart(s string) (startSpec, error) {
 	}
 }
 
+// ValidateStart reports whether s is a Config.Start the source accepts:
+// StartLatest, StartTrimHorizon (or ""), or StartAtTimestampPrefix followed by
+// an RFC 3339 time.
+func ValidateStart(s string) error {
+	_, err := parseStart(s)
+	return err
+}
+
 // Validate reports the first problem of c.
 func (c Config) Validate() error {
 	var errs []error
