@@ -1,7 +1,7 @@
 // Package jsonl provides a JSON-lines file sink, shardflow's sink for dead
 // letters: each checkpoint that has rows commits one file
 //
-//	<Dir>/part-<ckpt:08d>-<seq:04d>.jsonl
+//	<Dir>/part-<run>-<ckpt:08d>-<seq:04d>.jsonl
 //
 // with one JSON object per row, keyed by the batch's column names. It works
 // for any schema; with pipeline.DeadLetterSchema a line reads
@@ -17,5 +17,6 @@
 // Like sinks/parquet the sink is a pipeline.Committer built on sinks/staging:
 // rows go to a hidden staged file, PreCommit fsyncs it, Commit renames it, and
 // Recover commits the latest checkpoint's handle again and deletes staged
-// files no checkpoint owns. Close deletes what was not pre-committed.
+// files no checkpoint owns. The run id in the name keeps another run from
+// renaming over the file. Close deletes what was not pre-committed.
 package jsonl

@@ -1,7 +1,7 @@
 // Package parquet provides shardflow's Parquet table sink: it writes a job's
 // output into Hive-partitioned Parquet files,
 //
-//	<Dir>/<Table>/dt=YYYY-MM-DD/hour=HH/part-<ckpt:08d>-<seq:04d>.parquet
+//	<Dir>/<Table>/dt=YYYY-MM-DD/hour=HH/part-<run>-<ckpt:08d>-<seq:04d>.parquet
 //
 // with the partition taken from a timestamp column (window_start by default,
 // in UTC), exactly once through checkpoints and restarts.
@@ -12,9 +12,10 @@
 // rows. PreCommit writes the last row groups and the footers, fsyncs and closes
 // the files and returns a handle naming them; Commit renames them to their
 // final names; Recover commits the latest checkpoint's handle again and deletes
-// staged files that no checkpoint owns. File names depend only on the
-// checkpoint, the partition and a sequence number, so a replayed commit never
-// makes a second copy. The staging itself lives in package sinks/staging.
+// staged files that no checkpoint owns. File names carry the run id, so no
+// other run can produce them, and otherwise depend only on the checkpoint, the
+// partition and a sequence number, so a replayed commit never makes a second
+// copy. The staging itself lives in package sinks/staging.
 //
 // Close deletes the staged files that were not pre-committed and leaves the
 // pre-committed ones: their checkpoint may already be persisted, and Recover

@@ -37,7 +37,9 @@ func Example() {
 	if err := sink.Bind(schema); err != nil {
 		log.Fatal(err)
 	}
-	if err := sink.Recover(ctx, pipeline.Recovery{Job: "example", Run: "r1"}); err != nil { // no checkpoint yet
+	// No checkpoint yet: the runtime chose a new run id, which every file
+	// name of the run carries.
+	if err := sink.Recover(ctx, pipeline.Recovery{Job: "example", Run: "3f9a0c12ab45"}); err != nil {
 		log.Fatal(err)
 	}
 
@@ -71,6 +73,6 @@ func Example() {
 	}
 	fmt.Println(sink.Counters())
 	// Output:
-	// page_stats/dt=2026-03-01/hour=22/part-00000001-0000.parquet
+	// page_stats/dt=2026-03-01/hour=22/part-3f9a0c12ab45-00000001-0000.parquet
 	// map[files_committed:1 rows_written:2]
 }

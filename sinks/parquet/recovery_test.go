@@ -43,7 +43,7 @@ func TestCommitAfterCrashMidRename(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "page_stats")
 	ffs := stagingtest.NewFaultFS(nil)
-	s := newTestSink(t, dir, 50, WithFS(ffs))
+	s := startTestSink(t, dir, 50, WithFS(ffs))
 	if err := s.Write(ctx, pageStatsBatch(mem, 550, 100)); err != nil { // hours 22 and 23
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestRecoverWhenPartitionVanished(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	root := filepath.Join(dir, "page_stats")
-	s := newTestSink(t, dir, 50)
+	s := startTestSink(t, dir, 50)
 	if err := s.Write(ctx, pageStatsBatch(mem, 550, 100)); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestRecoverWhenPartitionVanished(t *testing.T) {
 func TestPreCommitWithoutRows(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := newTestSink(t, dir, 50)
+	s := startTestSink(t, dir, 50)
 	for id := uint64(1); id <= 2; id++ {
 		h, err := s.PreCommit(ctx, id)
 		if err != nil {
@@ -159,6 +159,9 @@ func TestManyPartitionsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.Bind(pageStatsSchema); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1"}); err != nil {
 		t.Fatal(err)
 	}
 	const hours, batches = 300, 4
@@ -229,6 +232,9 @@ func TestFileSchemaAsReadersSeeIt(t *testing.T) {
 	}
 	if err := s.Bind(schema); err != nil {
 		t.Fatalf("Bind: %v", err)
+	}
+	if err := s.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1"}); err != nil {
+		t.Fatal(err)
 	}
 	b := array.NewRecordBuilder(mem, schema)
 	secs := base / 1000

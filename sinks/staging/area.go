@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/shardflow/shardflow/pipeline"
 )
 
 // Area is the staging area of one sink: a root directory under which it
@@ -20,6 +22,7 @@ type Area struct {
 	fs   FS
 	next uint64 // the checkpoint that files created now will belong to
 	open []*Staged
+	run  string // the run id in the names of the files; set by Recover
 }
 
 // NewArea returns the staging area of files with extension ext (without the
@@ -36,6 +39,9 @@ func NewArea(root, ext string, fsys FS) (*Area, error) {
 	}
 	return &Area{root: filepath.Clean(root), ext: ext, fs: fsys, next: 1}, nil
 }
+
+// Run is the run id that names the files created now; "" before Recover.
+func (a *Area) Run() string { return a.run }
 
 // Root is the area's root directory.
 func (a *Area) Root() string { return a.root }
@@ -91,8 +97,12 @@ func (s *Staged) Path() string { return path.Join(s.dir, s.name) }
 
 // Create opens the staged file number seq in dir (slash-separated, relative to
 // the root; "" or "." for the root itself), creating dir as needed. The file
-// belongs to the checkpoint that pre-commits next.
+// belongs to the checkpoint that pre-commits next. Its name carries the run
+// id, so Create fails before Recover.
 func (a *Area) Create(dir string, seq int) (*Staged, error) {
+	if a.run == "" {
+		return nil, errors.New("staging: create: no run id yet (Recover first)")
+	}
 	if dir == "" {
 		dir = "."
 	}
@@ -106,7 +116,7 @@ func (a *Area) Create(dir string, seq int) (*Staged, error) {
 	if err := a.fs.MkdirAll(osDir); err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
 	}
-	name := StagedName(a.next, seq, a.ext)
+	name := StagedName(a.run, a.next, seq, a.ext)
 	f, err := a.fs.CreateExcl(filepath.Join(osDir, name))
 	if err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
@@ -149,7 +159,7 @@ func (a *Area) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
 				break
 			}
 		}
-		h.Files = append(h.Files, Entry{Staged: s.Path(), Final: path.Join(s.dir, FinalName(id, s.seq, a.ext))})
+		h.Files = append(h.Files, Entry{Staged: s.Path(), Final: path.Join(s.dir, FinalName(a.run, id, s.seq, a.ext))})
 	}
 	if len(a.open) > 0 {
 		dirs[".."] = true // the root's own entry, in case this run created it
@@ -219,18 +229,23 @@ func (a *Area) commit(ctx context.Context, id uint64, handle []byte, recovering 
 	return renamed, nil
 }
 
-// Recover commits the handle of checkpoint id again (a nil handle commits
+// Recover commits the handle of checkpoint r.ID again (a nil handle commits
 // nothing) and then deletes every staged file of the area's extension under
 // the root that the handle does not own: what a crash left behind. Files
-// created afterwards belong to checkpoint id+1. It returns the number of files
-// Commit renamed.
+// created afterwards belong to run r.Run and checkpoint r.ID+1. It returns the
+// number of files Commit renamed.
 //
 // Unlike Commit, Recover skips a file whose directory no longer exists: the
 // partition was dropped after the checkpoint (retention, a manual delete), and
 // refusing to start cannot bring it back. A file missing from a directory that
 // exists is still an error. (Flink's file sink likewise tolerates committed
 // files that vanished before a recovery.)
-func (a *Area) Recover(ctx context.Context, id uint64, handle []byte) (int, error) {
+func (a *Area) Recover(ctx context.Context, r pipeline.Recovery) (int, error) {
+	id, handle := r.ID, r.Handle
+	if err := ValidateRun(r.Run); err != nil {
+		return 0, fmt.Errorf("staging: recover %d: %w", id, err)
+	}
+	a.run = r.Run
 	owned := make(map[string]bool)
 	renamed := 0
 	if len(handle) > 0 {

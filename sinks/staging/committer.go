@@ -43,7 +43,7 @@ func (c *Committer) Commit(ctx context.Context, id uint64, handle []byte) error 
 // Recover implements pipeline.Committer: it commits the handle again and
 // deletes the staged files that it does not own.
 func (c *Committer) Recover(ctx context.Context, r pipeline.Recovery) error {
-	return c.count(c.area.Recover(ctx, r.ID, r.Handle))
+	return c.count(c.area.Recover(ctx, r))
 }
 
 // count adds the n files renamed, also by a commit that failed halfway.

@@ -18,6 +18,12 @@ func TestCommitterCountsAndPrefixes(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := NewCommitter("jsonl", a)
+	if _, err := a.Create(".", 0); err == nil {
+		t.Fatal("Create before Recover succeeded")
+	}
+	if err := c.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, seq := range []int{0, 1} {
 		f, err := a.Create(".", seq)
 		if err != nil {
@@ -34,11 +40,15 @@ func TestCommitterCountsAndPrefixes(t *testing.T) {
 	if err := c.Commit(ctx, 4, h); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1", ID: 4, Handle: h}); err != nil { // already committed: nothing renamed
+	if err := c.Commit(ctx, 4, h); err != nil { // a retry: nothing renamed
 		t.Fatal(err)
 	}
-	if n := c.FilesCommitted(); n != 2 {
-		t.Fatalf("FilesCommitted = %d, want 2", n)
+	c2 := NewCommitter("jsonl", a)
+	if err := c2.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1", ID: 4, Handle: h}); err != nil { // already committed: nothing renamed
+		t.Fatal(err)
+	}
+	if n, n2 := c.FilesCommitted(), c2.FilesCommitted(); n != 2 || n2 != 0 {
+		t.Fatalf("FilesCommitted = %d and %d after Recover, want 2 and 0", n, n2)
 	}
 	if err := c.Commit(ctx, 5, h); err == nil || !strings.HasPrefix(err.Error(), "jsonl: staging: commit 5") {
 		t.Fatalf("Commit of another checkpoint's handle = %v", err)
@@ -51,7 +61,7 @@ func TestCommitterCountsAndPrefixes(t *testing.T) {
 	if err := c.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	names, err := filepath.Glob(filepath.Join(root, "*"))
+	names, err := filepath.Glob(filepath.Join(root, "part-*"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +69,7 @@ func TestCommitterCountsAndPrefixes(t *testing.T) {
 	if len(names) != 2 || len(hidden) != 0 {
 		t.Fatalf("after Close: %v and %v, want the two committed files only", names, hidden)
 	}
-	if _, err := os.Stat(filepath.Join(root, FinalName(4, 1, "jsonl"))); err != nil {
+	if _, err := os.Stat(filepath.Join(root, FinalName("r1", 4, 1, "jsonl"))); err != nil {
 		t.Fatal(err)
 	}
 }

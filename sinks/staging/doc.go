@@ -4,17 +4,23 @@
 //
 // # Names
 //
-// A staged file is "<dir>/.part-<ckpt:08d>-<seq:04d>.<ext>.pending"; its final
-// name is "<dir>/part-<id:08d>-<seq:04d>.<ext>", where id is the checkpoint that
-// pre-committed it. The leading dot and the ".pending" suffix keep staged files
-// out of readers' globs (DuckDB's read_parquet('**/*.parquet') and Hive-style
-// readers skip both). Names depend only on the checkpoint, the directory (the
-// sink's partition) and a sequence number, so a replayed Commit renames to the
-// same name instead of making a second copy.
+// A staged file is "<dir>/.part-<run>-<ckpt:08d>-<seq:04d>.<ext>.pending"; its
+// final name is "<dir>/part-<run>-<id:08d>-<seq:04d>.<ext>", where run is the
+// run id (pipeline.Recovery.Run: 1 to 32 characters of [a-z0-9-]) and id the
+// checkpoint that pre-committed the file. The leading dot and the ".pending"
+// suffix keep staged files out of readers' globs (DuckDB's
+// read_parquet('**/*.parquet') and Hive-style readers skip both). No other run
+// can produce a final name, so a new run never renames over another run's
+// files; within a run names are deterministic, so a replayed Commit renames to
+// the same name instead of making a second copy. ParseName also reads the
+// names of files committed before names carried a run ("part-<id>-<seq>.<ext>"):
+// a checkpoint written then still lists them in its handle, and the handle
+// still commits.
 //
 // # Lifecycle
 //
-//	Create    open a staged file (for the next checkpoint)
+//	Create    open a staged file (for the next checkpoint); after Recover,
+//	          which sets the run id
 //	PreCommit fsync and close every open staged file and its directories;
 //	          return a handle (JSON) listing staged and final names
 //	Commit    rename staged to final, fsync the directories; idempotent

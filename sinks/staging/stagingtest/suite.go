@@ -92,11 +92,35 @@ func (r *run) commit(s Subject, id uint64, h []byte) {
 	}
 }
 
+// The job and run of the suite's sinks unless a case says otherwise.
+const (
+	testJob = "test"
+	testRun = "run1"
+)
+
+// recovery is the Recovery of testJob and testRun at checkpoint id.
+func recovery(id uint64, h []byte) pipeline.Recovery {
+	return pipeline.Recovery{Job: testJob, Run: testRun, ID: id, Handle: h}
+}
+
 func (r *run) recover(s Subject, id uint64, h []byte) {
 	r.t.Helper()
-	if err := s.Recover(context.Background(), pipeline.Recovery{Job: "test", Run: "run1", ID: id, Handle: h}); err != nil {
-		r.t.Fatalf("Recover(%d): %v", id, err)
+	r.recoverWith(s, recovery(id, h))
+}
+
+func (r *run) recoverWith(s Subject, rec pipeline.Recovery) {
+	r.t.Helper()
+	if err := s.Recover(context.Background(), rec); err != nil {
+		r.t.Fatalf("Recover(%+v): %v", rec, err)
 	}
+}
+
+// start returns a new sink recovered as the first run of the job.
+func (r *run) start(fsys staging.FS) Subject {
+	r.t.Helper()
+	s := r.newSink(fsys)
+	r.recover(s, 0, nil)
+	return s
 }
 
 func (r *run) close(s Subject) {
@@ -149,12 +173,17 @@ var suite = []struct {
 	run  func(r *run)
 }{
 	{"commit makes rows visible", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h := r.preCommit(s, 1)
 		r.expect(0, len(handleFiles(r.t, h)))
 		r.commit(s, 1, h)
 		r.expect(20, 0)
+		for _, e := range handleFiles(r.t, h) {
+			if n, err := staging.ParseName(filepath.Base(e.Final)); err != nil || n.Run != testRun || n.Checkpoint != 1 {
+				r.t.Errorf("final name %s = %+v, %v: want run %s, checkpoint 1", e.Final, n, err, testRun)
+			}
+		}
 		r.write(s, 20, 10)
 		r.commit(s, 2, r.preCommit(s, 2))
 		r.expect(30, 0)
@@ -164,8 +193,16 @@ var suite = []struct {
 		}
 		r.close(s)
 	}},
-	{"commit twice is harmless", func(r *run) {
+	{"write before recover fails", func(r *run) {
 		s := r.newSink(nil)
+		if err := s.Write(context.Background(), r.h.Batch(r.mem, 0, 5)); err == nil {
+			r.t.Error("Write before Recover succeeded: its file would have no run id")
+		}
+		r.close(s)
+		r.expect(0, 0)
+	}},
+	{"commit twice is harmless", func(r *run) {
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h := r.preCommit(s, 1)
 		r.commit(s, 1, h)
@@ -178,14 +215,14 @@ var suite = []struct {
 		r.close(s2)
 	}},
 	{"empty checkpoint", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		h := r.preCommit(s, 1)
 		r.commit(s, 1, h)
 		r.expect(0, 0)
 		r.close(s)
 	}},
 	{"crash after pre-commit: recover commits", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h := r.preCommit(s, 1)
 		// crash: s is abandoned, the checkpoint with h was persisted
@@ -195,7 +232,7 @@ var suite = []struct {
 		r.close(s2)
 	}},
 	{"crash after pre-commit, checkpoint not persisted: recover deletes", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		r.preCommit(s, 1)
 		s2 := r.newSink(nil)
@@ -204,7 +241,7 @@ var suite = []struct {
 		r.close(s2)
 	}},
 	{"crash before pre-commit: recover deletes staged files", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h1 := r.preCommit(s, 1)
 		r.commit(s, 1, h1)
@@ -219,16 +256,20 @@ var suite = []struct {
 		r.close(s2)
 	}},
 	{"crash during commit: recover finishes it", func(r *run) {
-		for _, op := range []Op{OpRename, OpSyncDir} {
+		for _, at := range []struct {
+			op Op
+			n  int
+		}{{OpRename, 1}, {OpSyncDir, 1}} {
 			ff := NewFaultFS(nil)
 			s := r.newSink(ff)
 			first := r.h.Committed(r.t)
-			r.write(s, first, 20)
 			id := uint64(first/20 + 1)
+			r.recover(s, id-1, nil)
+			r.write(s, first, 20)
 			h := r.preCommit(s, id)
-			ff.CrashAt(op, 1)
+			ff.CrashAt(at.op, at.n)
 			if err := s.Commit(context.Background(), id, h); !errors.Is(err, ErrInjected) {
-				r.t.Fatalf("Commit with failing %s: err = %v, want ErrInjected", op, err)
+				r.t.Fatalf("Commit with failing %s %d: err = %v, want ErrInjected", at.op, at.n, err)
 			}
 			s2 := r.newSink(nil)
 			r.recover(s2, id, h)
@@ -240,6 +281,7 @@ var suite = []struct {
 		for _, op := range []Op{OpWrite, OpSync, OpClose, OpSyncDir} {
 			ff := NewFaultFS(nil)
 			s := r.newSink(ff)
+			r.recover(s, 0, nil)
 			r.write(s, 0, 20)
 			ff.CrashAt(op, 1)
 			if _, err := s.PreCommit(context.Background(), 1); !errors.Is(err, ErrInjected) {
@@ -253,7 +295,7 @@ var suite = []struct {
 	}},
 	{"failed pre-commit then close aborts", func(r *run) {
 		ff := NewFaultFS(nil)
-		s := r.newSink(ff)
+		s := r.start(ff)
 		r.write(s, 0, 20)
 		ff.FailOnce(OpSync, 1)
 		if _, err := s.PreCommit(context.Background(), 1); !errors.Is(err, ErrInjected) {
@@ -263,7 +305,7 @@ var suite = []struct {
 		r.expect(0, 0)
 	}},
 	{"close keeps pre-committed files for recover", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h := r.preCommit(s, 1)
 		r.write(s, 20, 20)
@@ -275,7 +317,7 @@ var suite = []struct {
 		r.close(s2)
 	}},
 	{"commit of a handle whose files are gone fails", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h := r.preCommit(s, 1)
 		for _, e := range handleFiles(r.t, h) {
@@ -303,7 +345,7 @@ var suite = []struct {
 		r.close(s)
 	}},
 	{"a handle of another checkpoint is refused", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h := r.preCommit(s, 1)
 		if err := s.Commit(context.Background(), 2, h); err == nil {
