@@ -47,8 +47,11 @@ func TestCommitterCountsAndPrefixes(t *testing.T) {
 	if err := c2.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1", ID: 4, Handle: h}); err != nil { // already committed: nothing renamed
 		t.Fatal(err)
 	}
-	if n, n2 := c.FilesCommitted(), c2.FilesCommitted(); n != 2 || n2 != 0 {
-		t.Fatalf("FilesCommitted = %d and %d after Recover, want 2 and 0", n, n2)
+	if n, m := c.FilesCommitted(), c.Commits(); n != 2 || m != 1 {
+		t.Fatalf("FilesCommitted, Commits = %d, %d, want 2, 1", n, m)
+	}
+	if got := c2.Counters(); got["files_committed"] != 0 || got["commits"] != 1 {
+		t.Fatalf("Counters after Recover = %v, want 0 files and 1 commit", got)
 	}
 	if err := c.Commit(ctx, 5, h); err == nil || !strings.HasPrefix(err.Error(), "jsonl: staging: commit 5") {
 		t.Fatalf("Commit of another checkpoint's handle = %v", err)

@@ -131,4 +131,7 @@ func TestAreaKeepsOtherFiles(t *testing.T) {
 	if _, err := a.Create("../x", 0); err == nil {
 		t.Fatal("Create accepted a directory outside the root")
 	}
+	if _, err := a.Create(LogDir, 0); err == nil {
+		t.Fatal("Create accepted the commit log's directory")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -36,9 +37,12 @@ type Harness struct {
 }
 
 // RunCommitterSuite checks that a file sink writes exactly once through
-// crashes at every step of its two-phase commit.
+// crashes at every step of its two-phase commit, and that its output knows
+// what it holds: another run's or a lost checkpoint's output is refused or
+// replaced exactly, a missing committed file is named, a stale process is
+// fenced off and other jobs' files are left alone.
 func RunCommitterSuite(t *testing.T, newHarness func(t *testing.T) Harness) {
-	for _, tc := range suite {
+	for _, tc := range slices.Concat(suite, logSuite) {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
@@ -188,8 +192,8 @@ var suite = []struct {
 		r.commit(s, 2, r.preCommit(s, 2))
 		r.expect(30, 0)
 		c := s.(pipeline.CounterReporter).Counters()
-		if c["rows_written"] != 30 || c["files_committed"] < 2 {
-			r.t.Errorf("counters = %v, want rows_written 30 and files_committed >= 2", c)
+		if c["rows_written"] != 30 || c["files_committed"] < 2 || c["commits"] != 2 {
+			r.t.Errorf("counters = %v, want rows_written 30, files_committed >= 2 and commits 2", c)
 		}
 		r.close(s)
 	}},
@@ -256,10 +260,12 @@ var suite = []struct {
 		r.close(s2)
 	}},
 	{"crash during commit: recover finishes it", func(r *run) {
+		// The first create, sync, rename and directory sync are the commit
+		// log's; rename 2 is the first of the data files.
 		for _, at := range []struct {
 			op Op
 			n  int
-		}{{OpRename, 1}, {OpSyncDir, 1}} {
+		}{{OpMkdirAll, 1}, {OpCreate, 1}, {OpSync, 1}, {OpRename, 1}, {OpSyncDir, 1}, {OpRename, 2}, {OpSyncDir, 4}} {
 			ff := NewFaultFS(nil)
 			s := r.newSink(ff)
 			first := r.h.Committed(r.t)
