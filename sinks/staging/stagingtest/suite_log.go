@@ -154,6 +154,28 @@ var logSuite = []struct {
 		r.recover(r.newSink(nil), 1, h)
 		r.expect(20, 0)
 	}},
+	{"crash while overwriting: overwrite again finishes", func(r *run) {
+		s := r.start(nil)
+		r.commitN(s, 1, 0, 20)
+		r.commitN(s, 2, 20, 20)
+		r.close(s)
+		ff := NewFaultFS(nil)
+		ff.CrashAt(OpRemove, 2) // after the first committed file
+		over := pipeline.Recovery{Job: testJob, Run: "run2", Overwrite: true}
+		if err := r.newSink(ff).Recover(context.Background(), over); !errors.Is(err, ErrInjected) {
+			r.t.Fatalf("Recover with a crash while overwriting = %v, want ErrInjected", err)
+		}
+		fresh := over
+		fresh.Overwrite = false
+		r.refused(r.newSink(nil), fresh, staging.ErrUnaccounted, "run run1, checkpoints 1-2")
+		s2 := r.newSink(nil)
+		r.recoverWith(s2, over)
+		r.expect(0, 0)
+		if e := r.logEntries(); len(e) != 0 {
+			r.t.Errorf("commit log after overwrite: %v, want empty", e)
+		}
+		r.close(s2)
+	}},
 	{"other jobs' files in the same directory are untouched", func(r *run) {
 		s := r.start(nil)
 		r.commitN(s, 1, 0, 20)
