@@ -1,7 +1,7 @@
 // Package jsonl provides a JSON-lines file sink, shardflow's sink for dead
 // letters: each checkpoint that has rows commits one file
 //
-//	<Dir>/part-<ckpt:08d>-<seq:04d>.jsonl
+//	<Dir>/part-<run>-<ckpt:08d>-<seq:04d>.jsonl
 //
 // with one JSON object per row, keyed by the batch's column names. It works
 // for any schema; with pipeline.DeadLetterSchema a line reads
@@ -15,7 +15,11 @@
 // infinities are null.
 //
 // Like sinks/parquet the sink is a pipeline.Committer built on sinks/staging:
-// rows go to a hidden staged file, PreCommit fsyncs it, Commit renames it, and
-// Recover commits the latest checkpoint's handle again and deletes staged
-// files no checkpoint owns. Close deletes what was not pre-committed.
+// rows go to a hidden staged file, PreCommit fsyncs it, Commit records it in
+// the commit log <Dir>/_shardflow/ and renames it, and Recover commits the
+// latest checkpoint's handle again and deletes staged files no checkpoint
+// owns. The run id in the name keeps another run from overwriting the file;
+// Recover refuses dead letters of the job that its checkpoints do not account
+// for, or that went missing, unless the job runs with Overwrite. Close
+// deletes what was not pre-committed.
 package jsonl

@@ -27,6 +27,9 @@ func Example() {
 	if err := sink.Bind(pipeline.DeadLetterSchema); err != nil {
 		log.Fatal(err)
 	}
+	if err := sink.Recover(ctx, pipeline.Recovery{Job: "example", Run: "3f9a0c12ab45"}); err != nil {
+		log.Fatal(err)
+	}
 	d := pipeline.NewDeadLetterBuilder(memory.DefaultAllocator, "file")
 	d.Append("clicks.jsonl", pipeline.OffsetPosition(57), errors.New("json: missing ts"), []byte(`{"page":"/"}`))
 	if err := sink.Write(ctx, d.NewBatch("clicks.jsonl")); err != nil {
@@ -40,7 +43,7 @@ func Example() {
 	if err := sink.Commit(ctx, 7, handle); err != nil {
 		log.Fatal(err)
 	}
-	out, _ := os.ReadFile(filepath.Join(dir, "part-00000007-0000.jsonl"))
+	out, _ := os.ReadFile(filepath.Join(dir, "part-3f9a0c12ab45-00000007-0000.jsonl"))
 	fmt.Print(string(out))
 	// Output:
 	// {"source":"file","shard":"clicks.jsonl","position":"57","error":"json: missing ts","payload":"{\"page\":\"/\"}"}

@@ -159,7 +159,11 @@ func (s *Sink) Close(ctx context.Context) error {
 	return s.Committer.Close(ctx)
 }
 
-// Counters implements pipeline.CounterReporter.
+// Counters implements pipeline.CounterReporter: rows_written and the
+// Committer's counters (files_committed, commits, files_overwritten,
+// files_forgotten).
 func (s *Sink) Counters() map[string]int64 {
-	return map[string]int64{"rows_written": s.rowsWritten, "files_committed": s.FilesCommitted()}
+	m := s.Committer.Counters()
+	m["rows_written"] = s.rowsWritten
+	return m
 }

@@ -95,6 +95,9 @@ func TestDeadLetterLines(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := newTestSink(t, dir)
+	if err := s.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1"}); err != nil {
+		t.Fatal(err)
+	}
 	d := pipeline.NewDeadLetterBuilder(mem, "file")
 	d.Append("events.jsonl", pipeline.OffsetPosition(120), errors.New(`json: unexpected "}"`), []byte("{\"a\":1}}\n"))
 	d.Append("events.jsonl", pipeline.OffsetPosition(130), errors.New("not utf-8"), []byte{0xff, 0xfe, 'x'})
@@ -110,7 +113,7 @@ func TestDeadLetterLines(t *testing.T) {
 	if err := s.Commit(ctx, 3, h); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "part-00000003-0000.jsonl")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "part-r1-00000003-0000.jsonl")); err != nil {
 		t.Fatal(err)
 	}
 	want := []map[string]any{

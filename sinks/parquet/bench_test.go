@@ -76,7 +76,7 @@ func BenchmarkParquetWrite(b *testing.B) {
 			}()
 			ctx := context.Background()
 			dir := b.TempDir()
-			s := newTestSink(b, dir, mode.rowGroup)
+			s := startTestSink(b, dir, mode.rowGroup)
 			s.rowWise = mode.rowWise
 			var id uint64
 			var outBytes int64

@@ -15,7 +15,10 @@ import (
 
 // TestDuckDBReadsCommittedTable writes two committed checkpoints of windows
 // across three hourly partitions and a third checkpoint that is pre-committed
-// but not committed, then reads the table back with DuckDB.
+// but not committed, then reads the table back with DuckDB: the table glob
+// sees the committed rows once and nothing of the commit log in _shardflow/,
+// which DuckDB can read on its own. After a restart that commits the third
+// checkpoint, twice, every row is there once.
 func TestDuckDBReadsCommittedTable(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -32,7 +35,7 @@ func TestDuckDBReadsCommittedTable(t *testing.T) {
 			}
 		}
 	}
-	checkpoint := func(id uint64, commit bool) {
+	checkpoint := func(id uint64, commit bool) []byte {
 		h, err := s.PreCommit(ctx, id)
 		if err != nil {
 			t.Fatal(err)
@@ -42,6 +45,7 @@ func TestDuckDBReadsCommittedTable(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		return h
 	}
 	const committed = 1500 // rows 0..1499: hours 22 and 23 of 2026-03-01, hour 00 of 03-02
 	write(0, 800)
@@ -49,7 +53,7 @@ func TestDuckDBReadsCommittedTable(t *testing.T) {
 	write(800, committed)
 	checkpoint(2, true)
 	write(committed, committed+300)
-	checkpoint(3, false) // staged, invisible
+	h3 := checkpoint(3, false) // staged, invisible
 	write(committed+300, committed+400)
 	// left open: the rows of checkpoint 4 are buffered, its files staged
 
@@ -137,7 +141,34 @@ func TestDuckDBReadsCommittedTable(t *testing.T) {
 		t.Errorf("compression = %v, want only ZSTD", meta)
 	}
 
+	// The commit log sits in the table directory, and only the table's
+	// Parquet files match the glob.
+	all := testenv.DuckDB(t, fmt.Sprintf("SELECT count(*) FILTER (WHERE file LIKE '%%/_shardflow/%%') AS log, "+
+		"count(*) FILTER (WHERE file LIKE '%%/_shardflow/%%' AND file LIKE '%%.parquet') AS log_parquet FROM glob('%s')",
+		filepath.Join(dir, "page_stats", "**")))
+	expectRow(t, all[0], map[string]string{"log": "2", "log_parquet": "0"})
+	entries := testenv.DuckDB(t, fmt.Sprintf("SELECT job, run, checkpoint, len(files) AS files FROM read_json('%s') ORDER BY checkpoint",
+		filepath.Join(dir, "page_stats", "_shardflow", "*.json")))
+	if len(entries) != 2 {
+		t.Fatalf("commit log %v, want checkpoints 1 and 2", entries)
+	}
+	expectRow(t, entries[1], map[string]string{"job": "test", "run": "r1", "checkpoint": "2", "files": "2"})
+
+	// A restart from checkpoint 3, persisted but not committed: Recover
+	// commits it, and a replayed Commit of it changes nothing.
 	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newTestSink(t, dir, 256)
+	if err := s2.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1", ID: 3, Handle: h3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Commit(ctx, 3, h3); err != nil { // the coordinator's replay of the same commit
+		t.Fatal(err)
+	}
+	once := testenv.DuckDB(t, "SELECT count(*) AS n, count(DISTINCT (window_start, page)) AS distinct_rows FROM "+table)
+	expectRow(t, once[0], map[string]string{"n": strconv.Itoa(committed + 300), "distinct_rows": strconv.Itoa(committed + 300)})
+	if err := s2.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -37,7 +37,9 @@ func Example() {
 	if err := sink.Bind(schema); err != nil {
 		log.Fatal(err)
 	}
-	if err := sink.Recover(ctx, pipeline.Recovery{Job: "example", Run: "r1"}); err != nil { // no checkpoint yet
+	// No checkpoint yet: the runtime chose a new run id, which every file
+	// name of the run carries.
+	if err := sink.Recover(ctx, pipeline.Recovery{Job: "example", Run: "3f9a0c12ab45"}); err != nil {
 		log.Fatal(err)
 	}
 
@@ -69,8 +71,15 @@ func Example() {
 		rel, _ := filepath.Rel(dir, f)
 		fmt.Println(filepath.ToSlash(rel))
 	}
+	log, _ := filepath.Glob(filepath.Join(dir, "page_stats", "_shardflow", "*"))
+	for _, f := range log {
+		entry, _ := os.ReadFile(f)
+		fmt.Printf("%s\n%s\n", filepath.Base(f), entry)
+	}
 	fmt.Println(sink.Counters())
 	// Output:
-	// page_stats/dt=2026-03-01/hour=22/part-00000001-0000.parquet
-	// map[files_committed:1 rows_written:2]
+	// page_stats/dt=2026-03-01/hour=22/part-3f9a0c12ab45-00000001-0000.parquet
+	// commit-3f9a0c12ab45-00000001.parquet.json
+	// {"version":1,"job":"example","run":"3f9a0c12ab45","epoch":0,"checkpoint":1,"files":["dt=2026-03-01/hour=22/part-3f9a0c12ab45-00000001-0000.parquet"]}
+	// map[commits:1 files_committed:1 files_forgotten:0 files_overwritten:0 rows_written:2]
 }

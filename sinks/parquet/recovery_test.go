@@ -2,9 +2,11 @@ package parquet
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -43,7 +45,7 @@ func TestCommitAfterCrashMidRename(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "page_stats")
 	ffs := stagingtest.NewFaultFS(nil)
-	s := newTestSink(t, dir, 50, WithFS(ffs))
+	s := startTestSink(t, dir, 50, WithFS(ffs))
 	if err := s.Write(ctx, pageStatsBatch(mem, 550, 100)); err != nil { // hours 22 and 23
 		t.Fatal(err)
 	}
@@ -74,16 +76,18 @@ func TestCommitAfterCrashMidRename(t *testing.T) {
 	}
 }
 
-// TestRecoverWhenPartitionVanished: the latest checkpoint names files of a
+// TestRecoverWhenPartitionDropped: the latest checkpoint names files of a
 // partition that was dropped since (retention, a manual delete). Recovery
-// cannot bring them back; refusing to start would wedge the job forever.
-func TestRecoverWhenPartitionVanished(t *testing.T) {
+// cannot bring them back, and the output no longer holds what the checkpoint
+// says: Recover refuses, naming the file, until it is restored or the job
+// starts with Overwrite, which drops it from the commit log for good.
+func TestRecoverWhenPartitionDropped(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	ctx := context.Background()
 	dir := t.TempDir()
 	root := filepath.Join(dir, "page_stats")
-	s := newTestSink(t, dir, 50)
+	s := startTestSink(t, dir, 50)
 	if err := s.Write(ctx, pageStatsBatch(mem, 550, 100)); err != nil {
 		t.Fatal(err)
 	}
@@ -100,21 +104,26 @@ func TestRecoverWhenPartitionVanished(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(root, "dt=2026-03-01", "hour=22")); err != nil {
 		t.Fatal(err)
 	}
+	rec := pipeline.Recovery{Job: "test", Run: "r1", ID: 1, Handle: h}
+	err = newTestSink(t, dir, 50).Recover(ctx, rec)
+	want := "committed file dt=2026-03-01/hour=22/part-r1-00000001-0000.parquet of checkpoint 1 is missing"
+	if !errors.Is(err, staging.ErrMissing) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Recover after the partition was dropped = %v, want ErrMissing: %s", err, want)
+	}
+	rec.Overwrite = true
 	s2 := newTestSink(t, dir, 50)
-	if err := s2.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1", ID: 1, Handle: h}); err != nil {
-		t.Fatalf("Recover after the partition was dropped: %v", err)
+	if err := s2.Recover(ctx, rec); err != nil {
+		t.Fatalf("Recover with Overwrite after the partition was dropped: %v", err)
 	}
 	if n := committedRows(t, root); n != 50 {
 		t.Fatalf("%d rows committed, want hour 23's 50", n)
 	}
-	// A live partition that lost the file is still an error.
-	for _, f := range committedFiles(t, root) {
-		if err := os.Remove(f); err != nil {
-			t.Fatal(err)
-		}
+	if c := s2.Counters(); c["files_forgotten"] != 1 || c["files_overwritten"] != 0 {
+		t.Errorf("counters %v, want one file forgotten and none overwritten", c)
 	}
-	if err := s2.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1", ID: 1, Handle: h}); err == nil {
-		t.Error("Recover with a file missing from an existing partition succeeded")
+	rec.Overwrite = false
+	if err := newTestSink(t, dir, 50).Recover(ctx, rec); err != nil {
+		t.Fatalf("Recover once the log forgot the dropped file: %v", err)
 	}
 	if err := s2.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -124,7 +133,7 @@ func TestRecoverWhenPartitionVanished(t *testing.T) {
 func TestPreCommitWithoutRows(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := newTestSink(t, dir, 50)
+	s := startTestSink(t, dir, 50)
 	for id := uint64(1); id <= 2; id++ {
 		h, err := s.PreCommit(ctx, id)
 		if err != nil {
@@ -159,6 +168,9 @@ func TestManyPartitionsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := s.Bind(pageStatsSchema); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1"}); err != nil {
 		t.Fatal(err)
 	}
 	const hours, batches = 300, 4
@@ -229,6 +241,9 @@ func TestFileSchemaAsReadersSeeIt(t *testing.T) {
 	}
 	if err := s.Bind(schema); err != nil {
 		t.Fatalf("Bind: %v", err)
+	}
+	if err := s.Recover(ctx, pipeline.Recovery{Job: "test", Run: "r1"}); err != nil {
+		t.Fatal(err)
 	}
 	b := array.NewRecordBuilder(mem, schema)
 	secs := base / 1000

@@ -95,6 +95,16 @@ func newTestSink(t testing.TB, dir string, rowGroupRows int, opts ...Option) *Si
 	return s
 }
 
+// startTestSink is newTestSink recovered as the first run of job "test".
+func startTestSink(t testing.TB, dir string, rowGroupRows int, opts ...Option) *Sink {
+	t.Helper()
+	s := newTestSink(t, dir, rowGroupRows, opts...)
+	if err := s.Recover(context.Background(), pipeline.Recovery{Job: "test", Run: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestCommitterSuite(t *testing.T) {
 	stagingtest.RunCommitterSuite(t, func(t *testing.T) stagingtest.Harness {
 		dir := t.TempDir()
@@ -117,7 +127,7 @@ func TestRowGroupPerFlush(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := newTestSink(t, dir, 100)
+	s := startTestSink(t, dir, 100)
 	for first := 0; first < 250; first += 30 {
 		if err := s.Write(ctx, pageStatsBatch(mem, first, min(30, 250-first))); err != nil {
 			t.Fatal(err)
@@ -131,7 +141,7 @@ func TestRowGroupPerFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := committedFiles(t, filepath.Join(dir, "page_stats"))
-	want := filepath.Join(dir, "page_stats", "dt=2026-03-01", "hour=22", "part-00000001-0000.parquet")
+	want := filepath.Join(dir, "page_stats", "dt=2026-03-01", "hour=22", "part-r1-00000001-0000.parquet")
 	if len(files) != 1 || files[0] != want {
 		t.Fatalf("files = %v, want [%s]", files, want)
 	}

@@ -20,6 +20,12 @@ type Area struct {
 	fs   FS
 	next uint64 // the checkpoint that files created now will belong to
 	open []*Staged
+
+	// Set by Recover: what the commit log records of each commit, and the
+	// run that names the files.
+	job, run   string
+	epoch      uint64
+	logDurable bool // the log directory's own entry has been fsynced
 }
 
 // NewArea returns the staging area of files with extension ext (without the
@@ -36,6 +42,9 @@ func NewArea(root, ext string, fsys FS) (*Area, error) {
 	}
 	return &Area{root: filepath.Clean(root), ext: ext, fs: fsys, next: 1}, nil
 }
+
+// Run is the run id that names the files created now; "" before Recover.
+func (a *Area) Run() string { return a.run }
 
 // Root is the area's root directory.
 func (a *Area) Root() string { return a.root }
@@ -91,8 +100,12 @@ func (s *Staged) Path() string { return path.Join(s.dir, s.name) }
 
 // Create opens the staged file number seq in dir (slash-separated, relative to
 // the root; "" or "." for the root itself), creating dir as needed. The file
-// belongs to the checkpoint that pre-commits next.
+// belongs to the checkpoint that pre-commits next. Its name carries the run
+// id, so Create fails before Recover.
 func (a *Area) Create(dir string, seq int) (*Staged, error) {
+	if a.run == "" {
+		return nil, errors.New("staging: create: no run id yet (Recover first)")
+	}
 	if dir == "" {
 		dir = "."
 	}
@@ -103,10 +116,13 @@ func (a *Area) Create(dir string, seq int) (*Staged, error) {
 		return nil, fmt.Errorf("staging: file sequence %d out of range [0, 9999]", seq)
 	}
 	osDir := filepath.Join(a.root, filepath.FromSlash(dir))
+	if dir == LogDir || strings.HasPrefix(dir, LogDir+"/") {
+		return nil, fmt.Errorf("staging: directory %q is the commit log's", dir)
+	}
 	if err := a.fs.MkdirAll(osDir); err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
 	}
-	name := StagedName(a.next, seq, a.ext)
+	name := StagedName(a.run, a.next, seq, a.ext)
 	f, err := a.fs.CreateExcl(filepath.Join(osDir, name))
 	if err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
@@ -149,7 +165,7 @@ func (a *Area) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
 				break
 			}
 		}
-		h.Files = append(h.Files, Entry{Staged: s.Path(), Final: path.Join(s.dir, FinalName(id, s.seq, a.ext))})
+		h.Files = append(h.Files, Entry{Staged: s.Path(), Final: path.Join(s.dir, FinalName(a.run, id, s.seq, a.ext))})
 	}
 	if len(a.open) > 0 {
 		dirs[".."] = true // the root's own entry, in case this run created it
@@ -166,26 +182,60 @@ func (a *Area) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
 	return b, nil
 }
 
-// Commit renames every file of the handle to its final name and makes the
-// renames durable. It is idempotent: a file already renamed (staged name
-// missing, final name present) is skipped. A file missing under both names is
-// an error. It returns the number of files it renamed.
+// Commit writes the handle's entry to the commit log (see LogEntry) and then
+// renames every file of the handle to its final name and makes the renames
+// durable. It is idempotent: the entry is written again with the same
+// content, and a file already renamed (staged name missing, final name
+// present) is skipped. A file missing under both names is an error. It
+// returns the number of files it renamed.
 func (a *Area) Commit(ctx context.Context, id uint64, handle []byte) (int, error) {
-	return a.commit(ctx, id, handle, false)
-}
-
-// commit is Commit; with recovering set, a file whose directory is gone is
-// skipped (see Recover).
-func (a *Area) commit(ctx context.Context, id uint64, handle []byte, recovering bool) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("staging: commit %d: %w", id, err)
-	}
-	h, err := ParseHandle(handle)
+	h, err := a.parseHandle(ctx, "commit", id, handle)
 	if err != nil {
 		return 0, err
 	}
+	return a.commit(id, h, true)
+}
+
+// parseHandle parses the handle of checkpoint id for op.
+func (a *Area) parseHandle(ctx context.Context, op string, id uint64, handle []byte) (Handle, error) {
+	if err := ctx.Err(); err != nil {
+		return Handle{}, fmt.Errorf("staging: %s %d: %w", op, id, err)
+	}
+	h, err := ParseHandle(handle)
+	if err != nil {
+		return Handle{}, err
+	}
 	if h.ID != id {
-		return 0, fmt.Errorf("staging: commit %d: handle is of checkpoint %d", id, h.ID)
+		return Handle{}, fmt.Errorf("staging: %s %d: handle is of checkpoint %d", op, id, h.ID)
+	}
+	return h, nil
+}
+
+// commit is Commit of a parsed handle. With rewrite unset, the log entry is
+// written only if missing (Recover keeps the entry the first commit wrote,
+// with its epoch).
+func (a *Area) commit(id uint64, h Handle, rewrite bool) (int, error) {
+	if len(h.Files) > 0 {
+		if a.run == "" {
+			return 0, fmt.Errorf("staging: commit %d: no run id yet (Recover first)", id)
+		}
+		write := rewrite
+		if !write {
+			has, err := a.hasEntry(a.run, id)
+			if err != nil {
+				return 0, fmt.Errorf("staging: commit %d: commit log: %w", id, err)
+			}
+			write = !has
+		}
+		if write {
+			e := LogEntry{Version: logVersion, Job: a.job, Run: a.run, Epoch: a.epoch, Checkpoint: id, Files: make([]string, len(h.Files))}
+			for i, f := range h.Files {
+				e.Files[i] = f.Final
+			}
+			if err := a.writeEntry(e); err != nil {
+				return 0, fmt.Errorf("staging: commit %d: commit log: %w", id, err)
+			}
+		}
 	}
 	renamed := 0
 	dirs := make(map[string]bool)
@@ -197,13 +247,7 @@ func (a *Area) commit(ctx context.Context, id uint64, handle []byte, recovering 
 			renamed++
 			dirs[path.Dir(e.Final)] = true
 		case errors.Is(err, fs.ErrNotExist):
-			_, serr := a.fs.Stat(final)
-			if serr != nil && recovering && errors.Is(serr, fs.ErrNotExist) {
-				if _, derr := a.fs.Stat(a.osPath(path.Dir(e.Final))); errors.Is(derr, fs.ErrNotExist) {
-					continue // the partition was dropped since
-				}
-			}
-			if serr != nil {
+			if _, serr := a.fs.Stat(final); serr != nil {
 				return renamed, fmt.Errorf("staging: commit %d: %s: staged file and final file both missing: %w", id, e.Final, serr)
 			}
 			// Renamed by an earlier attempt that may have died before
@@ -215,41 +259,6 @@ func (a *Area) commit(ctx context.Context, id uint64, handle []byte, recovering 
 	}
 	if err := a.syncDirs(dirs); err != nil {
 		return renamed, fmt.Errorf("staging: commit %d: %w", id, err)
-	}
-	return renamed, nil
-}
-
-// Recover commits the handle of checkpoint id again (a nil handle commits
-// nothing) and then deletes every staged file of the area's extension under
-// the root that the handle does not own: what a crash left behind. Files
-// created afterwards belong to checkpoint id+1. It returns the number of files
-// Commit renamed.
-//
-// Unlike Commit, Recover skips a file whose directory no longer exists: the
-// partition was dropped after the checkpoint (retention, a manual delete), and
-// refusing to start cannot bring it back. A file missing from a directory that
-// exists is still an error. (Flink's file sink likewise tolerates committed
-// files that vanished before a recovery.)
-func (a *Area) Recover(ctx context.Context, id uint64, handle []byte) (int, error) {
-	owned := make(map[string]bool)
-	renamed := 0
-	if len(handle) > 0 {
-		h, err := ParseHandle(handle)
-		if err != nil {
-			return 0, err
-		}
-		if renamed, err = a.commit(ctx, id, handle, true); err != nil {
-			return renamed, err
-		}
-		for _, e := range h.Files {
-			owned[e.Staged] = true
-		}
-	}
-	if err := a.removeStaged(".", owned); err != nil {
-		return renamed, fmt.Errorf("staging: recover %d: %w", id, err)
-	}
-	if id+1 > a.next {
-		a.next = id + 1
 	}
 	return renamed, nil
 }
@@ -269,6 +278,7 @@ func (a *Area) removeStaged(dir string, owned map[string]bool) error {
 	for _, de := range entries {
 		rel := path.Join(dir, de.Name())
 		switch {
+		case de.IsDir() && rel == LogDir:
 		case de.IsDir():
 			if err := a.removeStaged(rel, owned); err != nil {
 				return err

@@ -28,6 +28,8 @@ type FS interface {
 	// Stat describes name; a missing file yields an error satisfying
 	// errors.Is(err, fs.ErrNotExist).
 	Stat(name string) (fs.FileInfo, error)
+	// ReadFile returns the contents of the file name.
+	ReadFile(name string) ([]byte, error)
 	// ReadDir lists the directory dir.
 	ReadDir(dir string) ([]fs.DirEntry, error)
 	// SyncDir makes dir's entries (creations, renames, removals) durable.
@@ -50,6 +52,8 @@ func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, ne
 func (osFS) Remove(name string) error { return os.Remove(name) }
 
 func (osFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+
+func (osFS) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
 
 func (osFS) ReadDir(dir string) ([]fs.DirEntry, error) { return os.ReadDir(dir) }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
-	"strconv"
 	"strings"
 )
 
@@ -36,42 +35,32 @@ func ParseHandle(b []byte) (Handle, error) {
 		return Handle{}, fmt.Errorf("staging: handle version %d, want %d", h.Version, handleVersion)
 	}
 	for _, e := range h.Files {
-		if !isLocal(e.Staged) || !isLocal(e.Final) || path.Dir(e.Staged) != path.Dir(e.Final) ||
-			!IsStagedName(path.Base(e.Staged)) || IsStagedName(path.Base(e.Final)) {
+		if !validEntry(e, h.ID) {
 			return Handle{}, fmt.Errorf("staging: handle: bad entry %q -> %q", e.Staged, e.Final)
 		}
 	}
 	return h, nil
 }
 
+// validEntry reports whether e renames a staged file to the final name of
+// checkpoint id of the same run and sequence, in the same directory. (The
+// staged name carries the checkpoint expected when the file was created,
+// which the coordinator may have skipped.)
+func validEntry(e Entry, id uint64) bool {
+	if !isLocal(e.Staged) || !isLocal(e.Final) || path.Dir(e.Staged) != path.Dir(e.Final) {
+		return false
+	}
+	s, err := ParseName(path.Base(e.Staged))
+	if err != nil || !s.Staged || s.Checkpoint > id {
+		return false
+	}
+	f, err := ParseName(path.Base(e.Final))
+	if err != nil || f.Staged || f.Checkpoint != id {
+		return false
+	}
+	return f.Run == s.Run && f.Seq == s.Seq && f.Ext == s.Ext
+}
+
 func isLocal(p string) bool {
 	return p != "" && !path.IsAbs(p) && path.Clean(p) == p && p != ".." && !strings.HasPrefix(p, "../")
-}
-
-const (
-	stagedPrefix = ".part-"
-	stagedSuffix = ".pending"
-)
-
-// FinalName is the committed name of file seq of checkpoint id: part-<id:08d>-<seq:04d>.<ext>.
-func FinalName(id uint64, seq int, ext string) string {
-	return "part-" + pad(id, 8) + "-" + pad(uint64(seq), 4) + "." + ext
-}
-
-// StagedName is the staged name of file seq of checkpoint id: .part-<id:08d>-<seq:04d>.<ext>.pending.
-func StagedName(id uint64, seq int, ext string) string {
-	return "." + FinalName(id, seq, ext) + stagedSuffix
-}
-
-// IsStagedName reports whether base names a staged file.
-func IsStagedName(base string) bool {
-	return strings.HasPrefix(base, stagedPrefix) && strings.HasSuffix(base, stagedSuffix)
-}
-
-func pad(v uint64, width int) string {
-	s := strconv.FormatUint(v, 10)
-	if len(s) >= width {
-		return s
-	}
-	return strings.Repeat("0", width-len(s)) + s
 }

@@ -22,6 +22,7 @@ const (
 	OpRename   Op = "rename"
 	OpRemove   Op = "remove"
 	OpStat     Op = "stat"
+	OpReadFile Op = "readfile"
 	OpReadDir  Op = "readdir"
 	OpSyncDir  Op = "syncdir"
 )
@@ -129,6 +130,13 @@ func (f *FaultFS) Stat(name string) (fs.FileInfo, error) {
 		return nil, err
 	}
 	return f.inner.Stat(name)
+}
+
+func (f *FaultFS) ReadFile(name string) ([]byte, error) {
+	if err := f.check(OpReadFile, name); err != nil {
+		return nil, err
+	}
+	return f.inner.ReadFile(name)
 }
 
 func (f *FaultFS) ReadDir(dir string) ([]fs.DirEntry, error) {

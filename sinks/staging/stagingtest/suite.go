@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -36,9 +37,12 @@ type Harness struct {
 }
 
 // RunCommitterSuite checks that a file sink writes exactly once through
-// crashes at every step of its two-phase commit.
+// crashes at every step of its two-phase commit, and that its output knows
+// what it holds: another run's or a lost checkpoint's output is refused or
+// replaced exactly, a missing committed file is named, a stale process is
+// fenced off and other jobs' files are left alone.
 func RunCommitterSuite(t *testing.T, newHarness func(t *testing.T) Harness) {
-	for _, tc := range suite {
+	for _, tc := range slices.Concat(suite, logSuite) {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
@@ -92,11 +96,35 @@ func (r *run) commit(s Subject, id uint64, h []byte) {
 	}
 }
 
+// The job and run of the suite's sinks unless a case says otherwise.
+const (
+	testJob = "test"
+	testRun = "run1"
+)
+
+// recovery is the Recovery of testJob and testRun at checkpoint id.
+func recovery(id uint64, h []byte) pipeline.Recovery {
+	return pipeline.Recovery{Job: testJob, Run: testRun, ID: id, Handle: h}
+}
+
 func (r *run) recover(s Subject, id uint64, h []byte) {
 	r.t.Helper()
-	if err := s.Recover(context.Background(), pipeline.Recovery{Job: "test", Run: "run1", ID: id, Handle: h}); err != nil {
-		r.t.Fatalf("Recover(%d): %v", id, err)
+	r.recoverWith(s, recovery(id, h))
+}
+
+func (r *run) recoverWith(s Subject, rec pipeline.Recovery) {
+	r.t.Helper()
+	if err := s.Recover(context.Background(), rec); err != nil {
+		r.t.Fatalf("Recover(%+v): %v", rec, err)
 	}
+}
+
+// start returns a new sink recovered as the first run of the job.
+func (r *run) start(fsys staging.FS) Subject {
+	r.t.Helper()
+	s := r.newSink(fsys)
+	r.recover(s, 0, nil)
+	return s
 }
 
 func (r *run) close(s Subject) {
@@ -149,23 +177,36 @@ var suite = []struct {
 	run  func(r *run)
 }{
 	{"commit makes rows visible", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h := r.preCommit(s, 1)
 		r.expect(0, len(handleFiles(r.t, h)))
 		r.commit(s, 1, h)
 		r.expect(20, 0)
+		for _, e := range handleFiles(r.t, h) {
+			if n, err := staging.ParseName(filepath.Base(e.Final)); err != nil || n.Run != testRun || n.Checkpoint != 1 {
+				r.t.Errorf("final name %s = %+v, %v: want run %s, checkpoint 1", e.Final, n, err, testRun)
+			}
+		}
 		r.write(s, 20, 10)
 		r.commit(s, 2, r.preCommit(s, 2))
 		r.expect(30, 0)
 		c := s.(pipeline.CounterReporter).Counters()
-		if c["rows_written"] != 30 || c["files_committed"] < 2 {
-			r.t.Errorf("counters = %v, want rows_written 30 and files_committed >= 2", c)
+		if c["rows_written"] != 30 || c["files_committed"] < 2 || c["commits"] != 2 {
+			r.t.Errorf("counters = %v, want rows_written 30, files_committed >= 2 and commits 2", c)
 		}
 		r.close(s)
 	}},
-	{"commit twice is harmless", func(r *run) {
+	{"write before recover fails", func(r *run) {
 		s := r.newSink(nil)
+		if err := s.Write(context.Background(), r.h.Batch(r.mem, 0, 5)); err == nil {
+			r.t.Error("Write before Recover succeeded: its file would have no run id")
+		}
+		r.close(s)
+		r.expect(0, 0)
+	}},
+	{"commit twice is harmless", func(r *run) {
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h := r.preCommit(s, 1)
 		r.commit(s, 1, h)
@@ -178,14 +219,14 @@ var suite = []struct {
 		r.close(s2)
 	}},
 	{"empty checkpoint", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		h := r.preCommit(s, 1)
 		r.commit(s, 1, h)
 		r.expect(0, 0)
 		r.close(s)
 	}},
 	{"crash after pre-commit: recover commits", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h := r.preCommit(s, 1)
 		// crash: s is abandoned, the checkpoint with h was persisted
@@ -195,7 +236,7 @@ var suite = []struct {
 		r.close(s2)
 	}},
 	{"crash after pre-commit, checkpoint not persisted: recover deletes", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		r.preCommit(s, 1)
 		s2 := r.newSink(nil)
@@ -204,7 +245,7 @@ var suite = []struct {
 		r.close(s2)
 	}},
 	{"crash before pre-commit: recover deletes staged files", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h1 := r.preCommit(s, 1)
 		r.commit(s, 1, h1)
@@ -219,16 +260,22 @@ var suite = []struct {
 		r.close(s2)
 	}},
 	{"crash during commit: recover finishes it", func(r *run) {
-		for _, op := range []Op{OpRename, OpSyncDir} {
+		// The first create, sync, rename and directory sync are the commit
+		// log's; rename 2 is the first of the data files.
+		for _, at := range []struct {
+			op Op
+			n  int
+		}{{OpMkdirAll, 1}, {OpCreate, 1}, {OpSync, 1}, {OpRename, 1}, {OpSyncDir, 1}, {OpRename, 2}, {OpSyncDir, 4}} {
 			ff := NewFaultFS(nil)
 			s := r.newSink(ff)
 			first := r.h.Committed(r.t)
-			r.write(s, first, 20)
 			id := uint64(first/20 + 1)
+			r.recover(s, id-1, nil)
+			r.write(s, first, 20)
 			h := r.preCommit(s, id)
-			ff.CrashAt(op, 1)
+			ff.CrashAt(at.op, at.n)
 			if err := s.Commit(context.Background(), id, h); !errors.Is(err, ErrInjected) {
-				r.t.Fatalf("Commit with failing %s: err = %v, want ErrInjected", op, err)
+				r.t.Fatalf("Commit with failing %s %d: err = %v, want ErrInjected", at.op, at.n, err)
 			}
 			s2 := r.newSink(nil)
 			r.recover(s2, id, h)
@@ -240,6 +287,7 @@ var suite = []struct {
 		for _, op := range []Op{OpWrite, OpSync, OpClose, OpSyncDir} {
 			ff := NewFaultFS(nil)
 			s := r.newSink(ff)
+			r.recover(s, 0, nil)
 			r.write(s, 0, 20)
 			ff.CrashAt(op, 1)
 			if _, err := s.PreCommit(context.Background(), 1); !errors.Is(err, ErrInjected) {
@@ -253,7 +301,7 @@ var suite = []struct {
 	}},
 	{"failed pre-commit then close aborts", func(r *run) {
 		ff := NewFaultFS(nil)
-		s := r.newSink(ff)
+		s := r.start(ff)
 		r.write(s, 0, 20)
 		ff.FailOnce(OpSync, 1)
 		if _, err := s.PreCommit(context.Background(), 1); !errors.Is(err, ErrInjected) {
@@ -263,7 +311,7 @@ var suite = []struct {
 		r.expect(0, 0)
 	}},
 	{"close keeps pre-committed files for recover", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h := r.preCommit(s, 1)
 		r.write(s, 20, 20)
@@ -275,7 +323,7 @@ var suite = []struct {
 		r.close(s2)
 	}},
 	{"commit of a handle whose files are gone fails", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h := r.preCommit(s, 1)
 		for _, e := range handleFiles(r.t, h) {
@@ -303,7 +351,7 @@ var suite = []struct {
 		r.close(s)
 	}},
 	{"a handle of another checkpoint is refused", func(r *run) {
-		s := r.newSink(nil)
+		s := r.start(nil)
 		r.write(s, 0, 20)
 		h := r.preCommit(s, 1)
 		if err := s.Commit(context.Background(), 2, h); err == nil {
