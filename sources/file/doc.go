@@ -1,16 +1,37 @@
 // Package file is a pipeline.Source of JSON-lines files matched by a glob.
 //
 // Every matched regular file is one shard, named by its path as matched and
-// cleaned (directories among the matches are skipped); shards have no parents
-// and the source is bounded. Each non-empty line is one record, passed on
-// undecoded: a decoding operator dead-letters the ones that are not JSON.
+// cleaned (directories among the matches are skipped); shards have no
+// parents. Each non-empty line is one record, passed on undecoded: a decoding
+// operator dead-letters the ones that are not JSON.
 //
 // A record's Position.N is the byte offset just past its line (past the
-// newline), so resuming after N seeks to N. Empty lines are skipped but still
-// advance the offset; a final line without a trailing newline is a record (if
-// its newline is appended later, resuming after it skips that newline); one
-// trailing carriage return is dropped from every line (CRLF files). A line
-// longer than Config.MaxLineBytes is not lost and does not fail the job: it
-// becomes one record holding its first MaxLineBytes bytes, which the decoder
-// dead-letters with the line's position.
+// newline), so resuming after N seeks to N; pipeline.Earliest, which the
+// runtime gives to files that appear after the job's first listing, is the
+// start of the file, as the zero Position is. Empty lines are skipped but
+// still advance the offset; one trailing carriage return is dropped from
+// every line (CRLF files).
+//
+// A line is a record only once its newline is written. A final line without
+// one is held back: the shard's position stays before it, and a later run
+// (or a following reader, once the newline arrives) reads it. A file whose
+// last line never gets its newline therefore never delivers that line; end
+// such files with a newline.
+//
+// A line longer than Config.MaxLineBytes (not counting its newline) never
+// reaches the decoder and does not fail the job: it is skipped without being
+// buffered and becomes a dead letter on pipeline.DeadLetterSide, in file
+// order, with the error "line of N bytes is longer than the limit of M bytes
+// (MaxLineBytes)", its position (the offset past its newline) and its first
+// min(MaxLineBytes, 64 KiB) bytes as payload. A job without a DeadLetters
+// sink fails on it with that error.
+//
+// # Bounded runs
+//
+// The source is bounded: a reader that reaches the end of its file
+// returns pipeline.ErrBoundReached, so the shard stays open in the checkpoint
+// and a later run of the job reads the lines appended since, from the
+// shard's position. Shards are the files matched when the source was created;
+// a later run lists the glob again, and files new to the checkpoint are new
+// shards, read from their start.
 package file

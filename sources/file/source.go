@@ -46,7 +46,7 @@ func New(cfg Config) (*Source, error) {
 // Name returns "file".
 func (s *Source) Name() string { return Name }
 
-// Bounded returns true: every file ends.
+// Bounded returns true: every file ends, for this run (ErrBoundReached).
 func (s *Source) Bounded() bool { return true }
 
 // Shards lists the files matched when the source was created.
@@ -55,11 +55,14 @@ func (s *Source) Shards(context.Context) ([]pipeline.Shard, error) {
 }
 
 // OpenShard opens the shard's file and seeks to after.N, which must be 0 or
-// the end of a line (or of a final line read before its newline was
-// written).
+// the end of a line; pipeline.Earliest is the start of the file, as the zero
+// Position is.
 func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeline.Position) (pipeline.ShardReader, error) {
 	if !slices.ContainsFunc(s.shards, func(sh pipeline.Shard) bool { return sh.ID == shard.ID }) {
 		return nil, fmt.Errorf("file: unknown shard %q", shard.ID)
+	}
+	if after.IsStart() {
+		after = pipeline.Position{}
 	}
 	if after.Seq != "" || after.N < 0 {
 		return nil, fmt.Errorf("file: shard %s: invalid position %q", shard.ID, after)
@@ -79,6 +82,7 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 		base: after.N,
 		buf:  make([]byte, min(64<<10, s.cfg.MaxLineBytes+1)),
 		rb:   pipeline.NewRawBuilder(s.cfg.Mem),
+		dead: pipeline.NewDeadLetterBuilder(s.cfg.Mem, Name),
 	}, nil
 }
 
@@ -101,9 +105,11 @@ func seekAfter(f *os.File, off int64) error {
 		if err != nil && err != io.EOF {
 			return err
 		}
-		// off ends a line, or ends a final line that had no newline when it
-		// was read and has since been terminated ("\n" or "\r\n"
-		// appended): the reader skips the empty line that remains.
+		// off ends a line. A checkpoint written before partial lines were
+		// held back may also end a final line that had no newline when it
+		// was read (then off may be the end of the file) and has since been
+		// terminated ("\n" or "\r\n" appended): the reader skips the empty
+		// line that remains.
 		terminated := b[1] == '\n' || (n == 3 && b[1] == '\r' && b[2] == '\n')
 		if b[0] != '\n' && !terminated {
 			return fmt.Errorf("position %d is not at the end of a line; has the file changed?", off)
