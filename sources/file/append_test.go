@@ -119,7 +119,8 @@ func TestResumeInsideAnExtendedLineIsRefused(t *testing.T) {
 
 // At the end of its file a bounded read returns ErrBoundReached, not
 // ErrShardEnd, so that the shard stays open in the checkpoint; lines appended
-// since are read by a run that resumes from the shard's position.
+// since are read by a run that resumes from the shard's position, through a
+// new source that adopts the checkpoint's identity.
 func TestAppendedLinesAreReadFromThePosition(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -147,11 +148,15 @@ func TestAppendedLinesAreReadFromThePosition(t *testing.T) {
 		}
 	}
 	r.Close()
+	ckpt := src.Identity()
 
 	appendTo(t, path, "{\"a\":3}\n")
 	next, err := file.New(file.Config{Glob: path, Mem: mem})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := next.Resume(ckpt); err != nil {
+		t.Fatalf("Resume of a grown file: %v", err)
 	}
 	lines, pos := readAll(t, next, path, last.N)
 	if fmt.Sprint(lines) != `[{"a":3}]` || fmt.Sprint(pos) != "[24]" {

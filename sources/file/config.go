@@ -24,7 +24,8 @@ const (
 // means its default.
 type Config struct {
 	// Glob selects the files, in filepath.Match syntax ("data/*.jsonl"); it
-	// must match at least one readable regular file.
+	// must match at least one readable regular file. A checkpoint records
+	// it: a job resumed with another glob is refused.
 	Glob string
 	// BatchSize is the maximum number of records per Read; default 1000.
 	BatchSize int

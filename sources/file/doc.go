@@ -34,4 +34,25 @@
 // shard's position. Shards are the files matched when the source was created;
 // a later run lists the glob again, and files new to the checkpoint are new
 // shards, read from their start.
+//
+// # Identity
+//
+// The source implements pipeline.Identifier, so that a checkpoint taken of
+// other files is refused instead of resumed at byte offsets inside other
+// content. When a shard is first opened the source records, from the same
+// descriptor, the file's device and inode and a CRC-32C of its first
+// min(4096, size) bytes; a checkpoint records the glob and these identities as
+// JSON:
+//
+//	{"v":1,"glob":"data/*.jsonl","files":{"data/a.jsonl":{"dev":2049,"ino":1234,"head_len":4096,"head_crc":3735928559}}}
+//
+// Resume refuses another glob, and a file that exists with another device or
+// inode (replaced, or renamed over, even with the same bytes), that is now
+// shorter than its recorded head, or whose head has changed; every later
+// OpenShard checks again on the descriptor it opens. A file that grew is the
+// same file and is read on. A checkpointed file that no longer exists is not
+// an error: it was rotated away, and its shard ends at once (the source has
+// no logger; the job's shard statistics show it finished). Rotation by
+// renaming (app.log to app.log.1 and a new app.log) is not supported: name
+// each file once (clicks-2026-12-02T05.jsonl) and delete old files instead.
 package file

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
+	"sync"
 
 	"github.com/shardflow/shardflow/pipeline"
 )
@@ -20,13 +22,19 @@ var ErrClosed = errors.New("file: shard reader closed")
 var (
 	_ pipeline.Source      = (*Source)(nil)
 	_ pipeline.ShardReader = (*reader)(nil)
+	_ pipeline.ShardReader = (*goneReader)(nil)
 )
 
 // Source reads JSON-lines files, one shard per file (see the package
 // documentation).
 type Source struct {
-	cfg    Config
-	shards []pipeline.Shard
+	cfg  Config
+	glob string // cfg.Glob, cleaned, as identities record it
+
+	mu     sync.Mutex        // guards what follows; OpenShard, Shards and Identity may run at once
+	shards []pipeline.Shard  // the files matched when the source was created
+	listed map[string]bool   // the same, by path
+	ids    map[string]fileID // by path: files opened by this source or adopted from Resume
 }
 
 // New returns a source over the files that cfg.Glob matches now, or an error
@@ -36,11 +44,22 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{cfg: cfg.withDefaults()}
+	s := &Source{
+		cfg:    cfg.withDefaults(),
+		glob:   filepath.Clean(cfg.Glob),
+		listed: map[string]bool{},
+		ids:    map[string]fileID{},
+	}
+	s.setShards(files)
+	return s, nil
+}
+
+func (s *Source) setShards(files []string) {
+	s.shards = s.shards[:0]
 	for _, f := range files {
 		s.shards = append(s.shards, pipeline.Shard{ID: f})
+		s.listed[f] = true
 	}
-	return s, nil
 }
 
 // Name returns "file".
@@ -51,14 +70,25 @@ func (s *Source) Bounded() bool { return true }
 
 // Shards lists the files matched when the source was created.
 func (s *Source) Shards(context.Context) ([]pipeline.Shard, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return slices.Clone(s.shards), nil
 }
 
 // OpenShard opens the shard's file and seeks to after.N, which must be 0 or
 // the end of a line; pipeline.Earliest is the start of the file, as the zero
-// Position is.
+// Position is. The first open of a file records its identity (see
+// Identity); a later open, or one of a file whose identity Resume adopted,
+// checks it on the descriptor it opened, and refuses a file that is another
+// now with an error wrapping pipeline.ErrIncompatibleSource. A file that a
+// listing matched, or that the checkpoint knew, and that no longer exists is
+// a shard that ends at once (pipeline.ErrShardEnd): it was rotated away.
 func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeline.Position) (pipeline.ShardReader, error) {
-	if !slices.ContainsFunc(s.shards, func(sh pipeline.Shard) bool { return sh.ID == shard.ID }) {
+	s.mu.Lock()
+	_, known := s.ids[shard.ID]
+	known = known || s.listed[shard.ID]
+	s.mu.Unlock()
+	if !known {
 		return nil, fmt.Errorf("file: unknown shard %q", shard.ID)
 	}
 	if after.IsStart() {
@@ -68,11 +98,21 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 		return nil, fmt.Errorf("file: shard %s: invalid position %q", shard.ID, after)
 	}
 	f, err := os.Open(shard.ID)
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return &goneReader{}, nil
+	case err != nil:
 		return nil, fmt.Errorf("file: shard %s: %w", shard.ID, err)
 	}
-	if err := seekAfter(f, after.N); err != nil {
+	_, err = s.identify(shard.ID, f)
+	if err == nil {
+		err = seekAfter(f, after.N)
+	}
+	if err != nil {
 		f.Close()
+		if errors.Is(err, pipeline.ErrIncompatibleSource) {
+			return nil, fmt.Errorf("file: %w", err) // the error names the file
+		}
 		return nil, fmt.Errorf("file: shard %s: %w", shard.ID, err)
 	}
 	return &reader{
@@ -84,6 +124,25 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 		rb:   pipeline.NewRawBuilder(s.cfg.Mem),
 		dead: pipeline.NewDeadLetterBuilder(s.cfg.Mem, Name),
 	}, nil
+}
+
+// identify records the identity of the file f opened at path, or checks it
+// against the one recorded before, and returns the recorded one.
+func (s *Source) identify(path string, f *os.File) (fileID, error) {
+	now, head, err := probe(f)
+	if err != nil {
+		return fileID{}, err
+	}
+	s.mu.Lock()
+	was, ok := s.ids[path]
+	if !ok {
+		s.ids[path] = now
+	}
+	s.mu.Unlock()
+	if !ok {
+		return now, nil
+	}
+	return was, check(path, was, now, head)
 }
 
 // seekAfter positions f at off, checking that off ends a line.
@@ -117,4 +176,19 @@ func seekAfter(f *os.File, off int64) error {
 	}
 	_, err = f.Seek(off, io.SeekStart)
 	return err
+}
+
+// goneReader reads a shard whose file no longer exists: it ends at once.
+type goneReader struct{ closed bool }
+
+func (g *goneReader) Read(context.Context) (*pipeline.Batch, error) {
+	if g.closed {
+		return nil, ErrClosed
+	}
+	return nil, pipeline.ErrShardEnd
+}
+
+func (g *goneReader) Close() error {
+	g.closed = true
+	return nil
 }
