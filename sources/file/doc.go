@@ -26,14 +26,23 @@
 // min(MaxLineBytes, 64 KiB) bytes as payload. A job without a DeadLetters
 // sink fails on it with that error.
 //
-// # Bounded runs
+// # Bounded runs and following
 //
-// The source is bounded: a reader that reaches the end of its file
+// By default the source is bounded: a reader that reaches the end of its file
 // returns pipeline.ErrBoundReached, so the shard stays open in the checkpoint
 // and a later run of the job reads the lines appended since, from the
 // shard's position. Shards are the files matched when the source was created;
 // a later run lists the glob again, and files new to the checkpoint are new
 // shards, read from their start.
+//
+// With Config.Follow the source is unbounded, as tail -f: at the end of its
+// file a reader waits Config.PollInterval and reads what was appended, and
+// returns no batch (and reports itself idle, pipeline.IdleReporter, so that
+// a file nobody writes to does not hold the watermark back) while nothing is
+// new. Shards lists the glob at every call, so files created later become
+// shards. A followed file that becomes shorter than what was read is refused
+// (truncated), as is a path that names another file now; a followed file that
+// is deleted ends its shard (pipeline.ErrShardEnd) once what it held is read.
 //
 // # Identity
 //

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -88,12 +89,12 @@ func TestConformance(t *testing.T) {
 	for _, tc := range []struct {
 		batch  int
 		follow bool
-	}{{1, false}, {7, false}, {1000, false}} {
+	}{{1, false}, {7, false}, {1000, false}, {7, true}} {
 		t.Run(fmt.Sprintf("batch=%d,follow=%v", tc.batch, tc.follow), func(t *testing.T) {
 			sourcetest.Run(t, func(t *testing.T, mem memory.Allocator) sourcetest.Fixture {
 				src, err := file.New(file.Config{
 					Glob: filepath.Join(dir, "*.jsonl"), BatchSize: tc.batch, MaxBatchBytes: 4096,
-					MaxLineBytes: testMaxLine, Mem: mem,
+					MaxLineBytes: testMaxLine, Follow: tc.follow, PollInterval: 5 * time.Millisecond, Mem: mem,
 				})
 				if err != nil {
 					t.Fatal(err)
@@ -268,6 +269,7 @@ func TestConfigErrors(t *testing.T) {
 		{"negative batch", file.Config{Glob: filepath.Join(dir, "*.jsonl"), BatchSize: -1}, "batch size"},
 		{"huge line limit", file.Config{Glob: filepath.Join(dir, "*.jsonl"), MaxLineBytes: 1 << 30}, "max line bytes"},
 		{"negative batch bytes", file.Config{Glob: filepath.Join(dir, "*.jsonl"), MaxBatchBytes: -5}, "max batch bytes"},
+		{"negative poll interval", file.Config{Glob: filepath.Join(dir, "*.jsonl"), Follow: true, PollInterval: -time.Second}, "poll interval"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/shardflow/shardflow/pipeline"
 )
@@ -19,6 +20,7 @@ const maxDeadPayload = 64 << 10
 type reader struct {
 	cfg     Config
 	id      string
+	fid     fileID // the file's identity, to tell when a followed path is replaced
 	f       *os.File
 	base    int64
 	buf     []byte
@@ -28,7 +30,9 @@ type reader struct {
 	rb      *pipeline.RawBuilder
 	dead    *pipeline.DeadLetterBuilder
 	pending []*pipeline.Batch // batches to hand out before reading on
-	err     error             // sticky: pipeline.ErrBoundReached or a failure
+	idle    bool              // following: at the end of the file, nothing new after a poll
+	gone    bool              // following: the path no longer names a file
+	err     error             // sticky: the end (ErrBoundReached, ErrShardEnd) or a failure
 	closed  bool
 }
 
@@ -50,9 +54,9 @@ const (
 
 // Read returns the next lines as records, up to BatchSize records or
 // MaxBatchBytes bytes, or a dead letter for an overlong line, in file order.
-// A final line without its newline is held back. At the end of the file it
-// returns pipeline.ErrBoundReached: the shard is not finished, a later run
-// reads on from its position.
+// A final line without its newline is held back. At the end of the file a
+// bounded reader returns pipeline.ErrBoundReached; a following one waits
+// PollInterval for appended bytes, and returns nil if none came.
 func (r *reader) Read(ctx context.Context) (*pipeline.Batch, error) {
 	switch {
 	case r.closed:
@@ -65,20 +69,33 @@ func (r *reader) Read(ctx context.Context) (*pipeline.Batch, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	atEnd, err := r.scan()
-	if err != nil {
-		r.err = fmt.Errorf("file: shard %s: %w", r.id, err)
-		return nil, r.err
+	for polled := false; ; polled = true {
+		atEnd, err := r.scan()
+		if err != nil {
+			r.err = fmt.Errorf("file: shard %s: %w", r.id, err)
+			return nil, r.err
+		}
+		r.flush()
+		switch {
+		case len(r.pending) > 0:
+			r.idle = false
+			return r.pop(), nil
+		case !atEnd:
+			return nil, nil // a batch's worth of empty lines
+		case !r.cfg.Follow:
+			r.err = pipeline.ErrBoundReached
+			return nil, r.err
+		case r.gone:
+			r.err = pipeline.ErrShardEnd
+			return nil, r.err
+		case polled:
+			r.idle = true
+			return nil, nil
+		}
+		if err := r.poll(ctx); err != nil {
+			return nil, err
+		}
 	}
-	r.flush()
-	switch {
-	case len(r.pending) > 0:
-		return r.pop(), nil
-	case !atEnd:
-		return nil, nil // a batch's worth of empty lines
-	}
-	r.err = pipeline.ErrBoundReached
-	return nil, r.err
 }
 
 // scan appends the next lines to the raw builder until the batch is full, an
@@ -172,6 +189,44 @@ func (r *reader) fill() error {
 	return nil
 }
 
+// poll waits PollInterval at the end of a followed file, then checks the
+// file: truncated below what was read is an error, a path that names
+// another file now is refused, a path that names no file ends the shard once
+// what the open file still holds is read.
+func (r *reader) poll(ctx context.Context) error {
+	t := time.NewTimer(r.cfg.PollInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	fi, err := r.f.Stat()
+	if err != nil {
+		r.err = fmt.Errorf("file: shard %s: %w", r.id, err)
+		return r.err
+	}
+	if read := r.base + int64(r.w); fi.Size() < read {
+		r.err = fmt.Errorf("file: %w: file %s is %d bytes long now, shorter than the %d bytes read: it was truncated while followed; put the original back, or start over with a new checkpoint directory and --overwrite",
+			pipeline.ErrIncompatibleSource, r.id, fi.Size(), read)
+		return r.err
+	}
+	switch now, err := os.Stat(r.id); {
+	case os.IsNotExist(err):
+		r.gone = true
+	case err != nil:
+		r.err = fmt.Errorf("file: shard %s: %w", r.id, err)
+		return r.err
+	default:
+		if dev, ino := devIno(now); dev != r.fid.Dev || ino != r.fid.Ino {
+			r.err = fmt.Errorf("file: %w", check(r.id, r.fid, fileID{Dev: dev, Ino: ino}, nil))
+			return r.err
+		}
+	}
+	r.eof = false
+	return nil
+}
+
 // flush queues the records built so far as a batch.
 func (r *reader) flush() {
 	if b := r.rb.NewBatch(r.id); b != nil {
@@ -185,6 +240,11 @@ func (r *reader) pop() *pipeline.Batch {
 	r.pending = r.pending[1:]
 	return b
 }
+
+// Idle implements pipeline.IdleReporter: a following reader is idle while
+// it is at the end of its file and a poll found nothing new, so that a file
+// nobody writes to does not hold the job's watermark back.
+func (r *reader) Idle() bool { return r.idle }
 
 func trimCR(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\r' {

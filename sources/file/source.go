@@ -20,9 +20,10 @@ const Name = "file"
 var ErrClosed = errors.New("file: shard reader closed")
 
 var (
-	_ pipeline.Source      = (*Source)(nil)
-	_ pipeline.ShardReader = (*reader)(nil)
-	_ pipeline.ShardReader = (*goneReader)(nil)
+	_ pipeline.Source       = (*Source)(nil)
+	_ pipeline.ShardReader  = (*reader)(nil)
+	_ pipeline.IdleReporter = (*reader)(nil)
+	_ pipeline.ShardReader  = (*goneReader)(nil)
 )
 
 // Source reads JSON-lines files, one shard per file (see the package
@@ -32,8 +33,8 @@ type Source struct {
 	glob string // cfg.Glob, cleaned, as identities record it
 
 	mu     sync.Mutex        // guards what follows; OpenShard, Shards and Identity may run at once
-	shards []pipeline.Shard  // the files matched when the source was created
-	listed map[string]bool   // the same, by path
+	shards []pipeline.Shard  // the files matched by the last listing
+	listed map[string]bool   // every file any listing matched
 	ids    map[string]fileID // by path: files opened by this source or adopted from Resume
 }
 
@@ -65,11 +66,24 @@ func (s *Source) setShards(files []string) {
 // Name returns "file".
 func (s *Source) Name() string { return Name }
 
-// Bounded returns true: every file ends, for this run (ErrBoundReached).
-func (s *Source) Bounded() bool { return true }
+// Bounded returns true unless the source follows its files (Config.Follow):
+// then no file ends.
+func (s *Source) Bounded() bool { return !s.cfg.Follow }
 
-// Shards lists the files matched when the source was created.
+// Shards lists the files matched when the source was created or, when the
+// source follows its files, the files the glob matches now, so that new
+// files become new shards.
 func (s *Source) Shards(context.Context) ([]pipeline.Shard, error) {
+	if s.cfg.Follow {
+		files, err := s.cfg.match()
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.setShards(files)
+		return slices.Clone(s.shards), nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.shards), nil
@@ -104,7 +118,7 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 	case err != nil:
 		return nil, fmt.Errorf("file: shard %s: %w", shard.ID, err)
 	}
-	_, err = s.identify(shard.ID, f)
+	id, err := s.identify(shard.ID, f)
 	if err == nil {
 		err = seekAfter(f, after.N)
 	}
@@ -118,6 +132,7 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 	return &reader{
 		cfg:  s.cfg,
 		id:   shard.ID,
+		fid:  id,
 		f:    f,
 		base: after.N,
 		buf:  make([]byte, min(64<<10, s.cfg.MaxLineBytes+1)),
