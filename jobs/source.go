@@ -33,6 +33,7 @@ func DefaultGenerator() generator.Config {
 //
 //	generator                        synthetic clickstream (SourceOptions.Generator)
 //	file://GLOB                      JSON-lines files, one shard per file
+//	file://GLOB?follow=1             the same, unbounded: new lines and new files are read as they come
 //	kinesis://STREAM                 a Kinesis stream by name or ARN, polled (SourceOptions.Kinesis)
 //	kinesis://STREAM?consumer=NAME   the same through enhanced fan-out as consumer NAME
 //
@@ -50,11 +51,11 @@ func OpenSource(ctx context.Context, spec string, opts SourceOptions) (pipeline.
 		}
 		return src, nil
 	case scheme == "file" && rest != "":
-		glob, err := url.PathUnescape(rest)
+		cfg, err := fileConfig(rest)
 		if err != nil {
 			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
 		}
-		src, err := file.New(file.Config{Glob: glob})
+		src, err := file.New(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
 		}
