@@ -28,11 +28,11 @@ type reader struct {
 	eof     bool     // the file had no more bytes at the last read
 	long    longLine // the overlong line being skipped
 	rb      *pipeline.RawBuilder
-	dead    *pipeline.DeadLetterBuilder
-	pending []*pipeline.Batch // batches to hand out before reading on
-	idle    bool              // following: at the end of the file, nothing new after a poll
-	gone    bool              // following: the path no longer names a file
-	err     error             // sticky: the end (ErrBoundReached, ErrShardEnd) or a failure
+	dead    *pipeline.DeadLetterBuilder // made at the first overlong line
+	pending []*pipeline.Batch           // batches to hand out before reading on
+	idle    bool                        // following: at the end of the file, nothing new after a poll
+	gone    bool                        // following: the path no longer names a file
+	err     error                       // sticky: the end (ErrBoundReached, ErrShardEnd) or a failure
 	closed  bool
 }
 
@@ -113,6 +113,9 @@ func (r *reader) scan() (atEnd bool, err error) {
 			return true, nil
 		case kind == lineLong:
 			r.flush() // the records before it go first
+			if r.dead == nil {
+				r.dead = pipeline.NewDeadLetterBuilder(r.cfg.Mem, Name)
+			}
 			r.dead.Append(r.id, pipeline.Position{N: end},
 				fmt.Errorf("line of %d bytes is longer than the limit of %d bytes (MaxLineBytes)", r.long.n, r.cfg.MaxLineBytes), line)
 			r.pending = append(r.pending, r.dead.NewBatch(r.id))
@@ -234,10 +237,13 @@ func (r *reader) flush() {
 	}
 }
 
+// pop hands out the first queued batch, keeping the queue's array (it holds
+// one or two batches) so that queueing allocates nothing.
 func (r *reader) pop() *pipeline.Batch {
 	b := r.pending[0]
-	r.pending[0] = nil
-	r.pending = r.pending[1:]
+	n := copy(r.pending, r.pending[1:])
+	r.pending[n] = nil
+	r.pending = r.pending[:n]
 	return b
 }
 
@@ -265,7 +271,9 @@ func (r *reader) Close() error {
 	}
 	r.pending = nil
 	r.rb.Release()
-	r.dead.Release()
+	if r.dead != nil {
+		r.dead.Release()
+	}
 	r.buf, r.long.payload = nil, nil
 	return r.f.Close()
 }

@@ -137,7 +137,6 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 		base: after.N,
 		buf:  make([]byte, min(64<<10, s.cfg.MaxLineBytes+1)),
 		rb:   pipeline.NewRawBuilder(s.cfg.Mem),
-		dead: pipeline.NewDeadLetterBuilder(s.cfg.Mem, Name),
 	}, nil
 }
 
