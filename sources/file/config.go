@@ -48,7 +48,9 @@ type Config struct {
 	Follow bool
 	// PollInterval is how long a following reader waits at the end of its
 	// file before it looks for appended bytes again; default 1s. Only with
-	// Follow.
+	// Follow. A Read at the end of the file blocks this long (it returns
+	// when its context ends), and the runtime wants Read to return about
+	// every second: keep it at a second or less.
 	PollInterval time.Duration
 	// Mem allocates the batches; default memory.DefaultAllocator.
 	Mem memory.Allocator
