@@ -42,7 +42,9 @@
 // new. Shards lists the glob at every call, so files created later become
 // shards. A followed file that becomes shorter than what was read is refused
 // (truncated), as is a path that names another file now; a followed file that
-// is deleted ends its shard (pipeline.ErrShardEnd) once what it held is read.
+// is deleted ends its shard (pipeline.ErrShardEnd) once what it held is read,
+// and its identity is forgotten, so that a file created later at its path is
+// a new file, read from its start.
 //
 // # Identity
 //

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,7 +122,8 @@ func TestFollowRefusesATruncatedFile(t *testing.T) {
 	}
 }
 
-// A followed file that is deleted ends its shard once what was written is read.
+// A followed file that is deleted ends its shard once what was written is
+// read, and the source forgets it.
 func TestFollowEndsADeletedFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.jsonl")
 	if err := os.WriteFile(path, []byte(twoLines), 0o644); err != nil {
@@ -157,6 +159,22 @@ func TestFollowEndsADeletedFile(t *testing.T) {
 	}
 	if fmt.Sprint(lines) != "[[1]]" {
 		t.Errorf("read %q after the delete, want the line appended before it", lines)
+	}
+	if strings.Contains(string(src.Identity()), `"`+path+`":`) {
+		t.Errorf("Identity = %s, still names the deleted file", src.Identity())
+	}
+
+	// A file created later at the same path is a new file, not a replaced one.
+	if err := os.WriteFile(path, []byte("[2]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, pipeline.Earliest)
+	if err != nil {
+		t.Fatalf("OpenShard of a file created again: %v", err)
+	}
+	defer r2.Close()
+	if lines, _ := nextBatch(t, r2); fmt.Sprint(lines) != "[[2]]" {
+		t.Errorf("file created again: %q", lines)
 	}
 }
 

@@ -32,6 +32,7 @@ type reader struct {
 	pending []*pipeline.Batch           // batches to hand out before reading on
 	idle    bool                        // following: at the end of the file, nothing new after a poll
 	gone    bool                        // following: the path no longer names a file
+	forget  func()                      // following: called when the shard ends because its file is gone
 	err     error                       // sticky: the end (ErrBoundReached, ErrShardEnd) or a failure
 	closed  bool
 }
@@ -86,6 +87,7 @@ func (r *reader) Read(ctx context.Context) (*pipeline.Batch, error) {
 			r.err = pipeline.ErrBoundReached
 			return nil, r.err
 		case r.gone:
+			r.forget()
 			r.err = pipeline.ErrShardEnd
 			return nil, r.err
 		case polled:

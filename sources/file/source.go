@@ -96,7 +96,8 @@ func (s *Source) Shards(context.Context) ([]pipeline.Shard, error) {
 // checks it on the descriptor it opened, and refuses a file that is another
 // now with an error wrapping pipeline.ErrIncompatibleSource. A file that a
 // listing matched, or that the checkpoint knew, and that no longer exists is
-// a shard that ends at once (pipeline.ErrShardEnd): it was rotated away.
+// a shard that ends at once (pipeline.ErrShardEnd): it was rotated away. (A
+// following source then forgets the file's identity: see forget.)
 func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeline.Position) (pipeline.ShardReader, error) {
 	s.mu.Lock()
 	_, known := s.ids[shard.ID]
@@ -114,6 +115,9 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 	f, err := os.Open(shard.ID)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		if s.cfg.Follow {
+			s.forget(shard.ID, nil)
+		}
 		return &goneReader{}, nil
 	case err != nil:
 		return nil, fmt.Errorf("file: shard %s: %w", shard.ID, err)
@@ -129,7 +133,7 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 		}
 		return nil, fmt.Errorf("file: shard %s: %w", shard.ID, err)
 	}
-	return &reader{
+	r := &reader{
 		cfg:  s.cfg,
 		id:   shard.ID,
 		fid:  id,
@@ -137,7 +141,24 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 		base: after.N,
 		buf:  make([]byte, min(64<<10, s.cfg.MaxLineBytes+1)),
 		rb:   pipeline.NewRawBuilder(s.cfg.Mem),
-	}, nil
+	}
+	if s.cfg.Follow {
+		r.forget = func() { s.forget(shard.ID, &id) }
+	}
+	return r, nil
+}
+
+// forget drops the identity of a followed file that is gone (the one the
+// reader checked, if id is not nil), so that a file created later at its
+// path is a new file, not a replaced one. Without Follow the identity stays:
+// the checkpoint keeps the file's shard finished, and a run that finds
+// another file at its path refuses it.
+func (s *Source) forget(path string, id *fileID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if was, ok := s.ids[path]; ok && (id == nil || was == *id) {
+		delete(s.ids, path)
+	}
 }
 
 // identify records the identity of the file f opened at path, or checks it
