@@ -37,8 +37,8 @@ func TestOpenSource(t *testing.T) {
 		{"file://" + dir + "/*.jsonl", "file", ""},
 		{"file://" + dir + "/*.csv", "", "matches no file"},
 		{"file://", "", "unknown source"},
-		{"kafka://t", "", `unknown source "kafka://t": kafka:// is not supported; want generator, file://GLOB or kinesis://STREAM`},
-		{"bogus", "", `unknown source "bogus": want generator, file://GLOB or kinesis://STREAM`},
+		{"kafka://t", "", `unknown source "kafka://t": kafka:// is not supported; want generator, file://GLOB[?follow=1] or kinesis://STREAM`},
+		{"bogus", "", `unknown source "bogus": want generator, file://GLOB[?follow=1] or kinesis://STREAM`},
 		{"kinesis://s?shard=1", "", `unknown parameter "shard"`},
 	} {
 		src, err := OpenSource(ctx, tc.spec, SourceOptions{Generator: DefaultGenerator()})

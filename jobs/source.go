@@ -33,6 +33,7 @@ func DefaultGenerator() generator.Config {
 //
 //	generator                        synthetic clickstream (SourceOptions.Generator)
 //	file://GLOB                      JSON-lines files, one shard per file
+//	file://GLOB?follow=1             the same, unbounded: new lines and new files are read as they come
 //	kinesis://STREAM                 a Kinesis stream by name or ARN, polled (SourceOptions.Kinesis)
 //	kinesis://STREAM?consumer=NAME   the same through enhanced fan-out as consumer NAME
 //
@@ -50,11 +51,11 @@ func OpenSource(ctx context.Context, spec string, opts SourceOptions) (pipeline.
 	case SourceKinesis:
 		return openKinesis(ctx, spec, rest, opts.Kinesis)
 	case SourceFile:
-		glob, err := url.PathUnescape(rest)
+		cfg, err := fileConfig(rest)
 		if err != nil {
 			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
 		}
-		src, err := file.New(file.Config{Glob: glob})
+		src, err := file.New(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
 		}
@@ -75,7 +76,7 @@ const (
 )
 
 // sourceSpecs names the specs OpenSource takes, for error messages.
-const sourceSpecs = "generator, file://GLOB or kinesis://STREAM[?consumer=NAME]"
+const sourceSpecs = "generator, file://GLOB[?follow=1] or kinesis://STREAM[?consumer=NAME]"
 
 // SourceKind tells which kind of source spec names (SourceGenerator,
 // SourceFile or SourceKinesis) without opening it, so that a caller can check

@@ -51,7 +51,7 @@ func TestBadInputFailsBeforeWork(t *testing.T) {
 	}{
 		{[]string{"run", "clickstream", "--checkpoint-interval", "0s"}, "--checkpoint-interval 0s: want > 0"},
 		{[]string{"run", "clickstream", "--source", "file://" + dir + "/*.jsonl"}, "matches no file"},
-		{[]string{"run", "clickstream", "--source", "ftp://x"}, `unknown source "ftp://x": ftp:// is not supported; want generator, file://GLOB or kinesis://STREAM`},
+		{[]string{"run", "clickstream", "--source", "ftp://x"}, `unknown source "ftp://x": ftp:// is not supported; want generator, file://GLOB[?follow=1] or kinesis://STREAM`},
 		{[]string{"run", "clickstream", "--start", "bogus"}, `--start "bogus": want latest, trim_horizon or at_timestamp:RFC3339`},
 		{[]string{"run", "clickstream", "--source", "kinesis://s", "--start", "at_timestamp:yesterday"}, `--start "at_timestamp:yesterday": want`},
 		{[]string{"run", "clickstream", "--start", "latest"}, "--start applies only to kinesis:// sources, not to --source generator"},
@@ -87,7 +87,7 @@ func TestURLsAreNotPaths(t *testing.T) {
 		{[]string{"--out", "s3://bucket/prefix"}, "--out s3://bucket/prefix: s3:// is not supported yet; --out takes a local directory"},
 		{[]string{"--checkpoints", "dynamodb://table"}, "--checkpoints dynamodb://table: dynamodb:// is not supported yet; --checkpoints takes a local directory"},
 		{[]string{"--out", "file:///tmp/x"}, "--out file:///tmp/x: file:// is not supported yet"},
-		{[]string{"--source", "s3://bucket/events"}, `unknown source "s3://bucket/events": s3:// is not supported; want generator, file://GLOB or kinesis://STREAM`},
+		{[]string{"--source", "s3://bucket/events"}, `unknown source "s3://bucket/events": s3:// is not supported; want generator, file://GLOB[?follow=1] or kinesis://STREAM`},
 	} {
 		for _, cmd := range [][]string{{"run", "clickstream", "--events", "1000", "--status", "off"}, {"replay", "clickstream", "--source", "kinesis://s", "--status", "off"}} {
 			if cmd[0] == "replay" && tc.args[0] == "--source" {

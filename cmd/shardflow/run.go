@@ -61,7 +61,7 @@ SIGINT or SIGTERM take a final checkpoint and exit 0; a second signal aborts.`,
 			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kinesis.Config{Start: f.start}}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	addJobFlags(cmd, &f, filepath.Join("shardflow-data"), "generator", "where to read: generator | file://GLOB | kinesis://STREAM[?consumer=NAME]")
+	addJobFlags(cmd, &f, filepath.Join("shardflow-data"), "generator", "where to read: generator | file://GLOB[?follow=1] | kinesis://STREAM[?consumer=NAME]")
 	addGeneratorFlags(cmd, &f)
 	cmd.Flags().StringVar(&f.start, "start", kinesis.StartTrimHorizon, "kinesis: where a shard without a checkpoint starts: latest | trim_horizon | at_timestamp:RFC3339 (a checkpoint wins)")
 	return cmd

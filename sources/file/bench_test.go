@@ -1,7 +1,6 @@
 package file_test
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -41,7 +40,7 @@ func BenchmarkFileSource(b *testing.B) {
 		}
 		for {
 			batch, err := r.Read(b.Context())
-			if errors.Is(err, pipeline.ErrShardEnd) {
+			if pipeline.ReadEnded(err) {
 				break
 			}
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
@@ -14,6 +15,7 @@ const (
 	DefaultBatchSize     = 1000
 	DefaultMaxBatchBytes = 4 << 20
 	DefaultMaxLineBytes  = 1 << 20
+	DefaultPollInterval  = time.Second
 
 	MaxBatchSize     = 1 << 20
 	MaxMaxBatchBytes = 1 << 30
@@ -24,16 +26,32 @@ const (
 // means its default.
 type Config struct {
 	// Glob selects the files, in filepath.Match syntax ("data/*.jsonl"); it
-	// must match at least one readable regular file.
+	// must match at least one readable regular file when the source is
+	// created. A checkpoint records it: a job resumed with another glob is
+	// refused.
 	Glob string
 	// BatchSize is the maximum number of records per Read; default 1000.
 	BatchSize int
 	// MaxBatchBytes closes a batch once its records hold this many bytes;
 	// default 4 MiB. A batch always takes at least one record.
 	MaxBatchBytes int
-	// MaxLineBytes is the longest record; a longer line becomes a record of its
-	// first MaxLineBytes bytes. Default 1 MiB.
+	// MaxLineBytes is the longest record, not counting its newline. A longer
+	// line is not a record: it becomes a dead letter (DeadLetterSide) holding
+	// its first min(MaxLineBytes, 64 KiB) bytes, and reading goes on after it.
+	// Default 1 MiB.
 	MaxLineBytes int
+	// Follow makes the source unbounded, as tail -f: at the end of a file a
+	// reader waits PollInterval and reads what was appended, and Shards
+	// lists the files the glob matches at each call, so that new files
+	// become new shards. Without Follow, a reader that reaches the end of its
+	// file returns pipeline.ErrBoundReached and a later run reads on.
+	Follow bool
+	// PollInterval is how long a following reader waits at the end of its
+	// file before it looks for appended bytes again; default 1s. Only with
+	// Follow. A Read at the end of the file blocks this long (it returns
+	// when its context ends), and the runtime wants Read to return about
+	// every second: keep it at a second or less.
+	PollInterval time.Duration
 	// Mem allocates the batches; default memory.DefaultAllocator.
 	Mem memory.Allocator
 }
@@ -47,6 +65,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxLineBytes == 0 {
 		c.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
 	}
 	if c.Mem == nil {
 		c.Mem = memory.DefaultAllocator
@@ -72,9 +93,25 @@ func (c Config) files() ([]string, error) {
 		return nil, fmt.Errorf("file: invalid config: max batch bytes = %d, want 1..%d", c.MaxBatchBytes, MaxMaxBatchBytes)
 	case c.MaxLineBytes < 1 || c.MaxLineBytes > MaxMaxLineBytes:
 		return nil, fmt.Errorf("file: invalid config: max line bytes = %d, want 1..%d", c.MaxLineBytes, MaxMaxLineBytes)
+	case c.PollInterval < 0:
+		return nil, fmt.Errorf("file: invalid config: poll interval = %v, want > 0", c.PollInterval)
 	case c.Glob == "":
 		return nil, errors.New("file: invalid config: glob is empty")
 	}
+	files, err := c.match()
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("file: glob %q matches no file", c.Glob)
+	}
+	return files, nil
+}
+
+// match returns the cleaned paths of the files that c.Glob matches now,
+// sorted, checking that each is a readable regular file. A match that
+// vanishes before it is checked (a file deleted meanwhile) is left out.
+func (c Config) match() ([]string, error) {
 	matches, err := filepath.Glob(c.Glob)
 	if err != nil {
 		return nil, fmt.Errorf("file: glob %q is malformed: %w", c.Glob, err)
@@ -82,6 +119,9 @@ func (c Config) files() ([]string, error) {
 	var files []string
 	for _, m := range matches {
 		fi, err := os.Stat(m)
+		if errors.Is(err, os.ErrNotExist) && !isSymlink(m) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("file: glob %q: %w", c.Glob, err)
 		}
@@ -92,14 +132,21 @@ func (c Config) files() ([]string, error) {
 			return nil, fmt.Errorf("file: glob %q: %s is not a regular file", c.Glob, m)
 		}
 		f, err := os.Open(m)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("file: glob %q: %w", c.Glob, err)
 		}
 		f.Close()
 		files = append(files, filepath.Clean(m))
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("file: glob %q matches no file", c.Glob)
-	}
 	return files, nil
+}
+
+// isSymlink reports whether path is a symbolic link (whose target may be
+// missing).
+func isSymlink(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode()&os.ModeSymlink != 0
 }
