@@ -586,7 +586,11 @@ func (c *coordinator) complete(ctx context.Context) error {
 		s.Finished = c.draining
 	})
 	c.reportCounters()
-	c.j.logger.Debug("checkpoint complete", "job", c.j.name, "id", p.id, "took", time.Since(p.started))
+	if saved {
+		st := c.j.Stats()
+		c.j.logger.Debug("checkpoint complete", "job", c.j.name, "id", p.id, "took", time.Since(p.started),
+			"rows_out", st.RowsOut, "dead_letters", st.DeadLetters)
+	}
 	switch {
 	case p.final:
 		c.ended = true

@@ -97,18 +97,25 @@ func (p *process) output() string {
 // waitFor waits until the process prints a line on stderr that contains s.
 func (p *process) waitFor(t *testing.T, s string) {
 	t.Helper()
+	p.waitForLine(t, s, func(line string) bool { return strings.Contains(line, s) })
+}
+
+// waitForLine waits until the process prints a line on stderr that match
+// accepts; what describes it in a failure.
+func (p *process) waitForLine(t *testing.T, what string, match func(string) bool) {
+	t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {
 		select {
 		case line, ok := <-p.lines:
 			if !ok {
-				t.Fatalf("the process ended without printing %q", s)
+				t.Fatalf("the process ended without printing %q", what)
 			}
-			if strings.Contains(line, s) {
+			if match(line) {
 				return
 			}
 		case <-deadline:
-			t.Fatalf("no line with %q after 60s", s)
+			t.Fatalf("no line with %q after 60s", what)
 		}
 	}
 }
@@ -192,7 +199,7 @@ func TestSecondProcessIsRefused(t *testing.T) {
 	first.waitFor(t, "job started")
 	for range 3 {
 		code, out := runBinary(t, bin, genArgs(got)...)
-		oneLine(t, "second process", code, out, "held by another process")
+		oneLine(t, "second process", code, out, "runs job \"clickstream\"")
 	}
 	if code := first.wait(t); code != 0 {
 		t.Fatalf("first process: exit %d\n%s", code, first.output())
@@ -205,8 +212,9 @@ func TestSecondProcessIsRefused(t *testing.T) {
 func TestChangedShardsAreRefused(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	first := startProcess(t, bin, genArgs(dir, "--events", "0", "--rate", "20000", "--log-level", "debug")...)
-	first.waitFor(t, "checkpoint complete")
+	// An unbounded job, stopped once it has committed rows.
+	first := startProcess(t, bin, genArgs(dir, "--events", "0", "--rate", "40000", "--log-level", "debug")...)
+	first.waitForLine(t, "a checkpoint with rows out", committedRows)
 	if err := first.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -219,6 +227,8 @@ func TestChangedShardsAreRefused(t *testing.T) {
 	oneLine(t, "--shards 8", code, out, "--shards 8 (was 4)")
 	code, out = runBinary(t, bin, genArgs(dir, "--events", "0", "--seed", "6")...)
 	oneLine(t, "--seed 6", code, out, "--seed 6 (was 5)")
+	code, out = runBinary(t, bin, genArgs(dir, "--events", "1000")...)
+	oneLine(t, "--events 1000", code, out, "--events 1000 (was 0)")
 	if got := pageStatRows(t, dir); got != rows {
 		t.Errorf("the refused runs changed the table: %d rows, was %d", got, rows)
 	}
@@ -235,7 +245,7 @@ func TestCheckpointDirectoryRemovedMidJob(t *testing.T) {
 	}
 
 	first := startProcess(t, bin, genArgs(got, "--rate", "40000", "--log-level", "debug")...)
-	first.waitFor(t, "checkpoint complete")
+	first.waitForLine(t, "a checkpoint with rows out", committedRows)
 	if err := os.RemoveAll(filepath.Join(got, "ckpt")); err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +254,7 @@ func TestCheckpointDirectoryRemovedMidJob(t *testing.T) {
 	}
 
 	code, out := runBinary(t, bin, genArgs(got)...)
-	oneLine(t, "run after the checkpoints were lost", code, out, "does not account for")
+	oneLine(t, "run after the checkpoints were lost", code, out, "that its checkpoints do not account for")
 	if code, out := runBinary(t, bin, genArgs(got, "--overwrite")...); code != 0 {
 		t.Fatalf("--overwrite: exit %d\n%s", code, out)
 	}
@@ -252,3 +262,10 @@ func TestCheckpointDirectoryRemovedMidJob(t *testing.T) {
 }
 
 var _ io.Writer = (*syncWriter)(nil)
+
+// committedRows matches the debug line of a checkpoint that committed rows
+// of page_stats (checkpoint complete ... rows_out=N, N > 0).
+func committedRows(line string) bool {
+	_, n, ok := strings.Cut(line, " rows_out=")
+	return strings.Contains(line, "checkpoint complete") && ok && !strings.HasPrefix(n, "0 ")
+}
