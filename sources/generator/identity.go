@@ -88,7 +88,7 @@ func (s *Source) Resume(prev []byte) error {
 	if len(diffs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: the checkpoint was taken of another generator: %s; run with the generator it was taken of, or start over with a new checkpoint directory and --overwrite",
+	return fmt.Errorf("%w (another generator): %s; run with the generator it was taken of, or start over with a new checkpoint directory and --overwrite",
 		pipeline.ErrIncompatibleSource, strings.Join(diffs, ", "))
 }
 
