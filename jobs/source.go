@@ -20,6 +20,8 @@ type SourceOptions struct {
 	// Kinesis configures "kinesis://" sources; OpenSource sets its Stream,
 	// Consumer and (unless set) Client.
 	Kinesis kinesis.Config
+	// Follow makes a "file://" source follow its files, as ?follow=1 does.
+	Follow bool
 }
 
 // DefaultGenerator is the generator of the embedded default run: a million
@@ -55,6 +57,7 @@ func OpenSource(ctx context.Context, spec string, opts SourceOptions) (pipeline.
 		if err != nil {
 			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
 		}
+		cfg.Follow = cfg.Follow || opts.Follow
 		src, err := file.New(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)

@@ -589,7 +589,7 @@ func (c *coordinator) complete(ctx context.Context) error {
 	if saved {
 		st := c.j.Stats()
 		c.j.logger.Debug("checkpoint complete", "job", c.j.name, "id", p.id, "took", time.Since(p.started),
-			"rows_out", st.RowsOut, "dead_letters", st.DeadLetters)
+			"records_in", st.RecordsIn, "rows_out", st.RowsOut, "dead_letters", st.DeadLetters)
 	}
 	switch {
 	case p.final:

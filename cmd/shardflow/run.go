@@ -41,6 +41,7 @@ type runFlags struct {
 	start       string // kinesis: where a shard without a checkpoint starts
 	metricsAddr string
 	overwrite   bool
+	follow      bool // file: keep reading the files as they grow, and new files
 }
 
 func newRunCmd() *cobra.Command {
@@ -58,11 +59,12 @@ SIGINT or SIGTERM take a final checkpoint and exit 0; a second signal aborts.`,
 			if err := f.validate(cmd); err != nil {
 				return err
 			}
-			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kinesis.Config{Start: f.start}}, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kinesis.Config{Start: f.start}, Follow: f.follow}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	addJobFlags(cmd, &f, filepath.Join("shardflow-data"), "generator", "where to read: generator | file://GLOB[?follow=1] | kinesis://STREAM[?consumer=NAME]")
 	addGeneratorFlags(cmd, &f)
+	cmd.Flags().BoolVar(&f.follow, "follow", false, "file: keep watching the glob for new lines and new files (as file://GLOB?follow=1); the job then runs until SIGINT/SIGTERM")
 	cmd.Flags().StringVar(&f.start, "start", kinesis.StartTrimHorizon, "kinesis: where a shard without a checkpoint starts: latest | trim_horizon | at_timestamp:RFC3339 (a checkpoint wins)")
 	return cmd
 }
@@ -125,6 +127,9 @@ func (f runFlags) validate(cmd *cobra.Command) error {
 		if fl.Changed("start") && kind != "" && kind != jobs.SourceKinesis {
 			add(fmt.Errorf("--start applies only to kinesis:// sources, not to --source %s", f.source))
 		}
+	}
+	if fl.Lookup("follow") != nil && f.follow && kind != "" && kind != jobs.SourceFile {
+		add(fmt.Errorf("--follow applies only to file:// sources, not to --source %s", f.source))
 	}
 	if fl.Lookup("events") != nil {
 		if f.events < 0 || f.shards <= 0 || f.rate < 0 || f.badEvery < 0 {
