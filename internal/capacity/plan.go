@@ -82,7 +82,19 @@ func (in *Input) Normalize() error {
 	if !(in.HotKeyShare >= 0 && in.HotKeyShare <= 1) {
 		errs = append(errs, fmt.Errorf("hot key share %v: want 0 to 1", in.HotKeyShare))
 	}
-	return errors.Join(errs...)
+	return oneLine(errs)
+}
+
+// oneLine joins errs on one line, for a command line's one-line error.
+func oneLine(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	msg := errs[0].Error()
+	for _, e := range errs[1:] {
+		msg += "; " + e.Error()
+	}
+	return errors.New("capacity: " + msg)
 }
 
 // Limits are the shards each Kinesis limit requires.
