@@ -172,3 +172,38 @@ func TestPlanFromMetrics(t *testing.T) {
 		t.Errorf("plan from metrics: %+v", pl)
 	}
 }
+
+// TestPlanTFVarsExample reruns the `# From:` command of
+// deploy/terraform/examples/terraform.tfvars and checks that the file holds
+// its output verbatim: the example's shard count is the plan's.
+func TestPlanTFVarsExample(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "terraform", "examples", "terraform.tfvars"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if cmd, ok := strings.CutPrefix(line, "# From: shardflow "); ok {
+			args = strings.Fields(cmd)
+		}
+	}
+	if len(args) == 0 || !slicesContainsSeq(args, "--format", "tfvars") {
+		t.Fatalf("terraform.tfvars has no '# From: shardflow plan ... --format tfvars' line")
+	}
+	code, out, errs := runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d: %s", args, code, errs)
+	}
+	if !strings.Contains(string(data), out) {
+		t.Errorf("terraform.tfvars does not hold the output of %v:\n%s", args, out)
+	}
+}
+
+func slicesContainsSeq(s []string, a, b string) bool {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == a && s[i+1] == b {
+			return true
+		}
+	}
+	return false
+}
