@@ -55,6 +55,21 @@
 //	extended_retention  = in GiB/s x 3600 x (min(retention,168) - 24) x on_demand_extended_retention_gb_month
 //	long_term_retention = in GiB/s x 3600 x (retention - 168) x long_term_retention_gb_month
 //
+// # Warnings
+//
+//   - More than 5 polling consumers: each makes at least one GetRecords call
+//     per second on every shard, over the shard's 5 calls/s whatever the shard
+//     count: use enhanced fan-out; the warning gives the fan-out plan's shards
+//     and the monthly cost difference.
+//   - Reads bind (read > the write limits): polling consumers share 2 MB/s per
+//     shard; the warning gives the fan-out alternative and its cost difference.
+//   - A hot key (HotKeyShare s): the key alone needs s x write rate on one
+//     shard. Over 1 MiB/s or 1,000 records/s no shard count fixes it. Under,
+//     the key's shard also takes its even share of the rest,
+//     s x W + (1 - s) x W / N, and needs N >= (1 - s) x W / (1 - s x W) shards
+//     (the same for records/s against 1,000).
+//   - More than 20 fan-out consumers (a stream's limit); records over 1 MiB.
+//
 // # Prices
 //
 // DefaultPrices are us-east-1 list prices embedded from prices_us-east-1.json,

@@ -236,8 +236,17 @@ func warnings(in Input, p Prices, pl Plan) []string {
 	}
 	if s := in.HotKeyShare; s > 0 {
 		mb, rec := s*in.WriteMiBs, s*in.RecordsS
-		if mb > ShardWriteMiBs || rec > ShardWriteRecords {
+		n := float64(pl.RecommendedShards)
+		hotMB, hotRec := mb+(in.WriteMiBs-mb)/n, rec+(in.RecordsS-rec)/n
+		switch {
+		case mb > ShardWriteMiBs || rec > ShardWriteRecords,
+			(hotMB > ShardWriteMiBs || hotRec > ShardWriteRecords) && (mb >= ShardWriteMiBs || rec >= ShardWriteRecords):
 			w = append(w, fmt.Sprintf("a key with %g of the writes needs %.3g MB/s and %.4g records/s on one shard (limit 1 MB/s, 1000 records/s): no shard count fixes it; spread the key", s, mb, rec))
+		case hotMB > ShardWriteMiBs || hotRec > ShardWriteRecords:
+			// The key's shard also carries its even share of the rest:
+			// key + (total - key) / shards <= limit  <=>  shards >= (total - key) / (limit - key).
+			need := max(ceil((in.WriteMiBs-mb)/(ShardWriteMiBs-mb)), ceil((in.RecordsS-rec)/(ShardWriteRecords-rec)))
+			w = append(w, fmt.Sprintf("a key with %g of the writes makes a hot shard: at %d shards the shard holding it takes %.3g MB/s and %.4g records/s (limit 1 MB/s, 1000 records/s); %d shards keep it under the limit, or spread the key", s, pl.RecommendedShards, hotMB, hotRec, need))
 		}
 	}
 	if in.RecordKiB > 1024 {

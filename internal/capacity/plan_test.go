@@ -207,8 +207,18 @@ func TestHotKey(t *testing.T) {
 	// 4 MiB/s, 512 records/s: a key with 0.3 of the writes needs 1.2 MiB/s on one shard.
 	pl := plan(t, func(in *Input) { in.RecordsS, in.RecordKiB, in.HotKeyShare = 512, 8, 0.3 })
 	hasWarning(t, pl, "a key with 0.3 of the writes needs 1.2 MB/s and 153.6 records/s on one shard (limit 1 MB/s, 1000 records/s): no shard count fixes it; spread the key")
-	// 0.2 of it is 0.8 MiB/s: it fits.
+	// 0.2 of it is 0.8 MiB/s: the key fits one shard, but at the recommended 5
+	// shards its shard also takes a fifth of the other 3.2 MiB/s:
+	// 0.8 + 3.2/5 = 1.44 MiB/s, and 102.4 + 409.6/5 = 184.32 records/s.
+	// Shards that keep it under 1 MiB/s: ceil(3.2 / (1 - 0.8)) = 16
+	// (records: ceil(409.6 / (1000 - 102.4)) = 1).
 	pl = plan(t, func(in *Input) { in.RecordsS, in.RecordKiB, in.HotKeyShare = 512, 8, 0.2 })
+	hasWarning(t, pl, "a key with 0.2 of the writes makes a hot shard: at 5 shards the shard holding it takes 1.44 MB/s and 184.3 records/s (limit 1 MB/s, 1000 records/s); 16 shards keep it under the limit, or spread the key")
+	// A key of exactly 1 MiB/s fills its shard: the rest of the writes cannot share it.
+	pl = plan(t, func(in *Input) { in.RecordsS, in.RecordKiB, in.HotKeyShare = 512, 8, 0.25 })
+	hasWarning(t, pl, "needs 1 MB/s and 128 records/s on one shard (limit 1 MB/s, 1000 records/s): no shard count fixes it")
+	// 0.05 of it: 0.2 + 3.8/5 = 0.96 MiB/s: no hot shard.
+	pl = plan(t, func(in *Input) { in.RecordsS, in.RecordKiB, in.HotKeyShare = 512, 8, 0.05 })
 	if len(pl.Warnings) != 0 {
 		t.Errorf("warnings: %q", pl.Warnings)
 	}
