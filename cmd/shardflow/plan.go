@@ -154,7 +154,7 @@ shard_count      = %d
 retention_hours  = %d
 enhanced_fan_out = %t
 `, command, pl.RecommendedShards, pl.MinShards, 100*pl.Input.Headroom, pl.MonthlyCost.Total, pl.OnDemand.Total,
-		mode, pl.RecommendedShards, int(pl.Input.RetentionHours+0.5), pl.Input.EFO)
+		mode, pl.RecommendedShards, int(pl.Input.RetentionHours), pl.Input.EFO)
 	return err
 }
 

@@ -115,7 +115,7 @@ func TestPlanBadFlags(t *testing.T) {
 		{[]string{"plan", "--write-mb-s", "1"}, "give two of"},
 		{[]string{"plan", "--write-mb-s", "x"}, `invalid argument "x" for "--write-mb-s"`},
 		{[]string{"plan", "--write-mb-s", "1", "--records-s", "10", "--format", "yaml"}, `--format "yaml": want text, json or tfvars`},
-		{[]string{"plan", "--write-mb-s", "1", "--records-s", "10", "--headroom", "1", "--retention-hours", "1"}, "retention 1 hours: want 24 to 8760; headroom 1: want 0 <= headroom < 1"},
+		{[]string{"plan", "--write-mb-s", "1", "--records-s", "10", "--headroom", "1", "--retention-hours", "1"}, "retention 1 hours: want a whole number from 24 to 8760; headroom 1: want 0 <= headroom < 1"},
 		{[]string{"plan", "--write-mb-s", "2", "--records-s", "1000", "--record-kb", "1"}, "disagrees"},
 		{[]string{"plan", "--write-mb-s", "1", "--records-s", "10", "--prices", unknown}, `unknown field "shard_minute"`},
 		{[]string{"plan", "--write-mb-s", "1", "--records-s", "10", "--prices", negative}, "shard_hour is -0.015: want >= 0"},

@@ -70,8 +70,8 @@ func (in *Input) Normalize() error {
 	if in.Consumers < 0 {
 		errs = append(errs, fmt.Errorf("consumers %d: want >= 0", in.Consumers))
 	}
-	if in.RetentionHours < MinRetentionHours || in.RetentionHours > MaxRetentionHours {
-		errs = append(errs, fmt.Errorf("retention %v hours: want %d to %d", in.RetentionHours, MinRetentionHours, MaxRetentionHours))
+	if in.RetentionHours < MinRetentionHours || in.RetentionHours > MaxRetentionHours || in.RetentionHours != math.Trunc(in.RetentionHours) {
+		errs = append(errs, fmt.Errorf("retention %v hours: want a whole number from %d to %d", in.RetentionHours, MinRetentionHours, MaxRetentionHours))
 	}
 	if !(in.Headroom >= 0 && in.Headroom < 1) {
 		errs = append(errs, fmt.Errorf("headroom %v: want 0 <= headroom < 1", in.Headroom))
