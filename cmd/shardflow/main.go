@@ -41,5 +41,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(), newReplayCmd(), newProduceCmd(), newStreamsCmd(), newJobsCmd())
+	root.AddCommand(newPlanCmd())
 	return root
 }
