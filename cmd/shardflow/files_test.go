@@ -22,6 +22,9 @@ func appendEvents(t *testing.T, path string, s int, from, to int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -68,9 +71,6 @@ func TestLinesAppendedAfterAFinishedRunAreRead(t *testing.T) {
 	whole, grown := t.TempDir(), t.TempDir()
 	for s := range 2 {
 		appendEvents(t, filepath.Join(whole, "in", fmt.Sprintf("e%d.jsonl", s)), s, 0, all)
-	}
-	if err := os.MkdirAll(filepath.Join(grown, "in"), 0o755); err != nil {
-		t.Fatal(err)
 	}
 	for s := range 2 {
 		appendEvents(t, filepath.Join(grown, "in", fmt.Sprintf("e%d.jsonl", s)), s, 0, first)
@@ -119,8 +119,15 @@ func TestFollowReadsGrowingFiles(t *testing.T) {
 		t.Helper()
 		p.waitForLine(t, fmt.Sprintf("a checkpoint with %d records read", n), func(line string) bool {
 			_, v, ok := strings.Cut(line, " records_in=")
-			got, _ := strconv.ParseInt(strings.Fields(v + " ")[0], 10, 64)
-			return ok && strings.Contains(line, "checkpoint complete") && got >= n
+			if !ok || !strings.Contains(line, "checkpoint complete") {
+				return false
+			}
+			fields := strings.Fields(v)
+			if len(fields) == 0 {
+				return false
+			}
+			got, _ := strconv.ParseInt(fields[0], 10, 64)
+			return got >= n
 		})
 	}
 	waitRecords(10_000)
