@@ -194,6 +194,13 @@ func TestLines(t *testing.T) {
 		{"long final line without its newline is held back", "{}\n" + strings.Repeat("x", 1000), 0, []string{"{}"}, []int64{3}},
 		{"line of exactly the limit", strings.Repeat("x", testMaxLine) + "\n", 0,
 			[]string{strings.Repeat("x", testMaxLine)}, []int64{testMaxLine + 1}},
+		// The carriage return of a CRLF line is not part of the record, so it
+		// does not count against the limit.
+		{"crlf line of exactly the limit", strings.Repeat("x", testMaxLine) + "\r\n{}\n", 0,
+			[]string{strings.Repeat("x", testMaxLine), "{}"}, []int64{testMaxLine + 2, testMaxLine + 5}},
+		{"crlf line of exactly the limit, unterminated", strings.Repeat("x", testMaxLine) + "\r", 0, nil, nil},
+		{"line of the limit and a lone carriage return", strings.Repeat("x", testMaxLine) + "\rx\n", 0,
+			[]string{"dead: line of 66 bytes is longer than the limit of 64 bytes (MaxLineBytes)"}, []int64{testMaxLine + 3}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
