@@ -2,8 +2,6 @@ package file_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -25,18 +23,7 @@ func TestOverlongLineIsDeadLettered(t *testing.T) {
 	const limit = 100 << 10
 	long := `{"ok":true}` + strings.Repeat(" ", 2*limit) + "more\r"
 	content := "{\"a\":1}\n" + long + "\n{\"a\":2}\n"
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path, MaxLineBytes: limit, Mem: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, pipeline.Position{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, _, r := openFileShard(t, content, file.Config{MaxLineBytes: limit, Mem: mem})
 	defer r.Close()
 	var got []string
 	for {
@@ -75,18 +62,7 @@ func TestCRLFLineOfTheLimitIsARecord(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	const limit = 100 << 10
 	line := strings.Repeat("x", limit)
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte(line+"\r"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path, MaxLineBytes: limit, Follow: true, PollInterval: time.Millisecond, Mem: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, pipeline.Position{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, _, r := openFileShard(t, line+"\r", file.Config{MaxLineBytes: limit, Follow: true, PollInterval: time.Millisecond, Mem: mem})
 	defer r.Close()
 	if b, err := r.Read(t.Context()); b != nil || err != nil {
 		t.Fatalf("Read before the newline = %v, %v; want nil, nil", b, err)

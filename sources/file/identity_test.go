@@ -127,14 +127,7 @@ func TestReplacedFileIsRefused(t *testing.T) {
 // Within one run, a file replaced between two opens of its shard is refused
 // too: the identity is the one of the first open.
 func TestFileReplacedWithinARunIsRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte(twoLines), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, src := newFileSource(t, twoLines, file.Config{})
 	readAll(t, src, path, 0)
 	if err := os.WriteFile(path, []byte(strings.ReplaceAll(twoLines, "1", "9")), 0o644); err != nil {
 		t.Fatal(err)
@@ -203,14 +196,7 @@ func TestGlobChangeIsRefused(t *testing.T) {
 }
 
 func TestResumeOfOtherIdentities(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte(twoLines), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, src := newFileSource(t, twoLines, file.Config{})
 	if err := src.Resume(nil); err != nil {
 		t.Errorf("Resume(nil) (a checkpoint without identity) = %v", err)
 	}
