@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -202,6 +203,21 @@ func TestResumeOfOtherIdentities(t *testing.T) {
 	}
 	for _, prev := range []string{`{"v":2,"glob":"x"}`, `{"v":1,"shards":4,"seed":1}`, `not json`} {
 		wantIncompatible(t, "Resume("+prev+")", src.Resume([]byte(prev)))
+	}
+}
+
+// A checkpoint whose identity of a file has a head length no version writes
+// (negative, or more than the 4096 bytes checksummed) is refused, not a
+// panic or a misleading "shorter than" of a longer file.
+func TestResumeOfABadHeadLength(t *testing.T) {
+	path, src := newFileSource(t, strings.Repeat("{}\n", 2000), file.Config{})
+	ckpt := checkpointOf(t, path)
+	for _, n := range []string{"-1", "4097"} {
+		bad := regexp.MustCompile(`"head_len":\d+`).ReplaceAll(ckpt, []byte(`"head_len":`+n))
+		if string(bad) == string(ckpt) {
+			t.Fatalf("no head_len in %s", ckpt)
+		}
+		wantIncompatible(t, "Resume(head_len "+n+")", src.Resume(bad), path, "head of "+n+" bytes")
 	}
 }
 
