@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,14 +37,7 @@ func TestPartialLineIsHeldBackUntilItsNewline(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
-			path := filepath.Join(t.TempDir(), "f.jsonl")
-			if err := os.WriteFile(path, []byte(tc.before), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			src, err := file.New(file.Config{Glob: path, MaxLineBytes: testMaxLine, Mem: mem})
-			if err != nil {
-				t.Fatal(err)
-			}
+			path, src := newFileSource(t, tc.before, file.Config{MaxLineBytes: testMaxLine, Mem: mem})
 			lines, pos := readAll(t, src, path, 0)
 			if fmt.Sprint(lines) != fmt.Sprint(tc.wantBefore) || pos[len(pos)-1] != tc.wantPos {
 				t.Fatalf("before: got %q at %v, want %q ending at %d", lines, pos, tc.wantBefore, tc.wantPos)
@@ -77,14 +69,7 @@ func TestResumeAnOlderPositionAfterAnUnterminatedLine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
-			path := filepath.Join(t.TempDir(), "f.jsonl")
-			if err := os.WriteFile(path, []byte(tc.before+tc.appended), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			src, err := file.New(file.Config{Glob: path, Mem: mem})
-			if err != nil {
-				t.Fatal(err)
-			}
+			path, src := newFileSource(t, tc.before+tc.appended, file.Config{Mem: mem})
 			lines, gotPos := readAll(t, src, path, int64(len(tc.before)))
 			if fmt.Sprint(lines) != fmt.Sprint(tc.wantLines) || fmt.Sprint(gotPos) != fmt.Sprint(tc.wantPos) {
 				t.Errorf("got %q at %v, want %q at %v", lines, gotPos, tc.wantLines, tc.wantPos)
@@ -100,14 +85,7 @@ func TestResumeInsideAnExtendedLineIsRefused(t *testing.T) {
 		{"{\"a\":1}\n{\"a\"", ":2}\n"},
 		{"{}\n[1", "\r2]\n"},
 	} {
-		path := filepath.Join(t.TempDir(), "f.jsonl")
-		if err := os.WriteFile(path, []byte(tc.before), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		src, err := file.New(file.Config{Glob: path})
-		if err != nil {
-			t.Fatal(err)
-		}
+		path, src := newFileSource(t, tc.before, file.Config{})
 		appendTo(t, path, tc.appended)
 		after := pipeline.Position{N: int64(len(tc.before))}
 		if r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, after); err == nil {
@@ -124,18 +102,7 @@ func TestResumeInsideAnExtendedLineIsRefused(t *testing.T) {
 func TestAppendedLinesAreReadFromThePosition(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte("{\"a\":1}\n{\"a\":2}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path, Mem: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, pipeline.Position{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, src, r := openFileShard(t, "{\"a\":1}\n{\"a\":2}\n", file.Config{Mem: mem})
 	b, err := r.Read(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -169,18 +136,7 @@ func TestAppendedLinesAreReadFromThePosition(t *testing.T) {
 func TestFileGrowsWhileRead(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte(strings.Repeat("{}\n", 3)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path, BatchSize: 1, Mem: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, pipeline.Position{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, _, r := openFileShard(t, strings.Repeat("{}\n", 3), file.Config{BatchSize: 1, Mem: mem})
 	defer r.Close()
 	var pos []int64
 	for i := 0; ; i++ {

@@ -35,9 +35,10 @@ type Config struct {
 	// MaxBatchBytes closes a batch once its records hold this many bytes;
 	// default 4 MiB. A batch always takes at least one record.
 	MaxBatchBytes int
-	// MaxLineBytes is the longest record, not counting its newline. A longer
-	// line is not a record: it becomes a dead letter (DeadLetterSide) holding
-	// its first min(MaxLineBytes, 64 KiB) bytes, and reading goes on after it.
+	// MaxLineBytes is the longest record, not counting its newline (nor the
+	// carriage return of a CRLF line). A longer line is not a record: it
+	// becomes a dead letter (DeadLetterSide) holding its first
+	// min(MaxLineBytes, 64 KiB) bytes, and reading goes on after it.
 	// Default 1 MiB.
 	MaxLineBytes int
 	// Follow makes the source unbounded, as tail -f: at the end of a file a

@@ -2,11 +2,10 @@ package file_test
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -24,18 +23,7 @@ func TestOverlongLineIsDeadLettered(t *testing.T) {
 	const limit = 100 << 10
 	long := `{"ok":true}` + strings.Repeat(" ", 2*limit) + "more\r"
 	content := "{\"a\":1}\n" + long + "\n{\"a\":2}\n"
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path, MaxLineBytes: limit, Mem: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, pipeline.Position{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, _, r := openFileShard(t, content, file.Config{MaxLineBytes: limit, Mem: mem})
 	defer r.Close()
 	var got []string
 	for {
@@ -64,5 +52,24 @@ func TestOverlongLineIsDeadLettered(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("batches\n%q\nwant\n%q", got, want)
+	}
+}
+
+// The carriage return of a CRLF line does not count against MaxLineBytes,
+// also when the line spans reads and its newline comes in a later write.
+func TestCRLFLineOfTheLimitIsARecord(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	const limit = 100 << 10
+	line := strings.Repeat("x", limit)
+	path, _, r := openFileShard(t, line+"\r", file.Config{MaxLineBytes: limit, Follow: true, PollInterval: time.Millisecond, Mem: mem})
+	defer r.Close()
+	if b, err := r.Read(t.Context()); b != nil || err != nil {
+		t.Fatalf("Read before the newline = %v, %v; want nil, nil", b, err)
+	}
+	appendTo(t, path, "\n{}\n")
+	lines, pos := nextBatch(t, r)
+	if want := fmt.Sprint([]string{line, "{}"}, []int64{limit + 2, limit + 5}); fmt.Sprint(lines, pos) != want {
+		t.Errorf("got %d lines at %v, want the line of %d bytes and {} at [%d %d]", len(lines), pos, limit, limit+2, limit+5)
 	}
 }

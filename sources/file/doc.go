@@ -18,13 +18,13 @@
 // last line never gets its newline therefore never delivers that line; end
 // such files with a newline.
 //
-// A line longer than Config.MaxLineBytes (not counting its newline) never
-// reaches the decoder and does not fail the job: it is skipped without being
-// buffered and becomes a dead letter on pipeline.DeadLetterSide, in file
-// order, with the error "line of N bytes is longer than the limit of M bytes
-// (MaxLineBytes)", its position (the offset past its newline) and its first
-// min(MaxLineBytes, 64 KiB) bytes as payload. A job without a DeadLetters
-// sink fails on it with that error.
+// A line longer than Config.MaxLineBytes (not counting its newline, nor a
+// CRLF line's carriage return) never reaches the decoder and does not fail
+// the job: it is skipped without being buffered and becomes a dead letter
+// on pipeline.DeadLetterSide, in file order, with the error "line of N bytes
+// is longer than the limit of M bytes (MaxLineBytes)", its position (the
+// offset past its newline) and its first min(MaxLineBytes, 64 KiB) bytes as
+// payload. A job without a DeadLetters sink fails on it with that error.
 //
 // # Bounded runs and following
 //

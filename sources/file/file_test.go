@@ -1,7 +1,6 @@
 package file_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -109,6 +108,34 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+// newFileSource writes content to f.jsonl in a new temporary directory and
+// returns its path and a source of cfg over it (cfg.Glob is the path).
+func newFileSource(t *testing.T, content string, cfg file.Config) (string, *file.Source) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "f.jsonl")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Glob = path
+	src, err := file.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, src
+}
+
+// openFileShard is newFileSource with the file's shard opened at its start.
+// The caller closes the reader (before it checks its allocator).
+func openFileShard(t *testing.T, content string, cfg file.Config) (string, *file.Source, pipeline.ShardReader) {
+	t.Helper()
+	path, src := newFileSource(t, content, cfg)
+	r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, pipeline.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, src, r
+}
+
 // readAll reads a shard after a position to its end and returns the
 // records' data and positions; a dead letter's data is "dead: " and its
 // error.
@@ -194,19 +221,19 @@ func TestLines(t *testing.T) {
 		{"long final line without its newline is held back", "{}\n" + strings.Repeat("x", 1000), 0, []string{"{}"}, []int64{3}},
 		{"line of exactly the limit", strings.Repeat("x", testMaxLine) + "\n", 0,
 			[]string{strings.Repeat("x", testMaxLine)}, []int64{testMaxLine + 1}},
+		// The carriage return of a CRLF line is not part of the record, so it
+		// does not count against the limit.
+		{"crlf line of exactly the limit", strings.Repeat("x", testMaxLine) + "\r\n{}\n", 0,
+			[]string{strings.Repeat("x", testMaxLine), "{}"}, []int64{testMaxLine + 2, testMaxLine + 5}},
+		{"crlf line of exactly the limit, unterminated", strings.Repeat("x", testMaxLine) + "\r", 0, nil, nil},
+		{"line of the limit and a lone carriage return", strings.Repeat("x", testMaxLine) + "\rx\n", 0,
+			[]string{"dead: line of 66 bytes is longer than the limit of 64 bytes (MaxLineBytes)"}, []int64{testMaxLine + 3}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
-			path := filepath.Join(t.TempDir(), "f.jsonl")
-			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			src, err := file.New(file.Config{Glob: path, MaxLineBytes: testMaxLine, Mem: mem})
-			if err != nil {
-				t.Fatal(err)
-			}
+			path, src := newFileSource(t, tc.content, file.Config{MaxLineBytes: testMaxLine, Mem: mem})
 			lines, pos := readAll(t, src, path, tc.after)
 			if fmt.Sprint(lines) != fmt.Sprint(tc.wantLines) || fmt.Sprint(pos) != fmt.Sprint(tc.wantPos) {
 				t.Errorf("got %q at %v, want %q at %v", lines, pos, tc.wantLines, tc.wantPos)
@@ -232,14 +259,7 @@ func TestResumeMidFileMatchesFullRead(t *testing.T) {
 }
 
 func TestOpenShardRejectsBadPositions(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte("{\"a\":1}\n{\"a\":2}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, src := newFileSource(t, "{\"a\":1}\n{\"a\":2}\n", file.Config{})
 	for _, pos := range []pipeline.Position{{N: 3}, {N: 17}, {N: -1}, {Seq: "1", N: 8}} {
 		if r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, pos); err == nil {
 			r.Close()
@@ -316,18 +336,7 @@ func TestUnreadableFile(t *testing.T) {
 }
 
 func TestReadAfterClose(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte("{}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := src.OpenShard(context.Background(), pipeline.Shard{ID: path}, pipeline.Position{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, r := openFileShard(t, "{}\n", file.Config{})
 	r.Close()
 	if _, err := r.Read(t.Context()); !errors.Is(err, file.ErrClosed) {
 		t.Errorf("Read after Close = %v, want ErrClosed", err)

@@ -93,18 +93,7 @@ func TestFollowReadsNewLinesAndNewFiles(t *testing.T) {
 }
 
 func TestFollowRefusesATruncatedFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte(twoLines), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path, Follow: true, PollInterval: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, pipeline.Position{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, _, r := openFileShard(t, twoLines, file.Config{Follow: true, PollInterval: time.Millisecond})
 	defer r.Close()
 	nextBatch(t, r)
 	if err := os.Truncate(path, 0); err != nil {
@@ -125,18 +114,7 @@ func TestFollowRefusesATruncatedFile(t *testing.T) {
 // A followed file that is deleted ends its shard once what was written is
 // read, and the source forgets it.
 func TestFollowEndsADeletedFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte(twoLines), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path, Follow: true, PollInterval: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, pipeline.Position{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, src, r := openFileShard(t, twoLines, file.Config{Follow: true, PollInterval: time.Millisecond})
 	defer r.Close()
 	nextBatch(t, r)
 	appendTo(t, path, "[1]\n")
@@ -180,18 +158,7 @@ func TestFollowEndsADeletedFile(t *testing.T) {
 
 // A following Read that waits for appended bytes returns when its context ends.
 func TestFollowReadReturnsOnCancel(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path, Follow: true, PollInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := src.OpenShard(t.Context(), pipeline.Shard{ID: path}, pipeline.Position{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, r := openFileShard(t, "", file.Config{Follow: true, PollInterval: time.Hour})
 	defer r.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)

@@ -87,7 +87,8 @@ func (s *Source) Identity() []byte {
 
 // Resume implements pipeline.Identifier. It refuses a checkpoint taken of
 // another glob, or of a file that is another file now (another device or
-// inode, shorter than the head the checkpoint checksummed, or another head).
+// inode, shorter than the head the checkpoint checksummed, or another head),
+// and one whose head length no version writes (a damaged checkpoint).
 // Files of the checkpoint that no longer exist are not an error (rotated
 // away): their shards end at once. Files the checkpoint does not know are new
 // shards. It adopts the checkpoint's identities, so that OpenShard checks
@@ -106,6 +107,10 @@ func (s *Source) Resume(prev []byte) error {
 			pipeline.ErrIncompatibleSource, was.Glob, s.glob, was.Glob)
 	}
 	for path, id := range was.Files {
+		if id.HeadLen < 0 || id.HeadLen > headBytes {
+			return fmt.Errorf("%w: the checkpoint's identity of file %s has a head of %d bytes, want 0 to %d; start over with a new checkpoint directory and --overwrite",
+				pipeline.ErrIncompatibleSource, path, id.HeadLen, headBytes)
+		}
 		if err := recheck(path, id); err != nil {
 			return err
 		}

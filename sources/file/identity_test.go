@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -127,14 +128,7 @@ func TestReplacedFileIsRefused(t *testing.T) {
 // Within one run, a file replaced between two opens of its shard is refused
 // too: the identity is the one of the first open.
 func TestFileReplacedWithinARunIsRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte(twoLines), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, src := newFileSource(t, twoLines, file.Config{})
 	readAll(t, src, path, 0)
 	if err := os.WriteFile(path, []byte(strings.ReplaceAll(twoLines, "1", "9")), 0o644); err != nil {
 		t.Fatal(err)
@@ -203,19 +197,27 @@ func TestGlobChangeIsRefused(t *testing.T) {
 }
 
 func TestResumeOfOtherIdentities(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f.jsonl")
-	if err := os.WriteFile(path, []byte(twoLines), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := file.New(file.Config{Glob: path})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, src := newFileSource(t, twoLines, file.Config{})
 	if err := src.Resume(nil); err != nil {
 		t.Errorf("Resume(nil) (a checkpoint without identity) = %v", err)
 	}
 	for _, prev := range []string{`{"v":2,"glob":"x"}`, `{"v":1,"shards":4,"seed":1}`, `not json`} {
 		wantIncompatible(t, "Resume("+prev+")", src.Resume([]byte(prev)))
+	}
+}
+
+// A checkpoint whose identity of a file has a head length no version writes
+// (negative, or more than the 4096 bytes checksummed) is refused, not a
+// panic or a misleading "shorter than" of a longer file.
+func TestResumeOfABadHeadLength(t *testing.T) {
+	path, src := newFileSource(t, strings.Repeat("{}\n", 2000), file.Config{})
+	ckpt := checkpointOf(t, path)
+	for _, n := range []string{"-1", "4097"} {
+		bad := regexp.MustCompile(`"head_len":\d+`).ReplaceAll(ckpt, []byte(`"head_len":`+n))
+		if string(bad) == string(ckpt) {
+			t.Fatalf("no head_len in %s", ckpt)
+		}
+		wantIncompatible(t, "Resume(head_len "+n+")", src.Resume(bad), path, "head of "+n+" bytes")
 	}
 }
 

@@ -149,12 +149,16 @@ func (r *reader) nextLine() (line []byte, end int64, kind lineKind, err error) {
 			r.long.n += int64(r.w - r.r)
 			r.r = r.w // skipped, not kept
 		default:
-			if i := bytes.IndexByte(r.buf[r.r:r.w], '\n'); i >= 0 {
-				line = r.buf[r.r : r.r+i]
+			// A record is at most MaxLineBytes without its newline and the
+			// carriage return before it: buf holds up to MaxLineBytes+2 bytes.
+			rest := r.buf[r.r:r.w]
+			i := bytes.IndexByte(rest, '\n')
+			if i >= 0 && len(trimCR(rest[:i])) <= r.cfg.MaxLineBytes {
+				line = trimCR(rest[:i])
 				r.r += i + 1
-				return trimCR(line), r.base + int64(r.r), lineRecord, nil
+				return line, r.base + int64(r.r), lineRecord, nil
 			}
-			if r.w-r.r > r.cfg.MaxLineBytes {
+			if i >= 0 || len(rest) > r.cfg.MaxLineBytes+1 || (len(rest) == r.cfg.MaxLineBytes+1 && rest[len(rest)-1] != '\r') {
 				r.long.active = true
 				r.long.n = 0
 				r.long.payload = append(r.long.payload[:0], r.buf[r.r:r.r+min(r.cfg.MaxLineBytes, maxDeadPayload)]...)
@@ -171,7 +175,8 @@ func (r *reader) nextLine() (line []byte, end int64, kind lineKind, err error) {
 }
 
 // fill moves the unconsumed bytes to the front of buf, grows buf if it is
-// full (up to one byte more than the longest line) and reads more.
+// full (up to two bytes more than the longest line: its carriage return and
+// newline) and reads more.
 func (r *reader) fill() error {
 	if r.r > 0 {
 		n := copy(r.buf, r.buf[r.r:r.w])
@@ -179,7 +184,7 @@ func (r *reader) fill() error {
 		r.r, r.w = 0, n
 	}
 	if r.w == len(r.buf) {
-		nb := make([]byte, min(2*len(r.buf), r.cfg.MaxLineBytes+1))
+		nb := make([]byte, min(2*len(r.buf), r.cfg.MaxLineBytes+2))
 		copy(nb, r.buf[:r.w])
 		r.buf = nb
 	}

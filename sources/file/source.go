@@ -139,7 +139,7 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 		fid:  id,
 		f:    f,
 		base: after.N,
-		buf:  make([]byte, min(64<<10, s.cfg.MaxLineBytes+1)),
+		buf:  make([]byte, min(64<<10, s.cfg.MaxLineBytes+2)),
 		rb:   pipeline.NewRawBuilder(s.cfg.Mem),
 	}
 	if s.cfg.Follow {
