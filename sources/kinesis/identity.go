@@ -59,8 +59,21 @@ func (s *Source) streamName() string {
 	return s.cfg.Stream
 }
 
+// identityLocked is the stream's identity as far as it is known. What this
+// run could not learn (the stream could not be described) is kept from the
+// checkpoint it resumed, so that a checkpoint does not lose what its
+// predecessor knew and a later delete-and-recreate is still refused.
 func (s *Source) identityLocked() identity {
-	return identity{Stream: s.streamName(), ARN: s.streamARN, Created: s.created, Consumer: s.cfg.Consumer}
+	id := identity{Stream: s.streamName(), ARN: s.streamARN, Created: s.created, Consumer: s.cfg.Consumer}
+	if r := s.resumed; r != nil && r.Stream == id.Stream {
+		if id.ARN == "" {
+			id.ARN = r.ARN
+		}
+		if id.Created == nil {
+			id.Created = r.Created
+		}
+	}
+	return id
 }
 
 // Identity implements pipeline.Identifier: the stream's name, its ARN once

@@ -106,7 +106,12 @@ func TestResumeAnotherStream(t *testing.T) {
 	if !errors.Is(err, pipeline.ErrIncompatibleSource) || err.Error() != want {
 		t.Errorf("Resume = %v\nwant %s", err, want)
 	}
-	if err := src.Resume([]byte(`{"stream":"clicks","arn":"arn:aws:kinesis:us-east-1:1:stream/clicks"}`)); err != nil {
+	prev := `{"stream":"clicks","arn":"arn:aws:kinesis:us-east-1:1:stream/clicks","created":"2026-12-01T10:00:00Z"}`
+	if err := src.Resume([]byte(prev)); err != nil {
 		t.Errorf("Resume of the same name, no ARN known here: %v", err)
+	}
+	// What this run cannot learn is kept from the checkpoint, not dropped.
+	if got := string(src.Identity()); got != prev {
+		t.Errorf("Identity after Resume = %s, want the checkpoint's %s", got, prev)
 	}
 }
