@@ -22,6 +22,9 @@ func appendEvents(t *testing.T, path string, s int, from, to int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -119,8 +122,12 @@ func TestFollowReadsGrowingFiles(t *testing.T) {
 		t.Helper()
 		p.waitForLine(t, fmt.Sprintf("a checkpoint with %d records read", n), func(line string) bool {
 			_, v, ok := strings.Cut(line, " records_in=")
-			got, _ := strconv.ParseInt(strings.Fields(v + " ")[0], 10, 64)
-			return ok && strings.Contains(line, "checkpoint complete") && got >= n
+			if !ok || !strings.Contains(line, "checkpoint complete") {
+				return false
+			}
+			v, _, _ = strings.Cut(v, " ")
+			got, _ := strconv.ParseInt(v, 10, 64)
+			return got >= n
 		})
 	}
 	waitRecords(10_000)
