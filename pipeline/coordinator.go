@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"maps"
@@ -113,7 +114,15 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 		j.updateStats(func(s *Stats) { s.ResumedFrom, s.LastCheckpoint, s.Watermark = cp.ID, cp.ID, cp.Watermark })
 		j.logger.Info("resuming", "job", j.name, "checkpoint", cp.ID, "run", cp.Run, "shards", len(cp.Shards))
 	}
-	if rec.Run == "" { // a fresh job, or a checkpoint written before runs had ids
+	switch {
+	case rec.Run != "":
+	case cp != nil:
+		// A checkpoint written before runs had ids: every restore of it must
+		// continue the same run, for the sinks record the re-commit of its
+		// handle under that run, and the next start may restore it again (a
+		// crash before the next checkpoint, or nothing new to write).
+		rec.Run = legacyRunID(cp)
+	default: // a fresh job
 		if rec.Run, err = NewRunID(); err != nil {
 			return nil, fmt.Errorf("pipeline: job %q: %w", j.name, err)
 		}
@@ -151,6 +160,13 @@ func NewRunID() (string, error) {
 		return "", fmt.Errorf("run id: %w", err)
 	}
 	return hex.EncodeToString(b[:]), nil
+}
+
+// legacyRunID is the run id of cp, a checkpoint without one: 12 hex digits
+// of a hash of what identifies it, the same at every restore.
+func legacyRunID(cp *Checkpoint) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%s\x00%d", cp.Job, cp.ID, cp.Fingerprint, cp.Created.UnixNano()))
+	return hex.EncodeToString(sum[:6])
 }
 
 // release gives up the checkpoint store's lock, if held.

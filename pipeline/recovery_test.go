@@ -123,6 +123,40 @@ func TestNothingNewWritesNoCheckpoint(t *testing.T) {
 	}
 }
 
+// A checkpoint written before runs had ids (format 1) gets a run id when it
+// is restored, and every restore of it must get the same one: the sinks'
+// commit logs record the re-commit of its handle under that run, and a
+// restart from the same checkpoint with another run (a crash before the next
+// checkpoint, or a run with nothing new, which writes none) would find that
+// entry unaccounted for.
+func TestRunIDOfARunlessCheckpointIsStable(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	src := newSource(mem, testInput(2, 200, 1), 50)
+	store := &memStore{}
+	if _, _, err := runOnce(t, src, store, WithAllocator(mem)); err != nil {
+		t.Fatal(err)
+	}
+	old := *store.saved[len(store.saved)-1]
+	old.Run = "" // as a format-1 checkpoint decodes
+	store.saved = append(store.saved, &old)
+	saved := len(store.saved)
+	var runs []string
+	for range 2 {
+		_, out, err := runOnce(t, src, store, WithAllocator(mem))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(store.saved) != saved || len(out.recovered) != 1 {
+			t.Fatalf("%d checkpoints saved, %d recoveries: want nothing new saved and one recovery", len(store.saved)-saved, len(out.recovered))
+		}
+		runs = append(runs, out.recovered[0].Run)
+	}
+	if runs[0] == "" || runs[0] != runs[1] {
+		t.Errorf("the restores of one checkpoint without a run got runs %q: want one run id", runs)
+	}
+}
+
 // Shards that the source lists after the job's first listing are read from
 // their earliest record; those of the first listing from the configured
 // start (the zero Position).

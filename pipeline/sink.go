@@ -51,7 +51,9 @@ type Recovery struct {
 	// Job is the job's name.
 	Job string
 	// Run is the run id (Checkpoint.Run): the restored checkpoint's, or a new
-	// one when the job starts without a checkpoint. Everything the sink
+	// one when the job starts without a checkpoint (one derived from the
+	// checkpoint, the same at every restore, for a checkpoint written before
+	// runs had ids). Everything the sink
 	// commits from now on carries it in its name.
 	Run string
 	// Epoch is the fencing epoch of this process (StoreLock.Epoch); 0 for a

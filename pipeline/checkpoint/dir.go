@@ -149,7 +149,9 @@ func (d *Dir) jobDir(job string) string { return filepath.Join(d.root, job) }
 // or replaced, and another process may hold the new one); id 0 (recovery's
 // "no checkpoint"); with ErrNotNewer, an id that is not greater than the
 // newest checkpoint's; and with an *UnreadableError any checkpoint while the
-// newest one cannot be read. It re-reads the EPOCH file every time.
+// newest one cannot be read. It re-reads the EPOCH file every time, and
+// after writing checks the fence again: a Save that cannot tell whether the
+// store was taken over meanwhile fails too (the checkpoint stays written).
 func (d *Dir) Save(ctx context.Context, cp *pipeline.Checkpoint) error {
 	if cp == nil {
 		return errors.New("checkpoint: save: nil checkpoint")
@@ -203,6 +205,11 @@ func (d *Dir) Save(ctx context.Context, cp *pipeline.Checkpoint) error {
 	// the caller must not commit it.
 	if err := d.fence(l, cp); errors.Is(err, pipeline.ErrFenced) {
 		return fmt.Errorf("checkpoint: job %q: checkpoint %d was written, but the store was taken over during the save: %w", cp.Job, cp.ID, err)
+	} else if err != nil {
+		// Not knowing is not committing: the checkpoint stays, and a
+		// restart that holds the store commits it.
+		d.newest[cp.Job] = cp.ID
+		return fmt.Errorf("checkpoint: job %q: checkpoint %d was written, but whether the store was taken over during the save cannot be told: %w", cp.Job, cp.ID, err)
 	}
 	d.newest[cp.Job] = cp.ID
 	d.cleanup(cp.Job, dir, cp.ID)

@@ -256,6 +256,30 @@ func TestReplacedDuringSave(t *testing.T) {
 	}
 }
 
+// TestUnknownAfterSave: when the store cannot tell, after writing, whether
+// it was taken over during the save (the EPOCH file cannot be read), Save
+// fails, so that the caller does not commit; the checkpoint stays written,
+// for a restart to commit.
+func TestUnknownAfterSave(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "ckpt")
+	fsys := newFaultFS()
+	d := newTestDir(t, root, DirConfig{}, fsys)
+	l := hold(t, d, "j")
+	save(t, d, "j", 1)
+	fsys.before = func(step string) {
+		if step == "rename" {
+			fsys.before = nil
+			fsys.setN("readfile", errInjected, 1)
+		}
+	}
+	if err := d.Save(t.Context(), at(ckpt("j", 2), l)); !errors.Is(err, errInjected) {
+		t.Fatalf("Save with the epoch unreadable after the write = %v, want the read's error", err)
+	}
+	if cp, err := d.Latest(t.Context(), "j"); err != nil || cp == nil || cp.ID != 2 {
+		t.Fatalf("Latest = %v, %v; want checkpoint 2", cp, err)
+	}
+}
+
 // TestEpochTakenOver: a Save under an epoch the store has moved past is
 // fenced, and so is one when the EPOCH file is gone.
 func TestEpochTakenOver(t *testing.T) {

@@ -17,8 +17,8 @@
 // Like sinks/parquet the sink is a pipeline.Committer built on sinks/staging:
 // rows go to a hidden staged file, PreCommit fsyncs it, Commit records it in
 // the commit log <Dir>/_shardflow/ and renames it, and Recover commits the
-// latest checkpoint's handle again and deletes staged files no checkpoint
-// owns. The run id in the name keeps another run from overwriting the file;
+// latest checkpoint's handle again and deletes the job's staged files that
+// no checkpoint owns (another job's in the same directory are left alone). The run id in the name keeps another run from overwriting the file;
 // Recover refuses dead letters of the job that its checkpoints do not account
 // for, or that went missing, unless the job runs with Overwrite. Close
 // deletes what was not pre-committed.

@@ -81,5 +81,7 @@ func Example() {
 	// page_stats/dt=2026-03-01/hour=22/part-3f9a0c12ab45-00000001-0000.parquet
 	// commit-3f9a0c12ab45-00000001.parquet.json
 	// {"version":1,"job":"example","run":"3f9a0c12ab45","epoch":0,"checkpoint":1,"files":["dt=2026-03-01/hour=22/part-3f9a0c12ab45-00000001-0000.parquet"]}
+	// run-3f9a0c12ab45.parquet.json
+	// {"version":1,"job":"example","run":"3f9a0c12ab45"}
 	// map[commits:1 files_committed:1 files_forgotten:0 files_overwritten:0 rows_written:2]
 }

@@ -26,6 +26,7 @@ type Area struct {
 	job, run   string
 	epoch      uint64
 	logDurable bool // the log directory's own entry has been fsynced
+	registered bool // the log records that run is of job (runEntry)
 }
 
 // NewArea returns the staging area of files with extension ext (without the
@@ -118,6 +119,9 @@ func (a *Area) Create(dir string, seq int) (*Staged, error) {
 	osDir := filepath.Join(a.root, filepath.FromSlash(dir))
 	if dir == LogDir || strings.HasPrefix(dir, LogDir+"/") {
 		return nil, fmt.Errorf("staging: directory %q is the commit log's", dir)
+	}
+	if err := a.register(); err != nil {
+		return nil, fmt.Errorf("staging: %w", err)
 	}
 	if err := a.fs.MkdirAll(osDir); err != nil {
 		return nil, fmt.Errorf("staging: %w", err)
@@ -263,10 +267,12 @@ func (a *Area) commit(id uint64, h Handle, rewrite bool) (int, error) {
 	return renamed, nil
 }
 
-// removeStaged deletes the staged files under dir that owned does not list.
-// Removals are not fsynced: if one is lost in a crash, the next Recover
-// deletes the file again.
-func (a *Area) removeStaged(dir string, owned map[string]bool) error {
+// removeStaged deletes the staged files under dir that owned does not list
+// and that are of one of the runs mine (or of none: names from before runs).
+// Staged files of other runs may be another job's, being written or waiting
+// for their commit: they are left alone. Removals are not fsynced: if one is
+// lost in a crash, the next Recover deletes the file again.
+func (a *Area) removeStaged(dir string, owned, mine map[string]bool) error {
 	entries, err := a.fs.ReadDir(a.osPath(dir))
 	if err != nil {
 		if dir == "." && errors.Is(err, fs.ErrNotExist) {
@@ -280,10 +286,13 @@ func (a *Area) removeStaged(dir string, owned map[string]bool) error {
 		switch {
 		case de.IsDir() && rel == LogDir:
 		case de.IsDir():
-			if err := a.removeStaged(rel, owned); err != nil {
+			if err := a.removeStaged(rel, owned, mine); err != nil {
 				return err
 			}
 		case IsStagedName(de.Name()) && strings.HasSuffix(de.Name(), suffix) && !owned[rel]:
+			if n, err := ParseName(de.Name()); err != nil || n.Run != "" && !mine[n.Run] {
+				continue
+			}
 			if err := a.fs.Remove(a.osPath(rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}

@@ -55,9 +55,11 @@
 // # Lifecycle
 //
 //	Recover   check the commit log (above), commit the latest checkpoint's
-//	          handle again, then delete every staged file that the handle
-//	          does not own; sets the run id, so it comes before Create
-//	Create    open a staged file (for the next checkpoint)
+//	          handle again, then delete every staged file of the job's runs
+//	          that the handle does not own; sets the run id, so it comes
+//	          before Create
+//	Create    register the run in the log (once), open a staged file (for
+//	          the next checkpoint)
 //	PreCommit fsync and close every open staged file and its directories;
 //	          return a handle (JSON) listing staged and final names
 //	Commit    write the log entry, rename staged to final, fsync the
@@ -66,8 +68,18 @@
 //
 // Files that were pre-committed but not committed are never deleted by Abort:
 // the checkpoint that owns them may have been persisted, and only Recover
-// knows. Recover deletes every unowned staged file of the area's extension
-// under the root, whichever job staged it.
+// knows. Recover deletes the unowned staged files of the area's extension
+// under the root that are of its job: of a run that the log attributes to the
+// job, by a commit entry or by the run's registration,
+//
+//	_shardflow/run-<run>.<ext>.json
+//	{"version":1,"job":"clickstream","run":"3f9a0c12ab45"}
+//
+// which Create writes before a run's first staged file (so the staged files
+// of a run that crashed before its first commit are still the job's), and
+// files named before names carried a run. Another job's staged files in the
+// same directory may be waiting for a commit whose checkpoint is saved: they
+// are never touched.
 //
 // A sink embeds a Committer for the steps that touch only the area: its
 // Commit and Recover serve as the sink's, and the sink's own PreCommit and

@@ -126,21 +126,26 @@ func (a *Area) checkEntry(e LogEntry, run string, id uint64) error {
 	return nil
 }
 
-// writeEntry writes e to the log atomically and durably: a temporary file,
-// fsync, rename, fsync of the log directory (and, once per area, of the root
-// and its parent, which may have been created with it).
+// writeEntry writes e to the log atomically and durably (writeLogFile).
 func (a *Area) writeEntry(e LogEntry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	name := logName(e.Run, e.Checkpoint, a.ext)
+	return a.writeLogFile(logName(e.Run, e.Checkpoint, a.ext), b)
+}
+
+// writeLogFile makes b the content of the file name in the log directory,
+// atomically and durably: a temporary file, fsync, rename, fsync of the log
+// directory (and, once per area, of the root and its parent, which may have
+// been created with it).
+func (a *Area) writeLogFile(name string, b []byte) error {
 	dir := a.osPath(LogDir)
 	tmp := a.osPath(path.Join(LogDir, "."+name+".tmp"))
 	if err := a.fs.MkdirAll(dir); err != nil {
 		return err
 	}
-	// A temporary file left by a crash is of this very entry: replace it.
+	// A temporary file left by a crash is of this very file: replace it.
 	if err := a.fs.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -170,6 +175,74 @@ func (a *Area) writeEntry(e LogEntry) error {
 	}
 	a.logDurable = true
 	return nil
+}
+
+// runEntry is the log's record of which job a run belongs to, stored as
+//
+//	<root>/_shardflow/run-<run>.<ext>.json
+//
+// and written before the run's first staged file is created, so that
+// Recover deletes the staged files of its own job's runs (a run that crashed
+// before its first commit included) and never those of another job writing
+// into the same directory.
+type runEntry struct {
+	Version int    `json:"version"`
+	Job     string `json:"job"`
+	Run     string `json:"run"`
+}
+
+func runName(run, ext string) string { return "run-" + run + "." + ext + ".json" }
+
+// register writes the entry of the area's run, once.
+func (a *Area) register() error {
+	if a.registered {
+		return nil
+	}
+	b, err := json.Marshal(runEntry{Version: logVersion, Job: a.job, Run: a.run})
+	if err != nil {
+		return err
+	}
+	if err := a.writeLogFile(runName(a.run, a.ext), b); err != nil {
+		return fmt.Errorf("commit log: register run %s: %w", a.run, err)
+	}
+	a.registered = true
+	return nil
+}
+
+// readRuns returns the job of every run registered in the log (runEntry).
+// An entry that cannot be read is an error, as in ReadLog.
+func (a *Area) readRuns() (map[string]string, error) {
+	des, err := a.fs.ReadDir(a.osPath(LogDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("staging: commit log: %w", err)
+	}
+	runs := make(map[string]string)
+	for _, de := range des {
+		stem, ok := strings.CutPrefix(de.Name(), "run-")
+		if !ok || de.IsDir() {
+			continue
+		}
+		if stem, ok = strings.CutSuffix(stem, "."+a.ext+".json"); !ok || ValidateRun(stem) != nil {
+			continue
+		}
+		rel := path.Join(LogDir, de.Name())
+		b, err := a.fs.ReadFile(a.osPath(rel))
+		if err != nil {
+			return nil, fmt.Errorf("staging: commit log: %w", err)
+		}
+		var e runEntry
+		if err := json.Unmarshal(b, &e); err != nil {
+			return nil, fmt.Errorf("staging: commit log %s: %w", a.osPath(rel), err)
+		}
+		if e.Version != logVersion || e.Run != stem || e.Job == "" {
+			return nil, fmt.Errorf("staging: commit log %s: not the registration of run %q", a.osPath(rel), stem)
+		}
+		runs[e.Run] = e.Job
+	}
+	return runs, nil
 }
 
 // hasEntry reports whether the log holds the entry of checkpoint id of run.

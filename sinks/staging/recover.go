@@ -90,8 +90,21 @@ func (a *Area) Recover(ctx context.Context, r pipeline.Recovery) (Recovered, err
 	if err != nil {
 		return out, err
 	}
+	runs, err := a.readRuns()
+	if err != nil {
+		return out, err
+	}
+	mine := map[string]bool{r.Run: true} // the runs of r.Job, whose staged files are its leftovers
+	for run, job := range runs {
+		if job == r.Job {
+			mine[run] = true
+		}
+	}
 	var accounted, foreign []LogEntry
 	for _, e := range log {
+		if e.Job == r.Job {
+			mine[e.Run] = true
+		}
 		switch {
 		case e.Job != r.Job:
 		case r.Epoch != 0 && e.Run == r.Run && e.Epoch > r.Epoch:
@@ -112,6 +125,7 @@ func (a *Area) Recover(ctx context.Context, r pipeline.Recovery) (Recovered, err
 		}
 	}
 	a.job, a.run, a.epoch = r.Job, r.Run, r.Epoch
+	a.registered = runs[r.Run] == r.Job
 	owned := make(map[string]bool)
 	if len(h.Files) > 0 {
 		for _, e := range h.Files {
@@ -137,7 +151,7 @@ func (a *Area) Recover(ctx context.Context, r pipeline.Recovery) (Recovered, err
 	if out.Forgotten, err = a.checkCommitted(accounted, r); err != nil {
 		return out, err
 	}
-	if err := a.removeStaged(".", owned); err != nil {
+	if err := a.removeStaged(".", owned, mine); err != nil {
 		return out, fmt.Errorf("staging: recover %d: %w", r.ID, err)
 	}
 	if r.ID+1 > a.next {

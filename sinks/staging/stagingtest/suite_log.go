@@ -194,6 +194,26 @@ var logSuite = []struct {
 		r.recoverWith(r.newSink(nil), other)
 		r.expect(10, 0)
 	}},
+	{"other jobs' staged files in the same directory are untouched", func(r *run) {
+		other := pipeline.Recovery{Job: "other", Run: "b1"}
+		b := r.newSink(nil)
+		r.recoverWith(b, other)
+		r.write(b, 100, 10)
+		hb := r.preCommit(b, 1) // the other job saves checkpoint 1 and is about to commit it
+		s := r.start(nil)       // the test job starts meanwhile (or restarts with a new run)
+		r.close(s)
+		r.commit(b, 1, hb)
+		r.expect(10, 0)
+		r.close(b)
+		// A run of the test job that crashed before its first checkpoint
+		// leaves staged files that a later run of the job still deletes.
+		crashed := r.newSink(nil)
+		r.recoverWith(crashed, pipeline.Recovery{Job: testJob, Run: "run0"})
+		r.write(crashed, 0, 20)
+		r.preCommit(crashed, 1)
+		r.recoverWith(r.newSink(nil), pipeline.Recovery{Job: testJob, Run: "run2"})
+		r.expect(10, 0)
+	}},
 	{"a stale process is fenced off", func(r *run) {
 		s := r.newSink(nil)
 		rec := recovery(0, nil)
