@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/shardflow/shardflow/internal/kinesiserr"
 	"github.com/shardflow/shardflow/pipeline"
@@ -35,6 +36,9 @@ type identity struct {
 	ARN      string     `json:"arn,omitempty"`
 	Created  *time.Time `json:"created,omitempty"`
 	Consumer string     `json:"consumer,omitempty"`
+	// LatestFrom is, for a job that starts at latest, when it first started
+	// reading (see Source.latestFrom); not compared.
+	LatestFrom *time.Time `json:"latest_from,omitempty"`
 }
 
 func (id identity) String() string {
@@ -65,6 +69,10 @@ func (s *Source) streamName() string {
 // predecessor knew and a later delete-and-recreate is still refused.
 func (s *Source) identityLocked() identity {
 	id := identity{Stream: s.streamName(), ARN: s.streamARN, Created: s.created, Consumer: s.cfg.Consumer}
+	if s.start.typ == types.ShardIteratorTypeLatest {
+		at := s.latestFrom
+		id.LatestFrom = &at
+	}
 	if r := s.resumed; r != nil && r.Stream == id.Stream {
 		if id.ARN == "" {
 			id.ARN = r.ARN
@@ -103,6 +111,9 @@ func (s *Source) Resume(prev []byte) error {
 	s.idMu.Lock()
 	defer s.idMu.Unlock()
 	s.resumed = &id
+	if id.LatestFrom != nil && s.start.typ == types.ShardIteratorTypeLatest {
+		s.latestFrom, s.resumedAt = *id.LatestFrom, true
+	}
 	if !s.learned {
 		return nil
 	}
@@ -206,4 +217,15 @@ func (s *Source) setTrouble(shard, what string) {
 		return
 	}
 	s.trouble[shard] = what
+}
+
+// resumedLatest returns, for a job resumed from a checkpoint that started at
+// latest, the time the job first started reading; zero otherwise.
+func (s *Source) resumedLatest() time.Time {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	if !s.resumedAt {
+		return time.Time{}
+	}
+	return s.latestFrom
 }

@@ -99,6 +99,12 @@ func newShardReader(s *Source, shard string, after pipeline.Position) *shardRead
 		earliest: earliest,
 		skip:     after.Seq != "",
 	}
+	if after.IsZero() && !earliest {
+		// A shard of a resumed latest job that had no record read: from the
+		// time the job first started, so that nothing that arrived since is
+		// skipped (a fresh LATEST would skip it).
+		r.latestAt = s.resumedLatest()
+	}
 	if fm, ok := s.cfg.Metrics.(FailureMetrics); ok {
 		r.fm = fm
 		fm.ShardOpened(shard)

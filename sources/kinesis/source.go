@@ -34,6 +34,12 @@ type Source struct {
 	learned   bool       // the identity is known: the first listing described the stream
 	resumed   *identity
 	resumeErr error // Resume's verdict once checked; every later listing repeats it
+	// latestFrom is, with Start latest, when the job first started reading
+	// (this source's creation, or the time a resumed checkpoint recorded): a
+	// shard that the checkpoint holds with no record read yet reopens at that
+	// time, not at a new LATEST that would skip what arrived meanwhile.
+	latestFrom time.Time
+	resumedAt  bool // latestFrom came from a checkpoint
 
 	troubleMu sync.Mutex
 	trouble   map[string]string // by shard: the failure its reader retries now
@@ -59,7 +65,7 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 	}
 	cfg = cfg.withDefaults()
 	start, _ := parseStart(cfg.Start) // Validate checked it
-	src := &Source{cfg: cfg, api: cfg.Client, stream: newStreamRef(cfg.Stream), start: start, renewal: DefaultSubscriptionRenewal,
+	src := &Source{cfg: cfg, api: cfg.Client, stream: newStreamRef(cfg.Stream), start: start, renewal: DefaultSubscriptionRenewal, latestFrom: time.Now().UTC(),
 		trouble: map[string]string{}}
 	if src.stream.arn != nil {
 		src.streamARN = *src.stream.arn
