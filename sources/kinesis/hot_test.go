@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -138,5 +140,25 @@ func TestHotReaderReplay(t *testing.T) {
 	r.Close()
 	if loads := r.src.Load(); len(loads) != 0 {
 		t.Errorf("after Close, Load() = %+v", loads)
+	}
+}
+
+// BenchmarkHotNoteArrival is the per-record cost of measuring the load:
+// the rate window and the Space-Saving sketch, 1,000 keys of Zipf-like skew.
+func BenchmarkHotNoteArrival(b *testing.B) {
+	r := &shardReader{}
+	at := time.Now()
+	recs := make([]types.Record, 4096)
+	for i := range recs {
+		k := fmt.Sprintf("user-%d", (i*i)%1000)
+		if i%3 == 0 {
+			k = "hot"
+		}
+		t := at.Add(time.Duration(i) * time.Millisecond)
+		recs[i] = types.Record{PartitionKey: &k, Data: make([]byte, 100), ApproximateArrivalTimestamp: &t}
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		r.noteArrival(&recs[i%len(recs)])
 	}
 }
