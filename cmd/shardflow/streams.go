@@ -34,7 +34,8 @@ func newStreamsDescribeCmd() *cobra.Command {
 
 Then, for each open shard, its write load over the last --window of arrival
 time, read from the shard (GetShardIterator AT_TIMESTAMP, GetRecords to the tip,
-at most --max-records records per shard): records and KiB per second, the
+at most --max-records records per shard, at up to 1 MB/s per shard, half of
+its read limit): records and KiB per second, the
 utilization of the 1,000 records/s and 1 MiB/s write limits, and the heaviest
 partition keys with their shares. A shard at --hot or more of a limit is hot:
 describe prints the split-shard command whose new starting hash key divides
@@ -61,7 +62,7 @@ the shard's measured bytes in half (the weighted median of MD5(partition key)).
 	}
 	cmd.Flags().DurationVar(&opts.window, "window", 5*time.Minute, "measure each open shard's write load over this much arrival time before now (0: do not)")
 	cmd.Flags().Float64Var(&opts.hot, "hot", 0.8, "a shard is hot from this share of a write limit")
-	cmd.Flags().IntVar(&opts.maxRecords, "max-records", 100000, "read at most this many records per shard to measure it")
+	cmd.Flags().IntVar(&opts.maxRecords, "max-records", 20000, "read at most this many records per shard to measure it")
 	cmd.Flags().StringVar(&format, "format", "text", "text | json")
 	return cmd
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/shardflow/shardflow/internal/kinesiserr"
 	source "github.com/shardflow/shardflow/sources/kinesis"
 )
 
@@ -77,6 +78,10 @@ type sampleAPI interface {
 
 // How long describe waits for one call of the measurement.
 const iteratorTimeout, recordsTimeout = 3 * time.Second, 30 * time.Second
+
+// sampleReadBytesPerSecond is how fast describe reads one shard: half of its
+// read limit, so that the stream's own consumers keep the other half.
+const sampleReadBytesPerSecond = source.ShardReadBytesPerSecond / 2
 
 // sampledRecord is what the measurement keeps of a record.
 type sampledRecord struct {
@@ -147,14 +152,16 @@ func readWindow(ctx context.Context, api sampleAPI, stream, shard string, from, 
 		return nil, last, false, fmt.Errorf("shard %s: get shard iterator: %w", shard, err)
 	}
 	iter := it.ShardIterator
-	pace := time.NewTicker(source.MinCallInterval)
-	defer pace.Stop()
 	for iter != nil {
 		callCtx, cancel := context.WithTimeout(ctx, recordsTimeout)
 		out, err := api.GetRecords(callCtx, &awskinesis.GetRecordsInput{ShardIterator: iter, StreamARN: arn, Limit: aws.Int32(10000)})
 		cancel()
 		if err != nil {
 			return nil, last, false, fmt.Errorf("shard %s: get records: %w", shard, err)
+		}
+		answered := 0
+		for _, r := range out.Records {
+			answered += len(r.Data) + len(aws.ToString(r.PartitionKey))
 		}
 		for _, r := range out.Records {
 			at := aws.ToTime(r.ApproximateArrivalTimestamp)
@@ -175,10 +182,11 @@ func readWindow(ctx context.Context, api sampleAPI, stream, shard string, from, 
 			return recs, last, false, nil // at the tip
 		}
 		iter = out.NextShardIterator
-		select {
-		case <-pace.C: // 5 GetRecords calls/s per shard
-		case <-ctx.Done():
-			return nil, last, false, ctx.Err()
+		// At most 5 GetRecords calls/s per shard, and at most half of the
+		// shard's 2 MB/s read limit, which the stream's consumers share.
+		wait := max(source.MinCallInterval, time.Duration(float64(answered)/sampleReadBytesPerSecond*float64(time.Second)))
+		if err := kinesiserr.Sleep(ctx, wait); err != nil {
+			return nil, last, false, err
 		}
 	}
 	return recs, last, false, nil

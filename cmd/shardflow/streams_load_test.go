@@ -205,6 +205,19 @@ func TestDescribeHotShard(t *testing.T) {
 		}
 	}
 	t.Logf("\n%s", out)
+
+	// A record cap ends the measurement at the last record read.
+	code, out, errs = runCLI(t, "streams", "describe", "skewed", "--format", "json", "--max-records", "100")
+	if code != 0 {
+		t.Fatalf("describe --max-records 100: exit %d\n%s%s", code, out, errs)
+	}
+	desc = streamJSON{}
+	if err := json.Unmarshal([]byte(out), &desc); err != nil {
+		t.Fatal(err)
+	}
+	if hl := loadOf(*hotShard.ShardId); hl.Records != 100 || !hl.Capped || !hl.Until.Before(time.Now()) || hl.Seconds <= 0 {
+		t.Errorf("capped measurement: %+v", hl)
+	}
 }
 
 func abs64(x int64) int64 {
