@@ -43,4 +43,20 @@
 // that never checkpoints). shardflow_watermark_seconds is the job's event-time
 // watermark in Unix seconds; it is absent until the first finite watermark and
 // keeps its last finite value when a bounded input ends with pipeline.MaxTime.
+//
+// # Write load and hot keys
+//
+// The Kinesis source reports each shard's write load (kinesis.LoadMetrics),
+// measured from the records' arrival timestamps over the last minute of
+// arrival time, so that a replay shows the rate the data was written at:
+// shardflow_kinesis_shard_write_bytes_per_second{shard},
+// shardflow_kinesis_shard_write_records_per_second{shard} and
+// shardflow_kinesis_shard_write_utilization{shard, limit="bytes"|"records"}
+// (a share of 1 MiB/s or 1,000 records/s; alert on > 0.8). The heaviest
+// partition keys are bounded to five series per shard without the key:
+// shardflow_kinesis_hot_key_share{shard, rank="1".."5"} is the share of the
+// shard's records its rank-th key carried over the last five minutes of
+// arrival time; the keys themselves are logged by the source and returned by
+// its Load method, since a key label would make a series per key. Every one
+// of these goes with the shard on ShardDone.
 package metrics

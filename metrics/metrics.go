@@ -3,11 +3,13 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shardflow/shardflow/internal/capacity"
 	"github.com/shardflow/shardflow/internal/kinesiserr"
 	"github.com/shardflow/shardflow/pipeline"
 )
@@ -32,10 +34,20 @@ type Metrics struct {
 	ckptOK, ckptFailed         prometheus.Counter
 	lastCkptID                 prometheus.Gauge
 	components                 *prometheus.GaugeVec
+	writeBytes, writeRecords   *prometheus.GaugeVec // by shard
+	writeUtil                  *prometheus.GaugeVec // by shard and limit
+	hotKeyShare                *prometheus.GaugeVec // by shard and rank
 
 	mu       sync.Mutex
-	lastDone time.Time // completion of the last successful checkpoint, or New's time
+	lastDone time.Time      // completion of the last successful checkpoint, or New's time
+	hotRanks map[string]int // by shard: the hot_key_share ranks set
 }
+
+// A shard's write limits, as the utilization gauges divide by them.
+const (
+	shardWriteBytes   = capacity.ShardWriteMiBs * (1 << 20)
+	shardWriteRecords = capacity.ShardWriteRecords
+)
 
 // Option sets an optional knob of New.
 type Option func(*Metrics)
@@ -54,7 +66,7 @@ func New(reg prometheus.Registerer, job string, opts ...Option) (*Metrics, error
 	if job == "" {
 		return nil, errors.New("metrics: empty job name")
 	}
-	m := &Metrics{now: time.Now}
+	m := &Metrics{now: time.Now, hotRanks: map[string]int{}}
 	for _, o := range opts {
 		o(m)
 	}
@@ -94,8 +106,14 @@ func New(reg prometheus.Registerer, job string, opts ...Option) (*Metrics, error
 
 	m.components = gauge("component_count", "Counters of the job's stages and sinks (rows, dead letters, windows fired, files committed, ...), by component and counter; updated at every checkpoint.", "component", "counter")
 
+	m.writeBytes = gauge("kinesis_shard_write_bytes_per_second", "Bytes (data plus partition key) written to the shard per second of arrival time, over the last minute of arrival time read.", "shard")
+	m.writeRecords = gauge("kinesis_shard_write_records_per_second", "Kinesis records (an aggregate counts once) written to the shard per second of arrival time, over the last minute of arrival time read.", "shard")
+	m.writeUtil = gauge("kinesis_shard_write_utilization", "The shard's write rate as a share of its write limit (1 MiB/s for limit=bytes, 1,000 records/s for limit=records).", "shard", "limit")
+	m.hotKeyShare = gauge("kinesis_hot_key_share", "Share of the shard's records carried by its rank-th heaviest partition key (rank 1 to 5) over the last 5 minutes of arrival time; the keys are in the job's log.", "shard", "rank")
+
 	cs := []prometheus.Collector{m.recordsIn, m.bytesIn, m.userRecordsIn, m.userBytesIn, m.millisBehind,
-		m.iteratorAge, m.throttles, m.retries, m.readFailures, m.watermark, m.ckptDuration, ckpts, m.lastCkptID, age, m.components}
+		m.iteratorAge, m.throttles, m.retries, m.readFailures, m.watermark, m.ckptDuration, ckpts, m.lastCkptID, age, m.components,
+		m.writeBytes, m.writeRecords, m.writeUtil, m.hotKeyShare}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			for _, done := range cs[:i] {
@@ -168,10 +186,15 @@ func (m *Metrics) IteratorAge(shard string, age time.Duration) {
 func (m *Metrics) ShardDone(shard string) {
 	for _, v := range []*prometheus.MetricVec{m.recordsIn.MetricVec, m.bytesIn.MetricVec,
 		m.userRecordsIn.MetricVec, m.userBytesIn.MetricVec, m.millisBehind.MetricVec,
-		m.iteratorAge.MetricVec, m.throttles.MetricVec, m.retries.MetricVec} {
+		m.iteratorAge.MetricVec, m.throttles.MetricVec, m.retries.MetricVec, m.writeBytes.MetricVec, m.writeRecords.MetricVec} {
 		v.DeleteLabelValues(shard)
 	}
-	m.readFailures.DeletePartialMatch(prometheus.Labels{"shard": shard})
+	for _, v := range []*prometheus.MetricVec{m.readFailures.MetricVec, m.writeUtil.MetricVec, m.hotKeyShare.MetricVec} {
+		v.DeletePartialMatch(prometheus.Labels{"shard": shard})
+	}
+	m.mu.Lock()
+	delete(m.hotRanks, shard)
+	m.mu.Unlock()
 }
 
 // Throttled implements kinesis.Metrics.
@@ -197,3 +220,27 @@ func (m *Metrics) ShardOpened(shard string) {
 
 // ReadFailed implements kinesis.FailureMetrics.
 func (m *Metrics) ReadFailed(shard, kind string) { m.readFailures.WithLabelValues(shard, kind).Inc() }
+
+// WriteRate implements kinesis.LoadMetrics: kinesis_shard_write_bytes_per_second,
+// kinesis_shard_write_records_per_second and kinesis_shard_write_utilization.
+func (m *Metrics) WriteRate(shard string, recordsPerSecond, bytesPerSecond float64) {
+	m.writeRecords.WithLabelValues(shard).Set(recordsPerSecond)
+	m.writeBytes.WithLabelValues(shard).Set(bytesPerSecond)
+	m.writeUtil.WithLabelValues(shard, "records").Set(recordsPerSecond / shardWriteRecords)
+	m.writeUtil.WithLabelValues(shard, "bytes").Set(bytesPerSecond / shardWriteBytes)
+}
+
+// HotKeyShares implements kinesis.LoadMetrics: kinesis_hot_key_share{shard,
+// rank}, rank from 1. Ranks set before and not given now are deleted, so the
+// series stay at most as many per shard as the source reports (5).
+func (m *Metrics) HotKeyShares(shard string, shares []float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, v := range shares {
+		m.hotKeyShare.WithLabelValues(shard, strconv.Itoa(i+1)).Set(v)
+	}
+	for rank := len(shares) + 1; rank <= m.hotRanks[shard]; rank++ {
+		m.hotKeyShare.DeleteLabelValues(shard, strconv.Itoa(rank))
+	}
+	m.hotRanks[shard] = len(shares)
+}

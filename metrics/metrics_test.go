@@ -372,3 +372,53 @@ shardflow_kinesis_read_failures_total{job="clickstream",kind="timeout",shard="sh
 		t.Errorf("FailureKinds = %v; update the help text and this test", kinesis.FailureKinds)
 	}
 }
+
+var _ kinesis.LoadMetrics = (*metrics.Metrics)(nil)
+
+// TestHotLoadMetrics: a shard's write rate, its utilization of both write
+// limits and its hot key shares are set, fewer ranks delete the ones left
+// over, and ShardDone deletes them all.
+func TestHotLoadMetrics(t *testing.T) {
+	m, reg, _ := newMetrics(t)
+	m.WriteRate("shardId-000", 800, 524288)
+	m.WriteRate("shardId-001", 10, 1000)
+	m.HotKeyShares("shardId-000", []float64{0.6, 0.1, 0.05})
+	m.HotKeyShares("shardId-000", []float64{0.7, 0.2}) // rank 3 goes
+	m.HotKeyShares("shardId-001", []float64{0.3})
+	compare(t, reg, `
+# HELP shardflow_kinesis_hot_key_share Share of the shard's records carried by its rank-th heaviest partition key (rank 1 to 5) over the last 5 minutes of arrival time; the keys are in the job's log.
+# TYPE shardflow_kinesis_hot_key_share gauge
+shardflow_kinesis_hot_key_share{job="clickstream",rank="1",shard="shardId-000"} 0.7
+shardflow_kinesis_hot_key_share{job="clickstream",rank="1",shard="shardId-001"} 0.3
+shardflow_kinesis_hot_key_share{job="clickstream",rank="2",shard="shardId-000"} 0.2
+# HELP shardflow_kinesis_shard_write_bytes_per_second Bytes (data plus partition key) written to the shard per second of arrival time, over the last minute of arrival time read.
+# TYPE shardflow_kinesis_shard_write_bytes_per_second gauge
+shardflow_kinesis_shard_write_bytes_per_second{job="clickstream",shard="shardId-000"} 524288
+shardflow_kinesis_shard_write_bytes_per_second{job="clickstream",shard="shardId-001"} 1000
+# HELP shardflow_kinesis_shard_write_records_per_second Kinesis records (an aggregate counts once) written to the shard per second of arrival time, over the last minute of arrival time read.
+# TYPE shardflow_kinesis_shard_write_records_per_second gauge
+shardflow_kinesis_shard_write_records_per_second{job="clickstream",shard="shardId-000"} 800
+shardflow_kinesis_shard_write_records_per_second{job="clickstream",shard="shardId-001"} 10
+# HELP shardflow_kinesis_shard_write_utilization The shard's write rate as a share of its write limit (1 MiB/s for limit=bytes, 1,000 records/s for limit=records).
+# TYPE shardflow_kinesis_shard_write_utilization gauge
+shardflow_kinesis_shard_write_utilization{job="clickstream",limit="bytes",shard="shardId-000"} 0.5
+shardflow_kinesis_shard_write_utilization{job="clickstream",limit="bytes",shard="shardId-001"} 0.00095367431640625
+shardflow_kinesis_shard_write_utilization{job="clickstream",limit="records",shard="shardId-000"} 0.8
+shardflow_kinesis_shard_write_utilization{job="clickstream",limit="records",shard="shardId-001"} 0.01
+`, "shardflow_kinesis_shard_write_bytes_per_second", "shardflow_kinesis_shard_write_records_per_second",
+		"shardflow_kinesis_shard_write_utilization", "shardflow_kinesis_hot_key_share")
+	if kinesis.ShardWriteBytesPerSecond != 1<<20 || kinesis.ShardWriteRecordsPerSecond != 1000 {
+		t.Errorf("the source's write limits changed: update the utilization gauges")
+	}
+
+	m.ShardDone("shardId-000")
+	n, err := testutil.GatherAndCount(reg, "shardflow_kinesis_shard_write_bytes_per_second", "shardflow_kinesis_shard_write_records_per_second",
+		"shardflow_kinesis_shard_write_utilization", "shardflow_kinesis_hot_key_share")
+	if err != nil || n != 5 {
+		t.Errorf("%d series left after ShardDone (%v), want the 5 of shardId-001", n, err)
+	}
+	m.HotKeyShares("shardId-000", []float64{0.5}) // a shard read again starts afresh
+	if n, _ := testutil.GatherAndCount(reg, "shardflow_kinesis_hot_key_share"); n != 2 {
+		t.Errorf("%d hot_key_share series, want 2", n)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
@@ -19,19 +20,51 @@ import (
 func newStreamsCmd() *cobra.Command {
 	streams := &cobra.Command{Use: "streams", Short: "Create, describe and delete Kinesis streams"}
 	streams.AddCommand(newStreamsCreateCmd(), newStreamsDeleteCmd())
-	streams.AddCommand(&cobra.Command{
+	streams.AddCommand(newStreamsDescribeCmd())
+	return streams
+}
+
+func newStreamsDescribeCmd() *cobra.Command {
+	opts := loadOptions{topKeys: 5}
+	var format string
+	cmd := &cobra.Command{
 		Use:   "describe STREAM",
-		Short: "Print a stream's shards: hash-key ranges, lineage, sequence ranges, open or closed",
-		Args:  cobra.ExactArgs(1),
+		Short: "Print a stream's shards (hash-key ranges, lineage, sequence ranges, open or closed) and their recent write load",
+		Long: `Print a stream's shards: hash-key ranges, lineage, sequence ranges, open or closed.
+
+Then, for each open shard, its write load over the last --window of arrival
+time, read from the shard (GetShardIterator AT_TIMESTAMP, GetRecords to the tip,
+at most --max-records records per shard, at up to 1 MB/s per shard, half of
+its read limit): records and KiB per second, the
+utilization of the 1,000 records/s and 1 MiB/s write limits, and the heaviest
+partition keys with their shares. A shard at --hot or more of a limit is hot:
+describe prints the split-shard command whose new starting hash key divides
+the shard's measured bytes in half (the weighted median of MD5(partition key)).
+--window 0 skips the measurement.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case format != "text" && format != "json":
+				return fmt.Errorf("--format %q: want text or json", format)
+			case opts.window < 0:
+				return fmt.Errorf("--window wants >= 0")
+			case opts.hot <= 0:
+				return fmt.Errorf("--hot wants > 0 (a share of a write limit, e.g. 0.8)")
+			case opts.maxRecords <= 0:
+				return fmt.Errorf("--max-records wants > 0")
+			}
 			client, err := source.LoadClient(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return describeStream(cmd.Context(), client, args[0], cmd.OutOrStdout())
+			return describeStream(cmd.Context(), client, args[0], cmd.OutOrStdout(), opts, format)
 		},
-	})
-	return streams
+	}
+	cmd.Flags().DurationVar(&opts.window, "window", 5*time.Minute, "measure each open shard's write load over this much arrival time before now (0: do not)")
+	cmd.Flags().Float64Var(&opts.hot, "hot", 0.8, "a shard is hot from this share of a write limit")
+	cmd.Flags().IntVar(&opts.maxRecords, "max-records", 20000, "read at most this many records per shard to measure it")
+	cmd.Flags().StringVar(&format, "format", "text", "text | json")
+	return cmd
 }
 
 func newStreamsCreateCmd() *cobra.Command {
@@ -125,13 +158,37 @@ func deleteStream(ctx context.Context, api streamAdminAPI, stream string, timeou
 	return nil
 }
 
-// streamAPI is what describe uses of the Kinesis API.
+// streamAPI is what describe uses of the Kinesis API; measuring the load
+// also needs sampleAPI.
 type streamAPI interface {
 	DescribeStreamSummary(context.Context, *awskinesis.DescribeStreamSummaryInput, ...func(*awskinesis.Options)) (*awskinesis.DescribeStreamSummaryOutput, error)
 	ListShards(context.Context, *awskinesis.ListShardsInput, ...func(*awskinesis.Options)) (*awskinesis.ListShardsOutput, error)
 }
 
-func describeStream(ctx context.Context, api streamAPI, stream string, w io.Writer) error {
+// streamJSON is what `streams describe --format json` prints.
+type streamJSON struct {
+	Stream         string      `json:"stream"`
+	Status         string      `json:"status"`
+	Mode           string      `json:"mode"`
+	RetentionHours int32       `json:"retention_hours"`
+	OpenShards     int         `json:"open_shards"`
+	ClosedShards   int         `json:"closed_shards"`
+	HotThreshold   float64     `json:"hot_threshold"`
+	Shards         []shardJSON `json:"shards"`
+}
+
+type shardJSON struct {
+	ShardID         string     `json:"shard_id"`
+	State           string     `json:"state"`
+	Parents         []string   `json:"parents"`
+	StartingHashKey string     `json:"starting_hash_key"`
+	EndingHashKey   string     `json:"ending_hash_key"`
+	FirstSequence   string     `json:"first_sequence,omitempty"`
+	LastSequence    string     `json:"last_sequence,omitempty"`
+	Load            *shardLoad `json:"load,omitempty"`
+}
+
+func describeStream(ctx context.Context, api streamAPI, stream string, w io.Writer, opts loadOptions, format string) error {
 	name, arn := &stream, (*string)(nil)
 	if strings.HasPrefix(stream, "arn:") {
 		name, arn = nil, &stream
@@ -158,37 +215,61 @@ func describeStream(ctx context.Context, api streamAPI, stream string, w io.Writ
 		}
 		in = &awskinesis.ListShardsInput{NextToken: out.NextToken}
 	}
-	open := 0
-	for _, s := range shards {
-		if s.SequenceNumberRange == nil || s.SequenceNumberRange.EndingSequenceNumber == nil {
-			open++
+	var loads map[string]*shardLoad
+	if sa, ok := api.(sampleAPI); ok && opts.window > 0 {
+		if loads, err = measureLoads(ctx, sa, stream, shards, aws.ToTime(d.StreamCreationTimestamp), time.Now(), opts); err != nil {
+			return fmt.Errorf("measure the write load of %s: %w", stream, err)
 		}
 	}
-	fmt.Fprintf(w, "%s  %s  %s  retention %dh  %d open shards, %d closed\n",
-		aws.ToString(d.StreamName), d.StreamStatus, mode, aws.ToInt32(d.RetentionPeriodHours), open, len(shards)-open)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SHARD\tSTATE\tPARENTS\tHASH KEYS\tFIRST SEQUENCE\tLAST SEQUENCE")
+	desc := streamJSON{Stream: aws.ToString(d.StreamName), Status: string(d.StreamStatus), Mode: mode,
+		RetentionHours: aws.ToInt32(d.RetentionPeriodHours), HotThreshold: opts.hot, Shards: []shardJSON{}}
 	for _, s := range shards {
-		state, last := "open", "-"
-		if r := s.SequenceNumberRange; r != nil && r.EndingSequenceNumber != nil {
-			state, last = "closed", aws.ToString(r.EndingSequenceNumber)
-		}
-		var parents []string
-		for _, p := range []*string{s.ParentShardId, s.AdjacentParentShardId} {
-			if p != nil {
-				parents = append(parents, *p)
+		sj := shardJSON{ShardID: aws.ToString(s.ShardId), State: "open", Parents: []string{}, Load: loads[aws.ToString(s.ShardId)]}
+		if r := s.SequenceNumberRange; r != nil {
+			sj.FirstSequence, sj.LastSequence = aws.ToString(r.StartingSequenceNumber), aws.ToString(r.EndingSequenceNumber)
+			if r.EndingSequenceNumber != nil {
+				sj.State = "closed"
 			}
 		}
-		if len(parents) == 0 {
-			parents = []string{"-"}
+		if r := s.HashKeyRange; r != nil {
+			sj.StartingHashKey, sj.EndingHashKey = aws.ToString(r.StartingHashKey), aws.ToString(r.EndingHashKey)
 		}
-		first := "-"
-		if s.SequenceNumberRange != nil {
-			first = aws.ToString(s.SequenceNumberRange.StartingSequenceNumber)
+		for _, p := range []*string{s.ParentShardId, s.AdjacentParentShardId} {
+			if p != nil {
+				sj.Parents = append(sj.Parents, *p)
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", aws.ToString(s.ShardId), state, strings.Join(parents, ","), hashRange(s.HashKeyRange), first, last)
+		if sj.State == "open" {
+			desc.OpenShards++
+		} else {
+			desc.ClosedShards++
+		}
+		desc.Shards = append(desc.Shards, sj)
 	}
-	return tw.Flush()
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(desc)
+	}
+
+	fmt.Fprintf(w, "%s  %s  %s  retention %dh  %d open shards, %d closed\n",
+		desc.Stream, desc.Status, desc.Mode, desc.RetentionHours, desc.OpenShards, desc.ClosedShards)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SHARD\tSTATE\tPARENTS\tHASH KEYS\tFIRST SEQUENCE\tLAST SEQUENCE")
+	for i, s := range shards {
+		sj := desc.Shards[i]
+		parents, first, last := strings.Join(sj.Parents, ","), sj.FirstSequence, sj.LastSequence
+		for _, v := range []*string{&parents, &first, &last} {
+			if *v == "" {
+				*v = "-"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", sj.ShardID, sj.State, parents, hashRange(s.HashKeyRange), first, last)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeLoads(w, shards, loads, opts)
 }
 
 // hashRange renders a shard's hash-key range as the share of the 128-bit key

@@ -56,6 +56,19 @@
 // fall inside an aggregate. A corrupt aggregate is handed to the dead letters
 // as a pipeline.DeadLetterSide batch, in stream order.
 //
+// Each reader measures its shard's write load from the records it reads
+// (hot.go): Kinesis records and bytes per second of ApproximateArrivalTimestamp
+// over the last LoadWindow (60 s) of arrival time, so a replay of old data
+// reports the rate it was written at, and the heaviest partition keys per
+// HotKeyPeriod (5 minutes of arrival time) with a Space-Saving sketch. Once a
+// reader is caught up, the window runs on to the time of its empty answers, so
+// a shard no longer written to falls to zero. Source.Load returns the load by
+// shard; a Metrics that implements LoadMetrics gets the rates and the shares of
+// the top HotKeysReported keys (not the keys: they are unbounded as labels);
+// at the end of each period the keys are logged, at info when the shard used
+// half a write limit or its heaviest key carried a fifth of its records, else
+// at debug.
+//
 // Clients come from LoadClient, which reads the standard AWS configuration
 // (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KINESIS, the
 // credential chain), or from anything that implements API, such as a fake in

@@ -262,6 +262,7 @@ func (r *shardReader) takeEvent(e *types.SubscribeToShardEvent) {
 	if r.caughtUp && !wasCaughtUp {
 		r.emptySince = now
 	}
+	r.noteLoad(now, r.caughtUp)
 	if st := r.cfg.StopAt; st != nil && !st.Time.IsZero() && r.caughtUp && now.After(st.Time) && !r.ended {
 		r.end(pipeline.ErrBoundReached)
 	}

@@ -51,3 +51,20 @@ type FailureMetrics interface {
 // expired_iterator, server_error (5xx, internal failure), timeout (one call
 // got no answer in time) and other.
 var FailureKinds = kinesiserr.Kinds
+
+// LoadMetrics is implemented by Metrics that also report each shard's write
+// load (see ShardLoad); the source finds it by type assertion, so that Metrics
+// written before it keep working. Methods are called from the shard's reader
+// goroutine after every answer.
+type LoadMetrics interface {
+	// WriteRate reports the shard's write rate over the last LoadWindow of
+	// arrival time: Kinesis records (an aggregate counts once) and their data
+	// plus partition key bytes, per second. The limits are
+	// ShardWriteRecordsPerSecond and ShardWriteBytesPerSecond.
+	WriteRate(shard string, recordsPerSecond, bytesPerSecond float64)
+	// HotKeyShares reports the shares of the shard's records that its
+	// heaviest partition keys carried over the last HotKeyPeriod, heaviest
+	// first, at most HotKeysReported of them (fewer when fewer keys were
+	// seen). The keys themselves are in Source.Load and the source's log.
+	HotKeyShares(shard string, shares []float64)
+}

@@ -64,6 +64,7 @@ type shardReader struct {
 	failures int
 	streak   kinesiserr.Streak // the consecutive failures, for the log and Trouble
 	fm       FailureMetrics    // cfg.Metrics, when it counts failures; else nil
+	hot      *shardHot         // the shard's write load (hot.go)
 	ended    bool
 	endErr   error // what Read returns once ended and drained
 
@@ -373,6 +374,7 @@ func (r *shardReader) getRecords(ctx context.Context) error {
 	if r.caughtUp && !wasCaughtUp {
 		r.emptySince = started
 	}
+	r.noteLoad(started, r.caughtUp)
 	if st := r.cfg.StopAt; st != nil && !st.Time.IsZero() && r.caughtUp && started.After(st.Time) && !r.ended {
 		r.end(pipeline.ErrBoundReached)
 	}
@@ -417,6 +419,7 @@ func (r *shardReader) take(records []types.Record) (bytes int, cut bool) {
 			break
 		}
 		bytes += len(rec.Data) + len(aws.ToString(rec.PartitionKey))
+		r.noteArrival(rec)
 		skipUpTo := int64(-1) // sub-records <= skipUpTo were read before the restart
 		if r.skip {
 			r.skip = false
@@ -514,6 +517,7 @@ func (r *shardReader) Close() error {
 	}
 	r.closed = true
 	r.src.setTrouble(r.shard, "")
+	r.src.hot.remove(r.shard)
 	r.end(errReaderClosed)
 	r.closeSub()
 	r.cancelSub()

@@ -43,6 +43,7 @@ type Source struct {
 
 	troubleMu sync.Mutex
 	trouble   map[string]string // by shard: the failure its reader retries now
+	hot       hotBoard          // by shard: the write load its reader measured (hot.go)
 	// renewal is how long a fan-out reader reads one subscription before it
 	// opens the next (DefaultSubscriptionRenewal; tests shorten it).
 	renewal time.Duration
