@@ -3,6 +3,7 @@ package generator
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"time"
 
@@ -77,14 +78,13 @@ func pad4(v int) string {
 }
 
 // rng is splitmix64 started from a hash of (seed, shard, index): a
-// counter-based generator, so any event can be computed on its own.
+// counter-based generator, so any event can be computed on its own. The
+// hash of (seed, shard) is params.shardSeed; the index is mixed in per event.
 type rng struct{ state uint64 }
 
-func newRNG(seed int64, shard int, i int64) rng {
+func shardSeed(seed int64, shard int) uint64 {
 	h := mix64(uint64(seed) ^ 0x5f0e_d1c5_7a3b_9e21)
-	h = mix64(h ^ uint64(shard)*0x9e37_79b9_7f4a_7c15)
-	h = mix64(h ^ uint64(i))
-	return rng{state: h}
+	return mix64(h ^ uint64(shard)*0x9e37_79b9_7f4a_7c15)
 }
 
 func mix64(z uint64) uint64 {
@@ -117,6 +117,7 @@ type params struct {
 	disorderMs float64
 	badEvery   int64
 	usersOf    []uint64 // users per shard
+	shardSeed  []uint64 // shardSeed(seed, s) per shard
 	startSubMs uint64   // Start's nanoseconds below the millisecond
 }
 
@@ -131,12 +132,14 @@ func newParams(c Config) params {
 		disorderMs: float64(c.MaxDisorder.Milliseconds()),
 		badEvery:   c.BadEvery,
 		usersOf:    make([]uint64, c.Shards),
+		shardSeed:  make([]uint64, c.Shards),
 	}
 	if p.intervalNs%uint64(time.Millisecond) == 0 && p.startSubMs == 0 {
 		p.intervalMs = int64(p.intervalNs / uint64(time.Millisecond))
 	}
 	for s := range p.usersOf {
 		p.usersOf[s] = uint64((NumUsers - s + c.Shards - 1) / c.Shards)
+		p.shardSeed[s] = shardSeed(c.Seed, s)
 	}
 	return p
 }
@@ -168,8 +171,33 @@ func (p *params) eventTime(r *rng, i int64) int64 {
 
 // appendEvent appends the JSON of event i (0-based) of shard s to dst and
 // returns it with the event's partition key (its user_id) and event time.
+// It is safe for concurrent use; a shard reader uses an encoder instead.
 func (p *params) appendEvent(dst []byte, s int, i int64) ([]byte, string, int64) {
-	r := newRNG(p.seed, s, i)
+	e := encoder{p: p}
+	return e.appendEvent(dst, s, i)
+}
+
+// encoder writes events as params.appendEvent does, remembering the date of
+// the last event time it wrote, which the next events nearly always share.
+// It is not safe for concurrent use.
+type encoder struct {
+	p        *params
+	dayStart int64 // ms of the first millisecond of the cached date
+	dayOK    bool
+	date     [11]byte // "2006-01-02T" of dayStart
+}
+
+func newEncoder(p *params) *encoder { return &encoder{p: p} }
+
+// maxEventLen is more than the longest event's JSON: dst is grown once.
+const maxEventLen = 256
+
+// appendEvent is params.appendEvent. The events are a job's input: they must
+// stay byte for byte as they are (TestEncoderMatchesV0 keeps the first
+// encoder to compare with).
+func (e *encoder) appendEvent(dst []byte, s int, i int64) ([]byte, string, int64) {
+	p := e.p
+	r := rng{state: mix64(p.shardSeed[s] ^ uint64(i))}
 	start := len(dst)
 
 	// Skewed user of this shard: j = m * x^2.5 favours the first users.
@@ -179,61 +207,152 @@ func (p *params) appendEvent(dst []byte, s int, i int64) ([]byte, string, int64)
 	if j >= m {
 		j = m - 1
 	}
-	user := int(uint64(s) + j*uint64(p.shards))
+	user := uint64(s) + j*uint64(p.shards)
 	ts := p.eventTime(&r, i)
 
 	kind := r.below(100)
-	var typ, page string
-	var cents int64 = -1
+	var look int     // index into looks: event type and page
+	var tail string  // the price, if any, and the closing brace
+	var cents uint64 // of a purchase
 	switch {
 	case kind < 80:
-		typ = PageView
 		if r.below(2) == 0 {
-			page = products[skewed(&r, len(products))].page
+			look = lookPageViewProduct + skewed(&r, len(products))
 		} else {
-			page = otherPages[skewed(&r, len(otherPages))]
+			look = lookPageViewOther + skewed(&r, len(otherPages))
 		}
+		tail = "}"
 	case kind < 95:
-		typ = AddToCart
-		pr := products[skewed(&r, len(products))]
-		page, cents = pr.page, pr.cents
+		k := skewed(&r, len(products))
+		look = lookAddToCart + k
+		tail = productTails[k]
 	default:
-		typ = Purchase
-		page = "/checkout"
-		cents = 999 + int64(r.below(49000))
+		look = lookPurchase
+		cents = 999 + r.below(49000)
 	}
-	ref := referrers[skewed(&r, len(referrers))]
+	ref := skewed(&r, len(referrers))
 
-	dst = append(dst, `{"event_id":"e`...)
-	dst = appendPadded(dst, uint64(s), 4)
-	dst = append(dst, '-')
+	dst = slices.Grow(dst, maxEventLen)
+	n := len(dst)
+	dst = append(dst, `{"event_id":"e0000-`...)
+	put4(dst[n+14:], uint64(s))
 	dst = strconv.AppendInt(dst, i, 10)
-	dst = append(dst, `","user_id":"`...)
-	dst = append(dst, userIDs[user]...)
-	dst = append(dst, `","session_id":"s`...)
-	dst = appendHex(dst, mix64(uint64(p.seed)^mix64(uint64(user)<<32^uint64(floorDiv(ts, sessionLength)))), 12)
-	dst = append(dst, `","event_type":"`...)
-	dst = append(dst, typ...)
-	dst = append(dst, `","page":"`...)
-	dst = append(dst, page...)
-	dst = append(dst, `","referrer":"`...)
-	dst = append(dst, ref...)
-	dst = append(dst, `","ts":"`...)
-	dst = appendRFC3339Millis(dst, ts)
-	dst = append(dst, '"')
-	if cents >= 0 {
+	n = len(dst)
+	dst = append(dst, `","user_id":"u0000","session_id":"s000000000000`...)
+	put4(dst[n+14:], user)
+	putHex12(dst[n+35:], mix64(uint64(p.seed)^mix64(user<<32^uint64(floorDiv(ts, sessionLength)))))
+	dst = append(dst, looks[look*len(referrers)+ref]...)
+	dst = e.appendTime(dst, ts)
+	if tail == "" {
 		dst = append(dst, `,"price":`...)
-		dst = strconv.AppendInt(dst, cents/100, 10)
-		dst = append(dst, '.')
-		dst = appendPadded(dst, uint64(cents%100), 2)
+		dst = strconv.AppendUint(dst, cents/100, 10)
+		n = len(dst)
+		dst = append(dst, ".00}"...)
+		put2(dst[n+1:], cents%100)
+	} else {
+		dst = append(dst, tail...)
 	}
-	dst = append(dst, '}')
 
 	if p.badEvery > 0 && (i+1)%p.badEvery == 0 {
 		// Malformed: the object cut in half.
 		dst = dst[:start+(len(dst)-start)/2]
 	}
 	return dst, userIDs[user], ts
+}
+
+// appendTime appends ts as appendRFC3339Millis does, and the closing quote.
+func (e *encoder) appendTime(dst []byte, ts int64) []byte {
+	if !e.dayOK || ts < e.dayStart || ts-e.dayStart >= 86_400_000 {
+		e.dayStart = floorDiv(ts, 86_400_000) * 86_400_000
+		var buf [40]byte
+		b := appendRFC3339Millis(buf[:0], e.dayStart)
+		// 24 bytes unless the year is outside 0..9999 (time.Format's layout).
+		if e.dayOK = len(b) == 24; !e.dayOK {
+			return append(appendRFC3339Millis(dst, ts), '"')
+		}
+		copy(e.date[:], b)
+	}
+	rem := uint64(ts - e.dayStart)
+	dst = append(dst, e.date[:]...)
+	n := len(dst)
+	dst = append(dst, `00:00:00.000Z"`...)
+	b := dst[n : n+12]
+	put2(b[0:], rem/3_600_000)
+	put2(b[3:], rem/60_000%60)
+	put2(b[6:], rem/1000%60)
+	ms := rem % 1000
+	b[9] = byte('0' + ms/100)
+	put2(b[10:], ms%100)
+	return dst
+}
+
+// Indexes into looks: the page views of each product, of each other page,
+// the add-to-carts of each product, the purchase.
+const (
+	lookPageViewProduct = 0
+	lookPageViewOther   = lookPageViewProduct + len(products)
+	lookAddToCart       = lookPageViewOther + len(otherPages)
+	lookPurchase        = lookAddToCart + len(products)
+	numLooks            = lookPurchase + 1
+)
+
+// looks holds, for each look and referrer, the JSON from the end of the
+// session id to the start of the time: `","event_type":"page_view","page":"/",
+// "referrer":"","ts":"`.
+var looks = func() []string {
+	s := make([]string, 0, numLooks*len(referrers))
+	add := func(typ, page string) {
+		for _, ref := range referrers {
+			s = append(s, `","event_type":"`+typ+`","page":"`+page+`","referrer":"`+ref+`","ts":"`)
+		}
+	}
+	for _, pr := range products {
+		add(PageView, pr.page)
+	}
+	for _, page := range otherPages {
+		add(PageView, page)
+	}
+	for _, pr := range products {
+		add(AddToCart, pr.page)
+	}
+	add(Purchase, "/checkout")
+	return s
+}()
+
+// productTails holds the price and the closing brace of each product's add-to-cart.
+var productTails = func() []string {
+	s := make([]string, len(products))
+	for k, pr := range products {
+		s[k] = `,"price":` + strconv.FormatInt(pr.cents/100, 10) + "." + pad2(int(pr.cents%100)) + "}"
+	}
+	return s
+}()
+
+func pad2(v int) string { return string([]byte{byte('0' + v/10), byte('0' + v%10)}) }
+
+const digits2 = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
+
+// put2 writes v (< 100) as two digits to b.
+func put2(b []byte, v uint64) {
+	b[1], b[0] = digits2[2*v+1], digits2[2*v]
+}
+
+// put4 writes v (< 10000) as four digits to b.
+func put4(b []byte, v uint64) {
+	put2(b[2:], v%100)
+	put2(b, v/100)
+}
+
+// putHex12 writes the low 48 bits of v as 12 hex digits to b.
+func putHex12(b []byte, v uint64) {
+	const hex = "0123456789abcdef"
+	_ = b[11]
+	for k := 11; k >= 0; k-- {
+		b[k] = hex[v&0xf]
+		v >>= 4
+	}
 }
 
 // skewed returns an index in [0, n) that favours small indexes (x^2).
@@ -259,14 +378,6 @@ func appendPadded(dst []byte, v uint64, width int) []byte {
 		v /= 10
 	}
 	return append(dst, buf[n:]...)
-}
-
-func appendHex(dst []byte, v uint64, digits int) []byte {
-	const hex = "0123456789abcdef"
-	for k := digits - 1; k >= 0; k-- {
-		dst = append(dst, hex[(v>>(4*uint(k)))&0xf])
-	}
-	return dst
 }
 
 // appendRFC3339Millis appends ms as "2006-01-02T15:04:05.000Z" without

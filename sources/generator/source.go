@@ -92,6 +92,7 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 		id:    shard.ID,
 		next:  after.N,
 		end:   n,
+		enc:   encoder{p: &s.p},
 		rb:    pipeline.NewRawBuilder(s.cfg.Mem),
 		buf:   make([]byte, 0, 512),
 	}
@@ -108,6 +109,7 @@ type reader struct {
 	id     string
 	next   int64 // index of the next event; its Position.N is next+1
 	end    int64 // number of events of the shard; -1 when unbounded
+	enc    encoder
 	rb     *pipeline.RawBuilder
 	buf    []byte
 	bucket *bucket
@@ -137,10 +139,9 @@ func (r *reader) Read(ctx context.Context) (*pipeline.Batch, error) {
 		}
 		n = int64(k)
 	}
-	p := &r.src.p
 	for range n {
 		var key string
-		r.buf, key, _ = p.appendEvent(r.buf[:0], r.shard, r.next)
+		r.buf, key, _ = r.enc.appendEvent(r.buf[:0], r.shard, r.next)
 		r.next++
 		r.rb.Append(r.buf, key, pipeline.Position{N: r.next}, 0)
 	}
