@@ -23,7 +23,7 @@ import (
 // uninterrupted run, without a duplicate row.
 func TestKillAnywhereGivesTheSameOutput(t *testing.T) {
 	bin := buildBinary(t)
-	input := writeInput(t, 4, 100_000)
+	input := writeInput(t, 4, 200_000)
 	src := "file://" + filepath.Join(input, "*.jsonl")
 
 	want := t.TempDir()
@@ -35,11 +35,8 @@ func TestKillAnywhereGivesTheSameOutput(t *testing.T) {
 
 	got := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	// The fault: a kill at a random moment between 1/20 and 1/3 of what an
-	// uninterrupted run takes, so that several kills land before the input
-	// is done.
 	kills, _ := runKilled(t, func() *exec.Cmd { return exec.Command(bin, shardflowArgs(got, src)...) },
-		func() time.Duration { return full/20 + time.Duration(rng.Int64N(int64(full/3-full/20))) }, 8)
+		newestCheckpoint(t, filepath.Join(got, "ckpt")), checkpointInterval, rng, 8)
 	t.Logf("finished after %d kills (an uninterrupted run took %v)", kills, full)
 	if kills < 3 {
 		t.Fatalf("only %d kills: the test did not test", kills)
@@ -50,8 +47,10 @@ func TestKillAnywhereGivesTheSameOutput(t *testing.T) {
 func shardflowArgs(dir, src string) []string {
 	return []string{"run", "clickstream", "--source", src, "--status", "off",
 		"--out", filepath.Join(dir, "out"), "--checkpoints", filepath.Join(dir, "ckpt"),
-		"--checkpoint-interval", "40ms"}
+		"--checkpoint-interval", checkpointInterval.String()}
 }
+
+const checkpointInterval = 40 * time.Millisecond
 
 func buildBinary(t *testing.T) string {
 	t.Helper()

@@ -1,46 +1,97 @@
 package main
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// runKilled runs the command newCmd makes and SIGKILLs it after killAfter()
-// — the fault, at a random moment the caller picks — then starts it again,
-// maxKills times; the run after that may finish. It fails t when a run exits
-// with an error or none finishes, and returns how many kills landed and what
-// the finishing run printed.
-func runKilled(t *testing.T, newCmd func() *exec.Cmd, killAfter func() time.Duration, maxKills int) (kills int, output string) {
+// runKilled runs the command newCmd makes and SIGKILLs it, maxKills times,
+// then lets the run after that finish. It fails t when a run exits with an
+// error or none finishes, and returns how many kills landed and what the
+// finishing run printed.
+//
+// Each kill is tied to the run's progress, not to the clock, so that a fast
+// machine and a slow one see the same number of kills: most kills wait until
+// the run has completed a checkpoint of its own (progress rose above what it
+// was at the start) and then land at a random moment of the next within, in
+// the middle of reading, firing or committing. Every third kill lands at a
+// random moment of the first within instead, wherever the run is then:
+// starting, recovering, or already at work.
+func runKilled(t *testing.T, newCmd func() *exec.Cmd, progress func() uint64, within time.Duration, rng *rand.Rand, maxKills int) (kills int, output string) {
 	t.Helper()
-	for attempt := 0; attempt < 100; attempt++ {
+	for attempt := 0; ; attempt++ {
 		cmd := newCmd()
 		var log strings.Builder
 		cmd.Stdout, cmd.Stderr = &log, &log
+		base := progress()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		kill := time.NewTimer(killAfter())
-		if kills == maxKills {
-			kill.Stop()
+
+		var kill <-chan time.Time // nil: the run may finish
+		var poll *time.Ticker
+		switch {
+		case kills == maxKills:
+		case kills%3 == 2:
+			kill = time.After(randomWithin(rng, within))
+		default:
+			poll = time.NewTicker(2 * time.Millisecond) // unstopped, it is collected
 		}
-		select {
-		case err := <-exited:
-			kill.Stop()
-			if err != nil {
-				t.Fatalf("run %d failed: %v\n%s", attempt, err, log.String())
+		for done := false; !done; {
+			var tick <-chan time.Time
+			if poll != nil {
+				tick = poll.C
 			}
-			return kills, log.String()
-		case <-kill.C:
-			_ = cmd.Process.Signal(syscall.SIGKILL)
-			<-exited
-			kills++
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Fatalf("run %d failed: %v\n%s", attempt, err, log.String())
+				}
+				return kills, log.String()
+			case <-tick:
+				if progress() > base {
+					poll.Stop()
+					poll = nil
+					kill = time.After(randomWithin(rng, within))
+				}
+			case <-kill:
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				<-exited
+				kills++
+				done = true
+			}
 		}
 	}
-	t.Fatalf("not finished after %d kills", kills)
-	return kills, ""
+}
+
+func randomWithin(rng *rand.Rand, d time.Duration) time.Duration {
+	return time.Duration(rng.Int64N(int64(d)))
+}
+
+// newestCheckpoint returns the id of the newest checkpoint file of any job
+// under the checkpoint directory root, 0 for none. The id is a checkpoint
+// directory's own measure of progress: it only grows.
+func newestCheckpoint(t *testing.T, root string) func() uint64 {
+	return func() uint64 {
+		names, err := filepath.Glob(filepath.Join(root, "*", "chk-*.ckpt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var newest uint64
+		for _, name := range names {
+			var id uint64
+			if _, err := fmt.Sscanf(filepath.Base(name), "chk-%d.ckpt", &id); err == nil {
+				newest = max(newest, id)
+			}
+		}
+		return newest
+	}
 }
