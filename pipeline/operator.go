@@ -44,6 +44,24 @@ type KeyedOperator interface {
 	Restore(state []byte) error
 }
 
+// ShardSnapshotter is implemented by a KeyedOperator whose state is kept per
+// source shard, so that one shard's state can be saved, loaded and moved
+// alone (with the shard's lease, across workers). The runtime prefers it to
+// Snapshot and Restore: the common part goes to the checkpoint's job-level
+// record, each shard's part to that shard's entry.
+type ShardSnapshotter interface {
+	// SnapshotShards returns the operator's state as a part common to every
+	// shard (counters, what has fired) and one self-contained part per shard
+	// that holds state; called where Snapshot would be.
+	SnapshotShards() (common []byte, shards map[string][]byte, err error)
+	// RestoreShards replaces the operator's state with common and the parts
+	// of the given shards, as SnapshotShards returned them. Any subset of the
+	// shards may be given, one alone included; common may also be what
+	// Snapshot returned (a checkpoint written before state was per shard),
+	// with no shards.
+	RestoreShards(common []byte, shards map[string][]byte) error
+}
+
 // Stage is one step of a job as the DSL declares it, before it runs.
 type Stage interface {
 	// Name describes the stage in errors, logs and the job's fingerprint, e.g.
