@@ -14,12 +14,14 @@ import (
 )
 
 // coordinator is the goroutine where a job's shards meet. It starts shard
-// tasks in lineage order, merges their batches into the keyed operator and the
-// sinks, tracks the watermark, and drives checkpoints: it triggers barriers,
-// and once every running shard has delivered its barrier (each task waits
-// after its barrier, so nothing newer is in the operator yet) it snapshots the
-// operator, pre-commits the sinks, releases the tasks, persists the checkpoint
-// and commits the sinks.
+// tasks in lineage order, merges their batches into the keyed operator, hands
+// what comes out to the sink tasks, tracks the watermark, and drives
+// checkpoints: it triggers barriers, and once every running shard has
+// delivered its barrier (each task waits after its barrier, so nothing newer
+// is in the operator yet) it snapshots the operator, queues every sink's
+// pre-commit behind what it was given before, and releases the tasks. When
+// every sink has answered, it persists the checkpoint and queues the commits;
+// the checkpoint is complete once every sink has committed.
 type coordinator struct {
 	j       *Job
 	g       *errgroup.Group
@@ -29,6 +31,10 @@ type coordinator struct {
 	wm      *watermarks
 	nextID  uint64
 	pending *inflight
+
+	sinks   []*sinkTask // the main sink's first, then the sides' by name
+	sides   map[Side]*sinkTask
+	replies chan sinkReply // room for one reply per sink
 
 	lock     StoreLock   // the checkpoint store's lock; nil without a store
 	restored *Checkpoint // the checkpoint the job resumed from; nil when it started fresh
@@ -51,14 +57,28 @@ type shardEntry struct {
 	task  *task // nil when the shard is not being read
 }
 
-// inflight is a checkpoint whose barriers are on their way.
+// inflight is a checkpoint under way.
 type inflight struct {
 	id      uint64
 	started time.Time
+	phase   phase
 	waiting map[string]bool // shards whose barrier has not arrived
 	release chan struct{}
 	final   bool
+
+	cp       *Checkpoint                 // built once the barriers are in
+	owed     int                         // sink replies still owed in this phase
+	counters map[string]map[string]int64 // the sinks' counters at their pre-commit
 }
+
+// phase is where an inflight checkpoint is.
+type phase int
+
+const (
+	phaseBarriers  phase = iota // waiting for the shards' barriers
+	phasePreCommit              // waiting for the sinks' handles
+	phaseCommit                 // persisted; waiting for the sinks' commits
+)
 
 func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 	c := &coordinator{
@@ -68,6 +88,14 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 		bounded: map[string]bool{},
 		wm:      newWatermarks(j.bound),
 		nextID:  1,
+		sides:   map[Side]*sinkTask{},
+	}
+	c.replies = make(chan sinkReply, len(j.allSinks()))
+	c.sinks = []*sinkTask{newSinkTask(j.sink, j.queue, c.replies)}
+	for _, side := range slices.Sorted(maps.Keys(j.sides)) {
+		t := newSinkTask(j.sides[side], j.queue, c.replies)
+		c.sinks = append(c.sinks, t)
+		c.sides[side] = t
 	}
 	if j.store != nil {
 		if c.lock, err = j.store.Acquire(ctx, j.name); err != nil {
@@ -185,12 +213,24 @@ func (c *coordinator) runAll(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	taskCtx, stopTasks := context.WithCancel(gctx)
 	c.g, c.taskCtx = g, taskCtx
+	for _, t := range c.sinks {
+		g.Go(func() error { return t.run(gctx) })
+	}
 	g.Go(func() error {
 		defer stopTasks()
-		return c.loop(gctx)
+		if err := c.loop(gctx); err != nil {
+			return err
+		}
+		for _, t := range c.sinks { // every checkpoint has committed: nothing is owed
+			close(t.in)
+		}
+		return nil
 	})
 	err := g.Wait()
 	c.drainQueue()
+	for _, t := range c.sinks {
+		t.drain()
+	}
 	return err
 }
 
@@ -212,6 +252,8 @@ func (c *coordinator) loop(ctx context.Context) error {
 		select {
 		case el := <-c.in:
 			err = c.handle(ctx, el)
+		case r := <-c.replies:
+			err = c.sinkReplied(ctx, r)
 		case <-checkpoints.C:
 			err = c.startCheckpoint(ctx, false)
 		case <-discovery:
@@ -275,7 +317,7 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 		// A shard that stopped without finishing (the job is shutting down)
 		// keeps its clock: the rows it has not read yet must not become late
 		// because the shards still sending moved the watermark on.
-		if c.pending != nil {
+		if p := c.pending; p != nil && p.phase == phaseBarriers {
 			return c.arrived(ctx, el.Shard)
 		}
 		if c.rediscover {
@@ -289,11 +331,15 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 }
 
 // arrived notes that shard has reached the in-flight checkpoint (its barrier
-// or its end came) and completes the checkpoint when it was the last one.
+// or its end came) and goes on with the checkpoint when it was the last one.
 func (c *coordinator) arrived(ctx context.Context, shard string) error {
-	delete(c.pending.waiting, shard)
-	if len(c.pending.waiting) == 0 {
-		return c.complete(ctx)
+	p := c.pending
+	if p.phase != phaseBarriers {
+		return nil
+	}
+	delete(p.waiting, shard)
+	if len(p.waiting) == 0 {
+		return c.barriersIn(ctx)
 	}
 	return nil
 }
@@ -325,8 +371,8 @@ func (c *coordinator) emit(ctx context.Context, i int, b *Batch) {
 		}
 	default:
 		n := int64(b.Len())
-		if err := c.j.sink.Write(ctx, b); err != nil {
-			c.emitErr = fmt.Errorf("sink %s: %w", c.j.sink.Name(), err)
+		if !c.sinks[0].send(ctx, sinkMsg{op: sinkWrite, batch: b}) {
+			c.emitErr = ctx.Err()
 			return
 		}
 		c.j.updateStats(func(s *Stats) { s.RowsOut += n })
@@ -343,7 +389,7 @@ func (c *coordinator) takeEmitErr() error {
 }
 
 func (c *coordinator) writeSide(ctx context.Context, b *Batch) error {
-	sink, ok := c.j.sides[b.Side]
+	t, ok := c.sides[b.Side]
 	if !ok {
 		defer b.Release()
 		if b.Side == DeadLetterSide {
@@ -352,8 +398,8 @@ func (c *coordinator) writeSide(ctx context.Context, b *Batch) error {
 		return fmt.Errorf("pipeline: job %q: no sink for side %q", c.j.name, b.Side)
 	}
 	n := int64(b.Len())
-	if err := sink.Write(ctx, b); err != nil {
-		return fmt.Errorf("pipeline: job %q: side %s: sink %s: %w", c.j.name, b.Side, sink.Name(), err)
+	if !t.send(ctx, sinkMsg{op: sinkWrite, batch: b}) {
+		return ctx.Err()
 	}
 	if b.Side == DeadLetterSide {
 		c.j.updateStats(func(s *Stats) { s.DeadLetters += n })
@@ -391,16 +437,11 @@ func (c *coordinator) refreshCounters() {
 	}
 }
 
-// reportCounters copies the sinks' counters into the job's stats and hands
-// every component's counters to the metrics hook.
-func (c *coordinator) reportCounters() {
+// reportCounters copies the sinks' counters (as they reported them at a
+// pre-commit) into the job's stats and hands every component's counters to
+// the metrics hook.
+func (c *coordinator) reportCounters(sinks map[string]map[string]int64) {
 	c.refreshCounters()
-	sinks := map[string]map[string]int64{}
-	for _, s := range c.j.allSinks() {
-		if cr, ok := s.(CounterReporter); ok {
-			sinks[s.Name()] = cr.Counters()
-		}
-	}
 	c.j.updateStats(func(s *Stats) { maps.Copy(s.Components, sinks) })
 	st := c.j.Stats()
 	if c.j.keyed != nil {
@@ -576,52 +617,17 @@ func (c *coordinator) startCheckpoint(ctx context.Context, final bool) error {
 	}
 	c.pending = p
 	if len(p.waiting) == 0 {
-		return c.complete(ctx)
+		return c.barriersIn(ctx)
 	}
 	return nil
 }
 
-// complete finishes the in-flight checkpoint: every running shard is waiting
-// at its barrier, so the operator's state is exactly the rows before them.
-func (c *coordinator) complete(ctx context.Context) error {
+// barriersIn goes on with the in-flight checkpoint once every running shard
+// waits at its barrier, so the operator's state is exactly the rows before
+// them: it snapshots the state, queues the sinks' pre-commits and lets the
+// shards read on.
+func (c *coordinator) barriersIn(ctx context.Context) error {
 	p := c.pending
-	saved, err := c.checkpoint(ctx, p)
-	if err != nil {
-		c.j.metrics.Checkpoint(p.id, time.Since(p.started), err)
-		return fmt.Errorf("pipeline: job %q: checkpoint %d: %w", c.j.name, p.id, err)
-	}
-	c.pending = nil
-	if saved {
-		c.j.metrics.Checkpoint(p.id, time.Since(p.started), nil)
-	}
-	c.j.updateStats(func(s *Stats) {
-		if saved {
-			s.Checkpoints++
-			s.LastCheckpoint = p.id
-		}
-		s.Finished = c.draining
-	})
-	c.reportCounters()
-	if saved {
-		st := c.j.Stats()
-		c.j.logger.Debug("checkpoint complete", "job", c.j.name, "id", p.id, "took", time.Since(p.started),
-			"records_in", st.RecordsIn, "rows_out", st.RowsOut, "dead_letters", st.DeadLetters)
-	}
-	switch {
-	case p.final:
-		c.ended = true
-		return nil
-	case c.stopping:
-		return c.startCheckpoint(ctx, true)
-	case c.rediscover:
-		return c.discover(ctx)
-	}
-	return nil
-}
-
-// checkpoint takes checkpoint p; saved is false when a final checkpoint had
-// nothing new to record and was not written.
-func (c *coordinator) checkpoint(ctx context.Context, p *inflight) (saved bool, _ error) {
 	cp := &Checkpoint{
 		ID:          p.id,
 		Job:         c.j.name,
@@ -644,39 +650,118 @@ func (c *coordinator) checkpoint(ctx context.Context, p *inflight) (saved bool, 
 	if c.j.keyed != nil {
 		state, err := c.j.keyed.Snapshot()
 		if err != nil {
-			return false, fmt.Errorf("snapshot %s: %w", c.j.keyedName, err)
+			return c.failed(fmt.Errorf("snapshot %s: %w", c.j.keyedName, err))
 		}
 		cp.Operators[c.j.keyedName] = state
 	}
-	var committers []Sink
-	for _, s := range c.j.allSinks() {
-		if cm, ok := s.(Committer); ok {
-			h, err := cm.PreCommit(ctx, p.id)
-			if err != nil {
-				return false, fmt.Errorf("pre-commit sink %s: %w", s.Name(), err)
-			}
-			cp.Sinks[s.Name()] = h
-			committers = append(committers, s)
+	p.cp, p.phase, p.owed, p.counters = cp, phasePreCommit, len(c.sinks), map[string]map[string]int64{}
+	for _, t := range c.sinks {
+		if !t.send(ctx, sinkMsg{op: sinkPreCommit, id: p.id}) {
+			return ctx.Err()
 		}
 	}
-	close(p.release) // the shards go on reading while the checkpoint is persisted
+	close(p.release) // the shards go on reading while the sinks pre-commit
+	if p.owed == 0 {
+		return c.persist(ctx)
+	}
+	return nil
+}
+
+// sinkReplied takes a sink's answer to the in-flight checkpoint's pre-commit
+// or commit.
+func (c *coordinator) sinkReplied(ctx context.Context, r sinkReply) error {
+	p := c.pending
+	if p == nil || p.id != r.id {
+		return fmt.Errorf("pipeline: job %q: sink %s answered for checkpoint %d, which is not in flight", c.j.name, r.task.sink.Name(), r.id)
+	}
+	if r.op == sinkPreCommit {
+		if r.task.cm != nil {
+			p.cp.Sinks[r.task.sink.Name()] = r.handle
+		}
+		if r.counters != nil {
+			p.counters[r.task.sink.Name()] = r.counters
+		}
+	}
+	if p.owed--; p.owed > 0 {
+		return nil
+	}
+	if p.phase == phasePreCommit {
+		return c.persist(ctx)
+	}
+	return c.complete(ctx, true)
+}
+
+// persist saves the in-flight checkpoint once every sink has pre-committed,
+// and queues the commits. A final checkpoint with nothing new to record is
+// not written.
+func (c *coordinator) persist(ctx context.Context) error {
+	p := c.pending
+	cp := p.cp
 	if p.final && c.nothingNew(cp) {
 		c.j.logger.Info("nothing new since the checkpoint resumed from: no checkpoint written", "job", c.j.name, "checkpoint", c.restored.ID)
 		c.nextID = p.id // the id was not used
-		return false, nil
+		return c.complete(ctx, false)
 	}
 	cp.Created = time.Now().UTC()
 	if c.j.store != nil {
 		if err := c.j.store.Save(ctx, cp); err != nil {
-			return false, fmt.Errorf("save: %w", err)
+			return c.failed(fmt.Errorf("save: %w", err))
 		}
 	}
-	for _, s := range committers {
-		if err := s.(Committer).Commit(ctx, p.id, cp.Sinks[s.Name()]); err != nil {
-			return false, fmt.Errorf("commit sink %s: %w", s.Name(), err)
+	p.phase, p.owed = phaseCommit, 0
+	for _, t := range c.sinks {
+		if t.cm == nil {
+			continue
 		}
+		if !t.send(ctx, sinkMsg{op: sinkCommit, id: p.id, handle: cp.Sinks[t.sink.Name()]}) {
+			return ctx.Err()
+		}
+		p.owed++
 	}
-	return true, nil
+	if p.owed == 0 {
+		return c.complete(ctx, true)
+	}
+	return nil
+}
+
+// failed reports the in-flight checkpoint's failure, which ends the job.
+func (c *coordinator) failed(err error) error {
+	p := c.pending
+	c.j.metrics.Checkpoint(p.id, time.Since(p.started), err)
+	return fmt.Errorf("pipeline: job %q: checkpoint %d: %w", c.j.name, p.id, err)
+}
+
+// complete ends the in-flight checkpoint; saved is false when it had nothing
+// new to record and was not written.
+func (c *coordinator) complete(ctx context.Context, saved bool) error {
+	p := c.pending
+	c.pending = nil
+	if saved {
+		c.j.metrics.Checkpoint(p.id, time.Since(p.started), nil)
+	}
+	c.j.updateStats(func(s *Stats) {
+		if saved {
+			s.Checkpoints++
+			s.LastCheckpoint = p.id
+		}
+		s.Finished = c.draining
+	})
+	c.reportCounters(p.counters)
+	if saved {
+		st := c.j.Stats()
+		c.j.logger.Debug("checkpoint complete", "job", c.j.name, "id", p.id, "took", time.Since(p.started),
+			"records_in", st.RecordsIn, "rows_out", st.RowsOut, "dead_letters", st.DeadLetters)
+	}
+	switch {
+	case p.final:
+		c.ended = true
+		return nil
+	case c.stopping:
+		return c.startCheckpoint(ctx, true)
+	case c.rediscover:
+		return c.discover(ctx)
+	}
+	return c.advanceWatermark(ctx)
 }
 
 // nothingNew reports whether cp, a final checkpoint, would record nothing

@@ -7,7 +7,10 @@ import (
 )
 
 // Sink writes the batches of one output: the job's main output or a side such
-// as the dead letters. A sink is used by one goroutine.
+// as the dead letters. A sink's methods are called by one goroutine at a
+// time: while the job runs, by a goroutine of its own that the job feeds
+// through a bounded queue (WithQueue), with checkpoints in band, so a slow
+// sink holds up the job only once its queue is full, and never the others.
 //
 // A Sink that does not implement Committer writes at least once: what it wrote
 // before a crash may be written again after recovery.
