@@ -57,7 +57,10 @@ type memRun struct {
 // job's, and measures it. dir receives the output.
 func runClickstream(tb testing.TB, mem memory.Allocator, dir string, shards int, events int64) memRun {
 	tb.Helper()
-	src, err := generator.New(generator.Config{Shards: shards, Events: events, Seed: 1, BadEvery: 5000, Mem: mem})
+	src, err := generator.New(generator.Config{
+		Shards: shards, Events: events, Seed: 1, BadEvery: 5000, Mem: mem,
+		BatchSize: benchEnv("SHARDFLOW_BENCH_BATCH", generator.DefaultBatchSize),
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -174,11 +177,14 @@ func peakRSS() uint64 {
 //
 //	go test -run '^$' -bench ClickstreamMemory -benchtime 1x -count 5 ./bench
 //
+// SHARDFLOW_BENCH_EVENTS sets the events per run (default 1,000,000; on
+// 1,000 shards that is one batch per shard), SHARDFLOW_BENCH_BATCH the
+// generator's batch size (default 1,000).
 // SHARDFLOW_BENCH_PEAK_HEAPPROFILE=FILE writes a heap profile near each
 // run's peak (run one sub-benchmark at a time), for
 // go tool pprof -sample_index=inuse_space.
 func BenchmarkClickstreamMemory(b *testing.B) {
-	const events = 1_000_000
+	events := int64(benchEnv("SHARDFLOW_BENCH_EVENTS", 1_000_000))
 	for _, shards := range []int{4, 1000} {
 		for _, a := range allocators {
 			b.Run(fmt.Sprintf("shards=%d/alloc=%s", shards, a.name), func(b *testing.B) {
@@ -198,7 +204,7 @@ func BenchmarkClickstreamMemory(b *testing.B) {
 						hits, misses = hits+st.Hits, misses+st.Misses
 					}
 				}
-				perM := float64(b.N) * events / 1e6
+				perM := float64(b.N) * float64(events) / 1e6
 				b.ReportMetric(float64(sum.allocBytes)/perM/(1<<20), "alloc-MB/1M-rec")
 				b.ReportMetric(float64(sum.gcs)/perM, "GCs/1M-rec")
 				b.ReportMetric(float64(sum.peakHeap)/(1<<20), "peak-heap-MB")
@@ -206,7 +212,7 @@ func BenchmarkClickstreamMemory(b *testing.B) {
 				if sum.peakRSS > 0 {
 					b.ReportMetric(float64(sum.peakRSS)/(1<<20), "peak-RSS-MB")
 				}
-				b.ReportMetric(float64(events*b.N)/sum.cpu.Seconds(), "records/cpu-s")
+				b.ReportMetric(float64(events)*float64(b.N)/sum.cpu.Seconds(), "records/cpu-s")
 				if hits+misses > 0 {
 					b.ReportMetric(100*float64(hits)/float64(hits+misses), "pool-hit-%")
 				}
