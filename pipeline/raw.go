@@ -38,6 +38,8 @@ type RawBuilder struct {
 	last    Position
 	rows    int
 	sizes   rawSizes // of the batch being built
+	prev    rawSizes // of the batch built last, reserved at the next batch's first record
+	prevN   int
 }
 
 // rawSizes is what a batch's variable-length columns hold, so that the next
@@ -59,6 +61,9 @@ func NewRawBuilder(mem memory.Allocator) *RawBuilder {
 
 // Append adds one record. arrivalMillis is 0 when unknown.
 func (r *RawBuilder) Append(data []byte, partitionKey string, pos Position, arrivalMillis int64) {
+	if r.rows == 0 && r.prevN > 0 {
+		r.reserve()
+	}
 	r.data.Append(data)
 	r.key.Append(partitionKey)
 	r.seq.Append(pos.Seq)
@@ -78,19 +83,26 @@ func (r *RawBuilder) Append(data []byte, partitionKey string, pos Position, arri
 func (r *RawBuilder) Len() int { return r.rows }
 
 // NewBatch returns the records appended so far as a batch of shard and resets
-// the builder, reserving for the next batch what this one held (sources read
-// batches of similar size). It returns nil when no record was appended.
+// the builder. The next batch's first record reserves what this one held
+// (sources read batches of similar size), so a builder between batches, such
+// as an idle shard's, holds no buffers. It returns nil when no record was
+// appended.
 func (r *RawBuilder) NewBatch(shard string) *Batch {
 	if r.rows == 0 {
 		return nil
 	}
 	b := &Batch{Rec: r.b.NewRecordBatch(), Shard: shard, First: r.first, Last: r.last}
-	r.b.Reserve(r.rows)
-	r.data.ReserveData(r.sizes.data)
-	r.key.ReserveData(r.sizes.key)
-	r.seq.ReserveData(r.sizes.seq)
+	r.prev, r.prevN = r.sizes, r.rows
 	r.rows, r.first, r.last, r.sizes = 0, Position{}, Position{}, rawSizes{}
 	return b
+}
+
+// reserve makes room for a batch the size of the one built last.
+func (r *RawBuilder) reserve() {
+	r.b.Reserve(r.prevN)
+	r.data.ReserveData(r.prev.data)
+	r.key.ReserveData(r.prev.key)
+	r.seq.ReserveData(r.prev.seq)
 }
 
 // Release frees the builder's buffers.
