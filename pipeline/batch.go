@@ -48,6 +48,11 @@ type Batch struct {
 	MinTime int64
 	MaxTime int64
 	Side    Side
+	// Rows, when not nil, selects the rows of Rec that the batch carries, in
+	// ascending order: a keyed stage that runs in several partitions gets
+	// each batch with the rows of its partition's keys. Other stages see
+	// batches without it.
+	Rows []int32
 }
 
 // Release drops the batch's Arrow reference. It is safe on a nil batch.
@@ -62,6 +67,9 @@ func (b *Batch) Release() {
 func (b *Batch) Len() int {
 	if b == nil || b.Rec == nil {
 		return 0
+	}
+	if b.Rows != nil {
+		return len(b.Rows)
 	}
 	return int(b.Rec.NumRows())
 }

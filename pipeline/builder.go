@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -188,6 +189,7 @@ func (b *Builder) Build(opts ...Option) (*Job, error) {
 		logger:   slog.New(slog.DiscardHandler),
 		metrics:  nopMetrics{},
 		queue:    8,
+		parallel: runtime.GOMAXPROCS(0),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -198,10 +200,7 @@ func (b *Builder) Build(opts ...Option) (*Job, error) {
 	built := false
 	defer func() { // operators made before a later mistake are released
 		if !built {
-			if j.keyed != nil {
-				closeOperators(j.keyed) //nolint:errcheck // the build error is the one to report
-			}
-			closeOperators(j.postOps...) //nolint:errcheck
+			j.closeOperators() //nolint:errcheck // the build error is the one to report
 		}
 	}()
 	fp := sha256.New()
@@ -239,15 +238,9 @@ func (b *Builder) Build(opts ...Option) (*Job, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: job %q: %s: %w", b.name, stage.Name(), err)
 		}
-		op, err := newOp(OperatorEnv{Mem: j.mem, Source: b.src.Name()})
-		if err != nil {
-			return nil, fmt.Errorf("pipeline: job %q: %s: %w", b.name, stage.Name(), err)
+		if err := j.bindKeyed(stage.Name(), schema, b.keys, newOp); err != nil {
+			return nil, err
 		}
-		keyed, ok := op.(KeyedOperator)
-		if !ok {
-			return nil, fmt.Errorf("pipeline: job %q: %s: operator %T is not a KeyedOperator", b.name, stage.Name(), op)
-		}
-		j.keyed, j.keyedName = keyed, stage.Name()
 		fmt.Fprintf(fp, "keyed=%s -> %s\n", stage.Name(), out)
 		schema = out
 	}
@@ -256,12 +249,15 @@ func (b *Builder) Build(opts ...Option) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range post {
-		op, err := p.newOp(OperatorEnv{Mem: j.mem, Source: b.src.Name()})
-		if err != nil {
-			return nil, fmt.Errorf("pipeline: job %q: %s: %w", b.name, p.name, err)
+	j.postOps = make([][]Operator, len(j.keyed))
+	for i := range j.keyed {
+		for _, p := range post {
+			op, err := p.newOp(OperatorEnv{Mem: j.mem, Source: b.src.Name()})
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: job %q: %s: %w", b.name, p.name, err)
+			}
+			j.postOps[i] = append(j.postOps[i], op)
 		}
-		j.postOps = append(j.postOps, op)
 	}
 
 	if err := b.sink.Bind(schema); err != nil {
@@ -319,5 +315,42 @@ func uniqueSinkNames(sinks []Sink) error {
 		}
 		seen[s.Name()] = true
 	}
+	return nil
+}
+
+// bindKeyed makes the instances of the keyed stage: one per partition of the
+// keys when the operator can run partitioned, else one.
+func (j *Job) bindKeyed(name string, in *arrow.Schema, keys []string, newOp func(OperatorEnv) (Operator, error)) error {
+	cols := make([]int, len(keys))
+	for i, k := range keys {
+		idx := in.FieldIndices(k)
+		if len(idx) != 1 {
+			return fmt.Errorf("pipeline: job %q: KeyBy: column %q not in schema (have: %s)", j.name, k, fieldNames(in))
+		}
+		cols[i] = idx[0]
+	}
+	n := j.parallel
+	if len(cols) == 0 || checkPartitionable(in, cols) != nil {
+		n = 1 // one group per window, or keys that KeyHash does not cover
+	}
+	group := &OperatorGroup{}
+	for i := 0; i < n; i++ {
+		op, err := newOp(OperatorEnv{Mem: j.mem, Source: j.src.Name(), Partition: i, Partitions: n, Group: group})
+		if err != nil {
+			return fmt.Errorf("pipeline: job %q: %s: %w", j.name, name, err)
+		}
+		keyed, ok := op.(KeyedOperator)
+		if !ok {
+			closeOperators(op) //nolint:errcheck // the type error is the one to report
+			return fmt.Errorf("pipeline: job %q: %s: operator %T is not a KeyedOperator", j.name, name, op)
+		}
+		if _, ok := op.(PartitionedOperator); !ok && n > 1 {
+			closeOperators(op) //nolint:errcheck // remade as the only instance
+			n, i, group = 1, -1, &OperatorGroup{}
+			continue
+		}
+		j.keyed = append(j.keyed, keyed)
+	}
+	j.keyedName, j.keyCols = name, cols
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -32,7 +33,8 @@ type coordinator struct {
 	nextID  uint64
 	pending *inflight
 
-	sinks   []*sinkTask // the main sink's first, then the sides' by name
+	keyed   []*keyedTask // the keyed stage's instances, by partition
+	sinks   []*sinkTask  // the main sink's first, then the sides' by name
 	sides   map[Side]*sinkTask
 	replies chan sinkReply // room for one reply per sink
 
@@ -48,7 +50,6 @@ type coordinator struct {
 	stopping   bool            // a final checkpoint is wanted
 	draining   bool            // the bounded input has ended
 	ended      bool            // the final checkpoint has completed
-	emitErr    error
 }
 
 type shardEntry struct {
@@ -91,6 +92,9 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 		sides:   map[Side]*sinkTask{},
 	}
 	c.replies = make(chan sinkReply, len(j.allSinks()))
+	for i, op := range j.keyed {
+		c.keyed = append(c.keyed, &keyedTask{index: i, op: op, post: j.postOps[i], in: make(chan keyedMsg, j.queue), out: c})
+	}
 	c.sinks = []*sinkTask{newSinkTask(j.sink, j.queue, c.replies)}
 	for _, side := range slices.Sorted(maps.Keys(j.sides)) {
 		t := newSinkTask(j.sides[side], j.queue, c.replies)
@@ -167,17 +171,64 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 			}
 		}
 	}
-	if j.keyed != nil && opState[j.keyedName] != nil {
-		if err := j.keyed.Restore(opState[j.keyedName]); err != nil {
+	if state := opState[j.keyedName]; len(j.keyed) > 0 && state != nil {
+		if err := c.restoreKeyed(state); err != nil {
 			return nil, fmt.Errorf("pipeline: job %q: restore %s from checkpoint %d: %w", j.name, j.keyedName, rec.ID, err)
 		}
 	}
-	j.logger.Info("job started", "job", j.name, "run", rec.Run, "epoch", rec.Epoch, "resumed_from", rec.ID)
-	if cr, ok := j.keyed.(CounterReporter); ok {
-		at := cr.Counters()
+	j.logger.Info("job started", "job", j.name, "run", rec.Run, "epoch", rec.Epoch, "resumed_from", rec.ID, "partitions", len(j.keyed))
+	for _, t := range c.keyed {
+		t.publishCounters()
+	}
+	if at := c.keyedCounters(); at != nil {
 		j.updateStats(func(s *Stats) { s.CountersAtStart, s.Counters = at, maps.Clone(at) })
 	}
 	return c, nil
+}
+
+// restoreKeyed restores the keyed stage's instances from state, the
+// snapshots of the instances of the run that checkpointed: one each when that
+// run had as many, else all of them into every instance, which keeps its
+// partition's part.
+func (c *coordinator) restoreKeyed(state []byte) error {
+	states, err := decodePartitions(state)
+	if err != nil {
+		return err
+	}
+	if len(states) == len(c.keyed) {
+		for i, t := range c.keyed {
+			if err := t.op.Restore(states[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, t := range c.keyed {
+		po, ok := t.op.(PartitionedOperator)
+		if !ok {
+			return fmt.Errorf("the checkpoint holds %d partitions of its state and %T cannot split them: run the job with parallelism %d", len(states), t.op, len(states))
+		}
+		if err := po.RestorePartitions(states); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyedCounters sums the counters the keyed stage's instances published last;
+// nil when its operator reports none.
+func (c *coordinator) keyedCounters() map[string]int64 {
+	if len(c.keyed) == 0 {
+		return nil
+	}
+	if _, ok := c.keyed[0].op.(CounterReporter); !ok {
+		return nil
+	}
+	sum := map[string]int64{}
+	for _, t := range c.keyed {
+		t.addCounters(sum)
+	}
+	return sum
 }
 
 // NewRunID returns a new run id (Recovery.Run): 12 random hex digits, which
@@ -216,18 +267,35 @@ func (c *coordinator) runAll(ctx context.Context) error {
 	for _, t := range c.sinks {
 		g.Go(func() error { return t.run(gctx) })
 	}
+	var keyed sync.WaitGroup
+	for _, t := range c.keyed {
+		keyed.Add(1)
+		g.Go(func() error {
+			defer keyed.Done()
+			return t.run(gctx)
+		})
+	}
 	g.Go(func() error {
 		defer stopTasks()
 		if err := c.loop(gctx); err != nil {
 			return err
 		}
-		for _, t := range c.sinks { // every checkpoint has committed: nothing is owed
+		// Every checkpoint has committed: nothing is owed. The keyed tasks
+		// write to the sinks, so they stop first.
+		for _, t := range c.keyed {
+			close(t.in)
+		}
+		keyed.Wait()
+		for _, t := range c.sinks {
 			close(t.in)
 		}
 		return nil
 	})
 	err := g.Wait()
 	c.drainQueue()
+	for _, t := range c.keyed {
+		t.drain()
+	}
 	for _, t := range c.sinks {
 		t.drain()
 	}
@@ -280,14 +348,9 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 		if el.Side != MainSide {
 			return c.writeSide(ctx, el)
 		}
-		shard, n, maxTime := el.Shard, el.Len(), el.MaxTime
-		if err := c.process(ctx, el); err != nil {
-			return err
-		}
-		if n > 0 && c.j.timeCol >= 0 {
-			c.wm.observe(shard, maxTime)
-			return c.advanceWatermark(ctx)
-		}
+		return c.process(ctx, el, nil)
+	case keyedBatch:
+		return c.process(ctx, el.b, el.parts)
 	case shardIdle:
 		c.wm.setIdle(el.Shard, el.Idle)
 		return c.advanceWatermark(ctx)
@@ -344,46 +407,43 @@ func (c *coordinator) arrived(ctx context.Context, shard string) error {
 	return nil
 }
 
-// process runs a main-side batch through the keyed operator, the stages after
-// it and into the sink.
-func (c *coordinator) process(ctx context.Context, b *Batch) error {
-	if c.j.keyed == nil {
-		c.emit(ctx, 0, b)
-	} else {
-		if err := c.j.keyed.Process(ctx, b, func(out *Batch) { c.emit(ctx, 0, out) }); err != nil {
-			return fmt.Errorf("pipeline: job %q: %s: %w", c.j.name, c.j.keyedName, err)
-		}
-		c.refreshCounters()
-	}
-	return c.takeEmitErr()
-}
-
-// emit hands b to post-window stage i, or to the sink after the last one.
-func (c *coordinator) emit(ctx context.Context, i int, b *Batch) {
+// process hands a main-side batch to the keyed stage's instances, the rows of
+// each partition (parts, nil for all) to its own, or, in a job without a keyed
+// stage, to the sink; then it moves the watermark.
+func (c *coordinator) process(ctx context.Context, b *Batch, parts [][]int32) error {
+	shard, n, maxTime := b.Shard, b.Len(), b.MaxTime
 	switch {
-	case c.emitErr != nil || b.Len() == 0:
-		b.Release()
-	case b.Side != MainSide:
-		c.emitErr = c.writeSide(ctx, b)
-	case i < len(c.j.postOps):
-		if err := c.j.postOps[i].Process(ctx, b, func(out *Batch) { c.emit(ctx, i+1, out) }); err != nil {
-			c.emitErr = err
+	case len(c.keyed) == 0:
+		if n == 0 {
+			b.Release()
+			break
+		}
+		if !c.sinks[0].send(ctx, sinkMsg{op: sinkWrite, batch: b}) {
+			return ctx.Err()
+		}
+		c.j.updateStats(func(s *Stats) { s.RowsOut += int64(n) })
+	case parts == nil:
+		if !c.keyed[0].send(ctx, keyedMsg{batch: b}) {
+			return ctx.Err()
 		}
 	default:
-		n := int64(b.Len())
-		if !c.sinks[0].send(ctx, sinkMsg{op: sinkWrite, batch: b}) {
-			c.emitErr = ctx.Err()
-			return
+		for i, rows := range parts {
+			if len(rows) == 0 {
+				continue
+			}
+			b.Rec.Retain()
+			pb := b.WithRecord(b.Rec)
+			pb.Rows = rows
+			if !c.keyed[i].send(ctx, keyedMsg{batch: pb}) {
+				b.Release()
+				return ctx.Err()
+			}
 		}
-		c.j.updateStats(func(s *Stats) { s.RowsOut += n })
+		b.Release()
 	}
-}
-
-func (c *coordinator) takeEmitErr() error {
-	err := c.emitErr
-	c.emitErr = nil
-	if err != nil {
-		return fmt.Errorf("pipeline: job %q: %w", c.j.name, err)
+	if n > 0 && c.j.timeCol >= 0 {
+		c.wm.observe(shard, maxTime)
+		return c.advanceWatermark(ctx)
 	}
 	return nil
 }
@@ -415,24 +475,21 @@ func (c *coordinator) advanceWatermark(ctx context.Context) error {
 	return c.fire(ctx, wm)
 }
 
-// fire tells the keyed operator that the watermark has reached wm.
+// fire tells the keyed stage's instances that the watermark has reached wm.
 func (c *coordinator) fire(ctx context.Context, wm int64) error {
 	c.j.metrics.Watermark(wm)
 	c.j.updateStats(func(s *Stats) { s.Watermark = wm })
-	if c.j.keyed == nil {
-		return nil
+	for _, t := range c.keyed {
+		if !t.send(ctx, keyedMsg{wm: wm}) {
+			return ctx.Err()
+		}
 	}
-	if err := c.j.keyed.OnWatermark(ctx, wm, func(out *Batch) { c.emit(ctx, 0, out) }); err != nil {
-		return fmt.Errorf("pipeline: job %q: %s: watermark %d: %w", c.j.name, c.j.keyedName, wm, err)
-	}
-	c.refreshCounters()
-	return c.takeEmitErr()
+	return nil
 }
 
-// refreshCounters copies the keyed operator's counters into the job's stats.
+// refreshCounters copies the keyed stage's counters into the job's stats.
 func (c *coordinator) refreshCounters() {
-	if cr, ok := c.j.keyed.(CounterReporter); ok {
-		counters := cr.Counters()
+	if counters := c.keyedCounters(); counters != nil {
 		c.j.updateStats(func(s *Stats) { maps.Copy(s.Counters, counters) })
 	}
 }
@@ -444,7 +501,7 @@ func (c *coordinator) reportCounters(sinks map[string]map[string]int64) {
 	c.refreshCounters()
 	c.j.updateStats(func(s *Stats) { maps.Copy(s.Components, sinks) })
 	st := c.j.Stats()
-	if c.j.keyed != nil {
+	if len(c.keyed) > 0 {
 		c.j.metrics.Counters(c.j.keyedName, st.Counters)
 	}
 	for _, name := range slices.Sorted(maps.Keys(st.Components)) {
@@ -579,6 +636,9 @@ func (c *coordinator) start(e *shardEntry) error {
 		progress: c.j.progress(e.shard.ID, e.state),
 		metrics:  c.j.metrics,
 	}
+	if len(c.keyed) > 1 {
+		t.part = &partitioner{cols: c.j.keyCols, n: len(c.keyed)}
+	}
 	e.task = t
 	c.j.metrics.ShardRead(e.shard.ID, 0, 0) // its series exist from the start, at zero
 	c.wm.add(e.shard.ID, e.state.MaxEventTime)
@@ -647,8 +707,8 @@ func (c *coordinator) barriersIn(ctx context.Context) error {
 	for id, e := range c.shards {
 		cp.Shards[id] = e.state
 	}
-	if c.j.keyed != nil {
-		state, err := c.j.keyed.Snapshot()
+	if len(c.keyed) > 0 {
+		state, err := c.snapshotKeyed(ctx)
 		if err != nil {
 			return c.failed(fmt.Errorf("snapshot %s: %w", c.j.keyedName, err))
 		}
@@ -665,6 +725,32 @@ func (c *coordinator) barriersIn(ctx context.Context) error {
 		return c.persist(ctx)
 	}
 	return nil
+}
+
+// snapshotKeyed asks every instance of the keyed stage for its snapshot,
+// behind what it was given before, and waits for them. Meanwhile the shards
+// wait at their barriers and the coordinator routes nothing, so nothing an
+// instance emits after its snapshot can reach a sink before the pre-commits.
+func (c *coordinator) snapshotKeyed(ctx context.Context) ([]byte, error) {
+	replies := make(chan keyedSnapshot, len(c.keyed))
+	for _, t := range c.keyed {
+		if !t.send(ctx, keyedMsg{snap: replies}) {
+			return nil, ctx.Err()
+		}
+	}
+	states := make([][]byte, len(c.keyed))
+	for range c.keyed {
+		select {
+		case r := <-replies:
+			if r.err != nil {
+				return nil, r.err
+			}
+			states[r.index] = r.state
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return encodePartitions(states), nil
 }
 
 // sinkReplied takes a sink's answer to the in-flight checkpoint's pre-commit
@@ -791,9 +877,7 @@ func (c *coordinator) drainQueue() {
 	for {
 		select {
 		case el := <-c.in:
-			if b, ok := el.(*Batch); ok {
-				b.Release()
-			}
+			releaseElement(el)
 		default:
 			return
 		}

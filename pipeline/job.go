@@ -25,11 +25,12 @@ type Job struct {
 	fingerprint string
 	src         Source
 	shardOps    []boundStage
-	timeCol     int   // event-time column after the shard stages, -1 without Watermark
-	bound       int64 // bounded out-of-orderness, ms
-	keyed       KeyedOperator
+	timeCol     int             // event-time column after the shard stages, -1 without Watermark
+	bound       int64           // bounded out-of-orderness, ms
+	keyed       []KeyedOperator // the keyed stage's instance of each partition of the keys
 	keyedName   string
-	postOps     []Operator
+	keyCols     []int        // the key columns in the keyed stage's input
+	postOps     [][]Operator // per partition: its instances of the stages after the keyed one
 	outSchema   *arrow.Schema
 	sink        Sink
 	sides       map[Side]Sink
@@ -37,10 +38,11 @@ type Job struct {
 	interval    time.Duration
 	overwrite   bool // WithOverwrite
 
-	mem     memory.Allocator
-	logger  *slog.Logger
-	metrics Metrics
-	queue   int
+	mem      memory.Allocator
+	logger   *slog.Logger
+	metrics  Metrics
+	queue    int
+	parallel int // WithParallelism
 
 	started  atomic.Bool
 	stop     chan struct{} // closed by Shutdown
@@ -169,11 +171,7 @@ func (j *Job) Run(ctx context.Context) (err error) {
 	})
 	defer close(j.done)
 	defer func() {
-		ops := append([]Operator{}, j.postOps...)
-		if j.keyed != nil {
-			ops = append(ops, j.keyed)
-		}
-		if cerr := closeOperators(ops...); cerr != nil {
+		if cerr := j.closeOperators(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("pipeline: job %q: close operators: %w", j.name, cerr))
 		}
 		for _, s := range j.allSinks() {
@@ -202,4 +200,16 @@ func (j *Job) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// closeOperators closes the keyed stage's instances and the stages after it.
+func (j *Job) closeOperators() error {
+	var errs []error
+	for _, op := range j.keyed {
+		errs = append(errs, closeOperators(op))
+	}
+	for _, ops := range j.postOps {
+		errs = append(errs, closeOperators(ops...))
+	}
+	return errors.Join(errs...)
 }

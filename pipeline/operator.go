@@ -85,6 +85,13 @@ type OperatorEnv struct {
 	Source string
 	// Shard is the shard a shard-local instance serves; "" for a keyed operator.
 	Shard string
+	// Partition and Partitions place an instance of a keyed stage among the
+	// instances the job runs side by side (see PartitionedOperator): it gets
+	// the rows whose keys land in partition Partition of Partitions. 0 of 1
+	// for the only instance, and for other stages.
+	Partition, Partitions int
+	// Group is shared by the instances of a keyed stage; nil for other stages.
+	Group *OperatorGroup
 }
 
 // CounterReporter is implemented by operators and sinks that count what the

@@ -35,3 +35,17 @@ func WithQueue(n int) Option {
 // instead of refusing to start. Use it to start a job over from scratch into
 // an output it wrote before.
 func WithOverwrite() Option { return func(j *Job) { j.overwrite = true } }
+
+// WithParallelism sets how many instances of the keyed stage run side by side,
+// each on a goroutine of its own with the rows of its partition of the keys
+// (default: GOMAXPROCS). A keyed operator that cannot run partitioned (see
+// PartitionedOperator), and a window without keys, run as one. The
+// parallelism is not part of the job's shape: a job resumes from a
+// checkpoint written with another.
+func WithParallelism(n int) Option {
+	return func(j *Job) {
+		if n > 0 {
+			j.parallel = n
+		}
+	}
+}

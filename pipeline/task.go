@@ -20,6 +20,13 @@ type trigger struct {
 	stop    bool
 }
 
+// keyedBatch is a main-side batch with its rows split by the partitions of
+// the keyed stage: parts[i] are the rows for instance i.
+type keyedBatch struct {
+	b     *Batch
+	parts [][]int32
+}
+
 // shardIdle tells the coordinator that a shard became idle or active again.
 type shardIdle struct {
 	Shard string
@@ -39,6 +46,7 @@ type task struct {
 	triggers chan trigger
 	progress *shardProgress
 	metrics  Metrics
+	part     *partitioner // splits the main output by the keys' partitions; nil with one
 
 	outs []*Batch // what one pass of the operator chain emitted
 	err  error    // first error of the chain's emit
@@ -233,7 +241,11 @@ func (t *task) process(ctx context.Context, chain func(context.Context, *Batch) 
 				t.state.MaxEventTime = ob.MaxTime
 			}
 		}
-		if !t.send(ctx, ob) {
+		var el any = ob
+		if t.part != nil && ob.Side == MainSide {
+			el = keyedBatch{b: ob, parts: t.part.split(ob.Rec)}
+		}
+		if !t.send(ctx, el) {
 			for _, rest := range t.outs[i+1:] {
 				rest.Release()
 			}
@@ -295,9 +307,7 @@ func (t *task) send(ctx context.Context, el any) bool {
 	case t.out <- el:
 		return true
 	case <-ctx.Done():
-		if b, ok := el.(*Batch); ok {
-			b.Release()
-		}
+		releaseElement(el)
 		return false
 	}
 }
@@ -344,4 +354,14 @@ func rawBytes(b *Batch) int {
 		return len(data.ValueBytes())
 	}
 	return 0
+}
+
+// releaseElement releases the batch an element of the coordinator's queue holds.
+func releaseElement(el any) {
+	switch el := el.(type) {
+	case *Batch:
+		el.Release()
+	case keyedBatch:
+		el.b.Release()
+	}
 }

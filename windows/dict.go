@@ -75,22 +75,21 @@ func (d *dict) internNull() uint32 {
 
 func (d *dict) isNull(id uint32) bool { return int64(id) == d.nullID }
 
-// lookup writes the id of every value of arr to dst[:arr.Len()]. Nulls get the
-// null id when nulls is set; otherwise their ids are left unspecified.
-func (d *dict) lookup(arr arrow.Array, dst []uint32, nulls bool) {
-	n := arr.Len()
-	dst = dst[:n]
+// lookup writes the id of the value at each row i in sel to dst[i]; dst has
+// room for every row of arr. Nulls get the null id when nulls is set;
+// otherwise their ids are left unspecified.
+func (d *dict) lookup(arr arrow.Array, sel []int32, dst []uint32, nulls bool) {
 	hasNulls := arr.NullN() > 0
 	switch a := arr.(type) {
 	case *array.String:
-		for i := range n {
-			if hasNulls && a.IsNull(i) {
+		for _, i := range sel {
+			if hasNulls && a.IsNull(int(i)) {
 				if nulls {
 					dst[i] = d.internNull()
 				}
 				continue
 			}
-			s := a.Value(i)
+			s := a.Value(int(i))
 			id, ok := d.strs[s]
 			if !ok {
 				id = d.internString(s)
@@ -98,45 +97,46 @@ func (d *dict) lookup(arr arrow.Array, dst []uint32, nulls bool) {
 			dst[i] = id
 		}
 	case *array.LargeString:
-		for i := range n {
-			if hasNulls && a.IsNull(i) {
+		for _, i := range sel {
+			if hasNulls && a.IsNull(int(i)) {
 				if nulls {
 					dst[i] = d.internNull()
 				}
 				continue
 			}
-			dst[i] = d.internString(a.Value(i))
+			dst[i] = d.internString(a.Value(int(i)))
 		}
 	case *array.Boolean:
-		for i := range n {
-			if hasNulls && a.IsNull(i) {
+		for _, i := range sel {
+			if hasNulls && a.IsNull(int(i)) {
 				if nulls {
 					dst[i] = d.internNull()
 				}
 				continue
 			}
 			v := int64(0)
-			if a.Value(i) {
+			if a.Value(int(i)) {
 				v = 1
 			}
 			dst[i] = d.internInt(v)
 		}
 	default:
 		byPhys(d.phys, lookupInts[int8], lookupInts[int16], lookupInts[int32], lookupInts[int64],
-			lookupInts[uint8], lookupInts[uint16], lookupInts[uint32], lookupInts[uint64], nil, nil)(d, arr, dst, nulls)
+			lookupInts[uint8], lookupInts[uint16], lookupInts[uint32], lookupInts[uint64], nil, nil)(d, arr, sel, dst, nulls)
 	}
 }
 
-func lookupInts[T intValue](d *dict, arr arrow.Array, dst []uint32, nulls bool) {
+func lookupInts[T intValue](d *dict, arr arrow.Array, sel []int32, dst []uint32, nulls bool) {
 	vals := values[T](arr)
 	hasNulls := arr.NullN() > 0
-	for i, v := range vals {
-		if hasNulls && arr.IsNull(i) {
+	for _, i := range sel {
+		if hasNulls && arr.IsNull(int(i)) {
 			if nulls {
 				dst[i] = d.internNull()
 			}
 			continue
 		}
+		v := vals[i]
 		id, ok := d.ints[int64(v)]
 		if !ok {
 			id = d.internInt(int64(v))
@@ -252,16 +252,16 @@ func (k *keyTable) colID(kid uint32, c int) uint32 {
 	return k.ids[int(kid)*len(k.cols)+c]
 }
 
-// lookup writes the key id of every row of rec to dst.
-func (k *keyTable) lookup(rec arrow.RecordBatch, cols []int, dst []uint32) {
+// lookup writes the key id of each row i in sel to dst[i]; dst has room for
+// every row of rec.
+func (k *keyTable) lookup(rec arrow.RecordBatch, cols []int, sel []int32, dst []uint32) {
 	n := int(rec.NumRows())
-	dst = dst[:n]
 	switch len(k.cols) {
 	case 0:
-		clear(dst)
+		clear(dst[:n])
 		return
 	case 1:
-		k.cols[0].lookup(rec.Column(cols[0]), dst, true)
+		k.cols[0].lookup(rec.Column(cols[0]), sel, dst, true)
 		return
 	}
 	for c, d := range k.cols {
@@ -269,9 +269,9 @@ func (k *keyTable) lookup(rec arrow.RecordBatch, cols []int, dst []uint32) {
 			k.colIDs[c] = make([]uint32, n)
 		}
 		k.colIDs[c] = k.colIDs[c][:n]
-		d.lookup(rec.Column(cols[c]), k.colIDs[c], true)
+		d.lookup(rec.Column(cols[c]), sel, k.colIDs[c], true)
 	}
-	for i := range n {
+	for _, i := range sel {
 		k.buf = k.buf[:0]
 		for c := range k.cols {
 			k.buf = binary.LittleEndian.AppendUint32(k.buf, k.colIDs[c][i])

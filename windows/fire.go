@@ -28,8 +28,16 @@ type part struct {
 // events) and the job resumes from its checkpoint, rows for the windows that
 // fired are late, and rows for later windows are counted as usual.
 func (o *Operator) OnWatermark(_ context.Context, wm int64, emit pipeline.Emit) error {
+	starts, err := o.onWatermark(wm, emit)
+	o.windowsFired += o.firings.fire(wm, starts)
+	return err
+}
+
+// onWatermark fires what wm completes and returns the starts of the windows
+// it fired.
+func (o *Operator) onWatermark(wm int64, emit pipeline.Emit) ([]int64, error) {
 	if wm <= o.wm {
-		return nil
+		return nil, nil
 	}
 	if wm == pipeline.MaxTime {
 		defer func(prev int64) { o.wm = max(prev, o.lastEnd) }(o.wm)
@@ -44,7 +52,7 @@ func (o *Operator) OnWatermark(_ context.Context, wm int64, emit pipeline.Emit) 
 		}
 	}
 	if len(parts) == 0 {
-		return nil
+		return nil, nil
 	}
 	starts := make([]int64, 0, len(parts))
 	for st := range parts {
@@ -58,11 +66,10 @@ func (o *Operator) OnWatermark(_ context.Context, wm int64, emit pipeline.Emit) 
 	for _, st := range starts {
 		ps := parts[st]
 		if err := o.mergeWindow(ps, b); err != nil {
-			return err
+			return nil, err
 		}
 		minT, maxT = min(minT, st), max(maxT, ps[0].ws.end)
 		o.lastEnd = max(o.lastEnd, ps[0].ws.end)
-		o.windowsFired++
 		for _, p := range ps {
 			o.freeWindow(p.sh, p.ws)
 		}
@@ -70,7 +77,7 @@ func (o *Operator) OnWatermark(_ context.Context, wm int64, emit pipeline.Emit) 
 	emit(&pipeline.Batch{Rec: b.NewRecordBatch(), MinTime: minT, MaxTime: maxT})
 	o.dropIdleShards()
 	o.maybeCompact()
-	return nil
+	return starts, nil
 }
 
 // dropIdleShards forgets the shards that have no open window left. Their

@@ -41,6 +41,7 @@ type Operator struct {
 	cacheSlot   []int32
 
 	// Per-batch scratch.
+	all    []int32 // 0, 1, 2, ...: the selection of a whole batch
 	ts     []int64
 	starts []int64
 	kids   []uint32
@@ -64,6 +65,15 @@ type Operator struct {
 	scratch []uint64
 
 	rowsIn, lateRows, nullTimeRows, windowsFired int64
+
+	// The instance's place among those of a job that runs the stage in
+	// several partitions of the keys (part of nparts, 0 of 1 alone), what
+	// they share, the windows it holds open (start -> shards) and its share
+	// of the open windows counter.
+	part, nparts int
+	firings      *firings
+	openStarts   map[int64]int
+	openShare    int64
 }
 
 var (
@@ -100,7 +110,8 @@ func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 	if env.Mem == nil {
 		return nil, errors.New("windows: operator needs an allocator")
 	}
-	o := &Operator{p: p, mem: env.Mem, predOf: make([]int, len(p.aggs))}
+	o := &Operator{p: p, mem: env.Mem, predOf: make([]int, len(p.aggs)),
+		part: env.Partition, nparts: max(env.Partitions, 1), firings: firingsOf(env)}
 	seen := map[string]int{}
 	for i, ap := range p.aggs {
 		o.predOf[i] = -1
@@ -127,6 +138,10 @@ func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 
 // reset drops all state.
 func (o *Operator) reset() {
+	if o.openStarts != nil {
+		o.unregister()
+	}
+	o.openStarts = map[int64]int{}
 	o.keys = newKeyTable(o.p.keyPhys)
 	o.vdicts = make([]*dict, len(o.p.aggs))
 	for i, ap := range o.p.aggs {
@@ -148,18 +163,12 @@ func (o *Operator) reset() {
 
 // Counters implements pipeline.CounterReporter.
 func (o *Operator) Counters() map[string]int64 {
-	open := map[int64]struct{}{}
-	for _, sh := range o.byName {
-		for st := range sh.windows {
-			open[st] = struct{}{}
-		}
-	}
 	return map[string]int64{
 		"rows_in":        o.rowsIn,
 		"late_rows":      o.lateRows,
 		"null_time_rows": o.nullTimeRows,
 		"windows_fired":  o.windowsFired,
-		"open_windows":   int64(len(open)),
+		"open_windows":   o.openShare,
 	}
 }
 
@@ -202,6 +211,7 @@ func (o *Operator) window(sh *shardState, start, end int64) *winState {
 		ws.dsets[i] = d
 	}
 	sh.windows[start] = ws
+	o.opens(start)
 	return ws
 }
 
@@ -242,6 +252,7 @@ func (o *Operator) freeWindow(sh *shardState, ws *winState) {
 	}
 	sh.free = append(sh.free, ws.gslots...)
 	delete(sh.windows, ws.start)
+	o.closes(ws.start)
 	// Recycle the distinct sets: a window's successor needs about as much room.
 	for _, d := range ws.dsets {
 		if d != nil && len(o.setPool) < maxSetPool {
@@ -265,7 +276,11 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 		return fmt.Errorf("windows: %s: batch schema %s differs from the bound schema", o.p.name, s)
 	}
 	n := int(rec.NumRows())
-	o.rowsIn += int64(n)
+	sel := b.Rows
+	if sel == nil {
+		sel = o.allRows(n)
+	}
+	o.rowsIn += int64(len(sel))
 	sh := o.shard(b.Shard)
 	f := o.p.fanout
 
@@ -274,13 +289,13 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 	o.starts = grow(o.starts, n*f)
 	o.p.assigner.Assign(ts, o.starts)
 	o.kids = grow(o.kids, n)
-	o.keys.lookup(rec, o.p.keyCols, o.kids)
+	o.keys.lookup(rec, o.p.keyCols, sel, o.kids)
 	if nk := o.keys.len(); nk > len(o.cacheSerial) {
 		o.cacheSerial = append(o.cacheSerial, make([]uint32, nk-len(o.cacheSerial))...)
 		o.cacheSlot = append(o.cacheSlot, make([]int32, nk-len(o.cacheSlot))...)
 	}
 
-	o.rows, o.slots, o.wins = grow(o.rows, n*f), grow(o.slots, n*f), grow(o.wins, n*f)
+	o.rows, o.slots, o.wins = grow(o.rows, len(sel)*f), grow(o.slots, len(sel)*f), grow(o.wins, len(sel)*f)
 	rows, slots, wins := o.rows, o.slots, o.wins
 	o.bwins = o.bwins[:0]
 	var ws *winState
@@ -289,7 +304,8 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 	nullTime := tcol.NullN() > 0
 	starts, kids, size := o.starts, o.kids, o.p.size
 	cacheSerial, cacheSlot := o.cacheSerial, o.cacheSlot
-	for i := range n {
+	for _, r := range sel {
+		i := int(r)
 		if nullTime && tcol.IsNull(i) {
 			o.nullTimeRows++
 			continue
@@ -362,7 +378,7 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 				}
 			}
 		case kindCountDistinct:
-			o.addDistinct(ai, a, arr, keep, rows, slots, wins)
+			o.addDistinct(ai, a, arr, keep, sel, rows, slots, wins)
 		default:
 			ap.update(a, arr, keep, rows, slots)
 		}
@@ -372,10 +388,10 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 
 // addDistinct folds the values of arr at rows into the distinct sets of
 // aggregate ai.
-func (o *Operator) addDistinct(ai int, a *acc, arr arrow.Array, keep []bool, rows, slots, wins []int32) {
+func (o *Operator) addDistinct(ai int, a *acc, arr arrow.Array, keep []bool, sel, rows, slots, wins []int32) {
 	d := o.vdicts[ai]
 	o.vids = grow(o.vids, arr.Len())
-	d.lookup(arr, o.vids, false)
+	d.lookup(arr, sel, o.vids, false)
 	vids, bwins := o.vids, o.bwins
 	due := denseAt(d.len())
 	var turning uint64 // bit i: window i of the batch has groups due to turn dense
@@ -446,6 +462,14 @@ func (o *Operator) validMask(arr arrow.Array, keep []bool) []bool {
 		out[i] = arr.IsValid(i) && (keep == nil || keep[i])
 	}
 	return out
+}
+
+// allRows returns the rows 0..n-1, the selection of a batch without Rows.
+func (o *Operator) allRows(n int) []int32 {
+	for i := len(o.all); i < n; i++ {
+		o.all = append(o.all, int32(i))
+	}
+	return o.all[:n]
 }
 
 // grow returns s with length n, reusing its array when it is large enough.

@@ -163,15 +163,14 @@ func (o *Operator) Restore(state []byte) error {
 	if name := r.str(); r.err == nil && name != o.p.name {
 		return fmt.Errorf("windows: snapshot of stage %q cannot restore stage %q", name, o.p.name)
 	}
-	t := &Operator{p: o.p, minCompact: o.minCompact}
-	t.reset()
+	o.unregister()
+	t := o.temp(o.firings)
 	if err := t.decode(r); err != nil {
+		t.unregister()
+		o.reregister()
 		return err
 	}
-	o.keys, o.vdicts, o.shards, o.byName = t.keys, t.vdicts, t.shards, t.byName
-	o.wm, o.serial, o.compact = t.wm, t.serial, t.compact
-	o.cacheSerial, o.cacheSlot = nil, nil
-	o.rowsIn, o.lateRows, o.nullTimeRows, o.windowsFired = t.rowsIn, t.lateRows, t.nullTimeRows, t.windowsFired
+	o.adopt(t)
 	return nil
 }
 

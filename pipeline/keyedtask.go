@@ -1,0 +1,151 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// keyedTask runs one instance of the job's keyed stage, and its own instances
+// of the stages after it, on a goroutine of its own. The coordinator feeds it
+// through a bounded queue, in one order that every instance shares: the rows
+// of its partition of each batch, each watermark, each snapshot request. What
+// the instance emits goes straight to the sinks' queues, so a snapshot's reply
+// follows every row emitted before it, and the coordinator queues the sinks'
+// pre-commits only once every instance has replied.
+type keyedTask struct {
+	index int
+	op    KeyedOperator
+	post  []Operator
+	in    chan keyedMsg
+	out   *coordinator // for the sinks and the job's stats
+
+	mu       sync.Mutex
+	counters map[string]int64 // op's counters after the last message
+	err      error            // the first error of an emit
+}
+
+// keyedMsg is one of: a batch to process, a watermark, a snapshot request.
+type keyedMsg struct {
+	batch *Batch
+	wm    int64
+	snap  chan<- keyedSnapshot
+}
+
+type keyedSnapshot struct {
+	index int // the instance's partition
+	state []byte
+	err   error
+}
+
+// send queues m; false when ctx ended first (m's batch is released).
+func (t *keyedTask) send(ctx context.Context, m keyedMsg) bool {
+	select {
+	case t.in <- m:
+		return true
+	case <-ctx.Done():
+		m.batch.Release()
+		return false
+	}
+}
+
+// run serves the queue until it is closed (nil), an operator fails (the
+// error, which ends the job) or ctx ends (nil).
+func (t *keyedTask) run(ctx context.Context) error {
+	for {
+		select {
+		case m, ok := <-t.in:
+			if !ok {
+				return nil
+			}
+			if err := t.serve(ctx, m); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (t *keyedTask) serve(ctx context.Context, m keyedMsg) error {
+	j := t.out.j
+	emit := func(b *Batch) { t.emit(ctx, 0, b) }
+	switch {
+	case m.snap != nil:
+		state, err := t.op.Snapshot()
+		m.snap <- keyedSnapshot{index: t.index, state: state, err: err}
+		return nil
+	case m.batch != nil:
+		if err := t.op.Process(ctx, m.batch, emit); err != nil {
+			return fmt.Errorf("pipeline: job %q: %s: %w", j.name, j.keyedName, err)
+		}
+	default:
+		if err := t.op.OnWatermark(ctx, m.wm, emit); err != nil {
+			return fmt.Errorf("pipeline: job %q: %s: watermark %d: %w", j.name, j.keyedName, m.wm, err)
+		}
+	}
+	t.publishCounters()
+	if t.err != nil {
+		return fmt.Errorf("pipeline: job %q: %w", j.name, t.err)
+	}
+	return nil
+}
+
+// emit hands b to post-window stage i, or to the sink after the last one.
+func (t *keyedTask) emit(ctx context.Context, i int, b *Batch) {
+	c := t.out
+	switch {
+	case t.err != nil || b.Len() == 0:
+		b.Release()
+	case b.Side != MainSide:
+		t.err = c.writeSide(ctx, b)
+	case i < len(t.post):
+		if err := t.post[i].Process(ctx, b, func(out *Batch) { t.emit(ctx, i+1, out) }); err != nil {
+			t.err = err
+		}
+	default:
+		n := int64(b.Len())
+		if !c.sinks[0].send(ctx, sinkMsg{op: sinkWrite, batch: b}) {
+			t.err = ctx.Err()
+			return
+		}
+		c.j.updateStats(func(s *Stats) { s.RowsOut += n })
+	}
+}
+
+// publishCounters keeps a copy of the operator's counters for the
+// coordinator, which sums the instances'.
+func (t *keyedTask) publishCounters() {
+	cr, ok := t.op.(CounterReporter)
+	if !ok {
+		return
+	}
+	c := cr.Counters()
+	t.mu.Lock()
+	t.counters = c
+	t.mu.Unlock()
+}
+
+// addCounters adds the instance's last published counters into sum.
+func (t *keyedTask) addCounters(sum map[string]int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, v := range t.counters {
+		sum[k] += v
+	}
+}
+
+// drain releases the batches still queued once the task has stopped.
+func (t *keyedTask) drain() {
+	for {
+		select {
+		case m, ok := <-t.in:
+			if !ok {
+				return
+			}
+			m.batch.Release()
+		default:
+			return
+		}
+	}
+}

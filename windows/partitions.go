@@ -1,0 +1,263 @@
+package windows
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+var _ pipeline.PartitionedOperator = (*Operator)(nil)
+
+// firings is what the instances of a window stage share when the job runs it
+// in several partitions of the keys (pipeline.OperatorGroup): which windows
+// are open in any of them, and which windows each watermark fired in any, so
+// that windows_fired and open_windows, summed over the instances as the job
+// does, count windows and not instances. Each instance's counters hold its
+// share: the instance that opens a window first counts it open, the one that
+// frees it last counts it closed, and the last to see a watermark counts the
+// windows it fired everywhere.
+type firings struct {
+	n     int // instances
+	mu    sync.Mutex
+	open  map[int64]int           // window start -> instances that hold it open
+	fired map[int64]map[int64]int // watermark -> window starts fired at it (-> 0), and instances that saw it (at key MinTime)
+}
+
+func newFirings(n int) *firings {
+	return &firings{n: max(n, 1), open: map[int64]int{}, fired: map[int64]map[int64]int{}}
+}
+
+// firingsOf returns the firings shared by the instances of env's group.
+func firingsOf(env pipeline.OperatorEnv) *firings {
+	if env.Group == nil || env.Partitions <= 1 {
+		return newFirings(1)
+	}
+	return env.Group.Shared("windows.firings", func() any { return newFirings(env.Partitions) }).(*firings)
+}
+
+// opened notes that an instance opened window start, which it did not hold
+// open; it returns the change to that instance's share of open windows.
+func (f *firings) opened(start int64) int64 {
+	if f.n == 1 {
+		return 1
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.open[start]++
+	if f.open[start] == 1 {
+		return 1
+	}
+	return 0
+}
+
+// closed notes that an instance no longer holds window start open.
+func (f *firings) closed(start int64) int64 {
+	if f.n == 1 {
+		return -1
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.open[start]--
+	if f.open[start] > 0 {
+		return 0
+	}
+	delete(f.open, start)
+	return -1
+}
+
+// fire notes that an instance saw watermark wm, at which it fired the windows
+// starts (distinct); it returns the windows the instance is credited with:
+// the number fired anywhere at wm if it is the last instance to see wm, else
+// 0. Every instance sees every watermark of the job once, in the same order.
+func (f *firings) fire(wm int64, starts []int64) int64 {
+	if f.n == 1 {
+		return int64(len(starts))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e := f.fired[wm]
+	if e == nil {
+		e = map[int64]int{}
+		f.fired[wm] = e
+	}
+	for _, s := range starts {
+		e[s] = 0
+	}
+	e[pipeline.MinTime]++ // window starts are never MinTime: windowEnd would overflow
+	if e[pipeline.MinTime] < f.n {
+		return 0
+	}
+	delete(f.fired, wm)
+	return int64(len(e) - 1)
+}
+
+// opens counts window start open in o when its first shard opens it.
+func (o *Operator) opens(start int64) {
+	o.openStarts[start]++
+	if o.openStarts[start] == 1 {
+		o.openShare += o.firings.opened(start)
+	}
+}
+
+// closes counts window start closed in o when its last shard frees it.
+func (o *Operator) closes(start int64) {
+	o.openStarts[start]--
+	if o.openStarts[start] == 0 {
+		delete(o.openStarts, start)
+		o.openShare += o.firings.closed(start)
+	}
+}
+
+// unregister tells the shared firings that o holds no window open, before
+// its state is replaced; reregister undoes it.
+func (o *Operator) unregister() {
+	for start := range o.openStarts {
+		o.openShare += o.firings.closed(start)
+	}
+}
+
+func (o *Operator) reregister() {
+	for start := range o.openStarts {
+		o.openShare += o.firings.opened(start)
+	}
+}
+
+// adopt replaces o's state with t's, a temporary operator of the same stage
+// and group that restored a snapshot; o has unregistered.
+func (o *Operator) adopt(t *Operator) {
+	o.keys, o.vdicts, o.shards, o.byName = t.keys, t.vdicts, t.shards, t.byName
+	o.wm, o.serial, o.compact = t.wm, t.serial, t.compact
+	o.cacheSerial, o.cacheSlot = nil, nil
+	o.rowsIn, o.lateRows, o.nullTimeRows, o.windowsFired = t.rowsIn, t.lateRows, t.nullTimeRows, t.windowsFired
+	o.openStarts = t.openStarts
+	o.openShare += t.openShare
+}
+
+// temp returns an empty operator of o's stage for restoring into, sharing
+// f's firings.
+func (o *Operator) temp(f *firings) *Operator {
+	t := &Operator{p: o.p, mem: o.mem, minCompact: o.minCompact, firings: f, part: o.part, nparts: o.nparts}
+	t.reset()
+	return t
+}
+
+// RestorePartitions implements pipeline.PartitionedOperator: it restores the
+// part of states, the snapshots of every instance of a run with any number of
+// partitions, whose keys land in o's partition. The counters the snapshots
+// hold go to the instance of partition 0, so that the instances' sum is the
+// run's. On error the state is left as it was.
+func (o *Operator) RestorePartitions(states [][]byte) error {
+	o.unregister()
+	t := o.temp(o.firings)
+	t.wm = pipeline.MinTime
+	for i, st := range states {
+		src := o.temp(newFirings(1))
+		if err := src.Restore(st); err != nil {
+			t.unregister()
+			o.reregister()
+			return fmt.Errorf("partition %d of %d: %w", i, len(states), err)
+		}
+		t.absorb(src)
+		t.wm = max(t.wm, src.wm)
+		t.compact = max(t.compact, src.compact)
+		if o.part == 0 {
+			t.rowsIn += src.rowsIn
+			t.lateRows += src.lateRows
+			t.nullTimeRows += src.nullTimeRows
+			t.windowsFired += src.windowsFired
+		}
+	}
+	o.adopt(t)
+	return nil
+}
+
+// absorb merges the groups of src, another operator of the same stage, whose
+// keys land in o's partition into o's state.
+func (o *Operator) absorb(src *Operator) {
+	own := make([]int8, src.keys.len()) // per src key id: 0 unknown, 1 o's, -1 another partition's
+	owns := func(kid uint32) bool {
+		if own[kid] == 0 {
+			own[kid] = -1
+			if keyHash(src.keys, kid).Partition(o.nparts) == o.part {
+				own[kid] = 1
+			}
+		}
+		return own[kid] > 0
+	}
+	aggs := o.p.aggs
+	for _, ssh := range src.byName {
+		var sh *shardState
+		for _, start := range slices.Sorted(maps.Keys(ssh.windows)) {
+			sws := ssh.windows[start]
+			var ws *winState
+			kids := make([]uint32, len(sws.keys)) // o's key id of each src group
+			slotGroup := map[int32]int{}          // src slot -> src group
+			for g, skid := range sws.keys {
+				if !owns(skid) {
+					continue
+				}
+				if ws == nil {
+					if sh == nil {
+						sh = o.shard(ssh.name)
+					}
+					ws = o.window(sh, sws.start, sws.end)
+				}
+				kid := o.keys.internFrom(src.keys, skid)
+				kids[g] = kid
+				s, ok := ws.slots[kid]
+				if !ok {
+					s = o.newGroup(sh, ws, kid)
+				}
+				ss := sws.gslots[g]
+				slotGroup[ss] = g
+				for a := range aggs {
+					if aggs[a].kind != kindCountDistinct {
+						mergeSlot(&aggs[a], &sh.accs[a], s, &ssh.accs[a], ss)
+					}
+				}
+			}
+			if ws == nil {
+				continue
+			}
+			for a := range aggs {
+				if o.vdicts[a] == nil {
+					continue
+				}
+				ds, da := ws.dsets[a], &sh.accs[a]
+				turning := false
+				sws.dsets[a].each(&ssh.accs[a], sws, func(ss int32, v uint32) {
+					g, ok := slotGroup[ss]
+					if !ok {
+						return
+					}
+					nv := o.vdicts[a].internFrom(src.vdicts[a], v)
+					turning = ds.add(da, ws.slots[kids[g]], nv, denseAt(o.vdicts[a].len())) || turning
+				})
+				if turning {
+					o.scratch = ds.densify(da, ws, o.vdicts[a].len(), o.scratch)
+				}
+			}
+		}
+	}
+}
+
+// keyHash is the pipeline.KeyHash of key id kid, the hash by which the job
+// placed its rows in a partition.
+func keyHash(k *keyTable, kid uint32) pipeline.KeyHash {
+	h := pipeline.NewKeyHash()
+	for c, d := range k.cols {
+		id := k.colID(kid, c)
+		switch {
+		case d.isNull(id):
+			h = h.Null()
+		case d.phys.isString():
+			h = h.String(d.strVals[id])
+		default:
+			h = h.Int(uint64(d.intVals[id]))
+		}
+	}
+	return h
+}

@@ -1,0 +1,243 @@
+package windows
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// partitioned runs the instances of one window stage as a job with n
+// partitions does: every batch's rows split by the hash of their keys, every
+// watermark to every instance.
+type partitioned struct {
+	t    testing.TB
+	mem  memory.Allocator
+	cols []int
+	ops  []*Operator
+}
+
+func newPartitioned(t testing.TB, mem memory.Allocator, spec *Spec, keys []string, n int) *partitioned {
+	t.Helper()
+	st, err := spec.KeyedStage(keys, "ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, newOp, err := st.Bind(testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &partitioned{t: t, mem: mem}
+	for _, k := range keys {
+		p.cols = append(p.cols, testSchema.FieldIndices(k)[0])
+	}
+	group := &pipeline.OperatorGroup{}
+	for i := range n {
+		op, err := newOp(pipeline.OperatorEnv{Mem: mem, Partition: i, Partitions: n, Group: group})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.ops = append(p.ops, op.(*Operator))
+	}
+	return p
+}
+
+// run feeds steps and returns, per watermark step, the rows every instance
+// emitted, sorted.
+func (p *partitioned) run(steps []step) [][]string {
+	p.t.Helper()
+	ctx := context.Background()
+	var out [][]string
+	for _, s := range steps {
+		if s.wm == nil {
+			b := buildBatch(p.t, p.mem, s.shard, s.rows)
+			h := make([]pipeline.KeyHash, b.Len())
+			pipeline.HashKeys(b.Rec, p.cols, h)
+			for i, op := range p.ops {
+				var rows []int32
+				for r, x := range h {
+					if x.Partition(len(p.ops)) == i {
+						rows = append(rows, int32(r))
+					}
+				}
+				if len(rows) == 0 {
+					continue
+				}
+				b.Rec.Retain()
+				pb := b.WithRecord(b.Rec)
+				pb.Rows = rows
+				if err := op.Process(ctx, pb, nil); err != nil {
+					p.t.Fatal(err)
+				}
+			}
+			b.Release()
+			continue
+		}
+		var rows []string
+		for _, op := range p.ops {
+			err := op.OnWatermark(ctx, *s.wm, func(b *pipeline.Batch) {
+				rows = append(rows, recordRows(b.Rec)...)
+				b.Release()
+			})
+			if err != nil {
+				p.t.Fatal(err)
+			}
+		}
+		slices.Sort(rows)
+		out = append(out, rows)
+	}
+	return out
+}
+
+// counters sums the instances' counters, as the job does.
+func (p *partitioned) counters() map[string]int64 {
+	sum := map[string]int64{}
+	for _, op := range p.ops {
+		for k, v := range op.Counters() {
+			sum[k] += v
+		}
+	}
+	return sum
+}
+
+func (p *partitioned) snapshots() [][]byte {
+	p.t.Helper()
+	var states [][]byte
+	for _, op := range p.ops {
+		st, err := op.Snapshot()
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		states = append(states, st)
+	}
+	return states
+}
+
+func sortedFired(fs []fired) [][]string {
+	out := make([][]string, len(fs))
+	for i, f := range fs {
+		out[i] = slices.Sorted(slices.Values(f.rows))
+	}
+	return out
+}
+
+// Run in partitions of the keys, restored at a random step into another
+// number of partitions, a window stage emits the rows of one instance, and
+// the instances' counters sum to one instance's.
+func TestPartitionsEqualOneInstance(t *testing.T) {
+	tests := []struct {
+		name     string
+		assigner Assigner
+		keys     []string
+	}{
+		{"tumbling by page", Tumbling(10 * time.Second), []string{"page"}},
+		{"sliding by page", Sliding(9*time.Second, 3*time.Second), []string{"page"}},
+		{"multi-key", Tumbling(5 * time.Second), []string{"page", "qty", "flag"}},
+		{"integer key", Tumbling(5 * time.Second), []string{"uid"}},
+		{"dense distinct", Tumbling(30 * time.Second), []string{"flag"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for seed := range uint64(4) {
+				rng := rand.New(rand.NewPCG(seed, 7))
+				steps := randomSteps(rng, 60, 1_700_000_000_000)
+				cut := rng.IntN(len(steps))
+				from, to := []int{2, 3, 4, 1}[seed], []int{3, 1, 2, 4}[seed]
+				spec := Aggregate(tt.assigner, refAggs()...)
+				mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+
+				one := newTestOp(t, mem, spec, tt.keys)
+				want := sortedFired(runSteps(t, mem, one, steps))
+				wantC := one.Counters()
+
+				a := newPartitioned(t, mem, spec, tt.keys, from)
+				got := a.run(steps[:cut])
+				states := a.snapshots()
+				b := newPartitioned(t, mem, spec, tt.keys, to)
+				for _, op := range b.ops {
+					if err := op.RestorePartitions(states); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got = append(got, b.run(steps[cut:])...)
+				for i := range want {
+					if !slices.Equal(got[i], want[i]) {
+						t.Fatalf("seed %d, %d partitions restored into %d at step %d: watermark step %d:\n got %q\nwant %q", seed, from, to, cut, i, got[i], want[i])
+					}
+				}
+				if c := b.counters(); !equalCounters(c, wantC) {
+					t.Errorf("seed %d: counters %v, want %v", seed, c, wantC)
+				}
+				mem.AssertSize(t, 0)
+			}
+		})
+	}
+}
+
+func equalCounters(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// The partition of a key the window stage restores is the one the job
+// routed its rows to, for every key type and nulls.
+func TestKeyHashIsThePipelines(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	steps := randomSteps(rng, 10, 1_700_000_000_000)
+	mem := memory.NewGoAllocator()
+	keys := []string{"page", "uid", "qty", "big", "flag"}
+	var cols []int
+	for _, k := range keys {
+		cols = append(cols, testSchema.FieldIndices(k)[0])
+	}
+	kt := newKeyTable(bindPhys(t, keys))
+	checked := 0
+	for _, s := range steps {
+		if s.wm != nil {
+			continue
+		}
+		b := buildBatch(t, mem, s.shard, s.rows)
+		n := b.Len()
+		h := make([]pipeline.KeyHash, n)
+		pipeline.HashKeys(b.Rec, cols, h)
+		kids := make([]uint32, n)
+		all := make([]int32, n)
+		for i := range all {
+			all[i] = int32(i)
+		}
+		kt.lookup(b.Rec, cols, all, kids)
+		for i := range n {
+			if got := keyHash(kt, kids[i]); got != h[i] {
+				t.Fatalf("row %d: key hash %x, the pipeline's %x", i, got, h[i])
+			}
+			checked++
+		}
+		b.Release()
+	}
+	if checked == 0 {
+		t.Fatal("no row checked")
+	}
+}
+
+// bindPhys returns the physical types of the key columns as a stage keyed by
+// them binds them.
+func bindPhys(t *testing.T, keys []string) []physType {
+	t.Helper()
+	op := newTestOp(t, memory.NewGoAllocator(), Aggregate(Tumbling(time.Second), Count("n")), keys)
+	var phys []physType
+	for _, d := range op.keys.cols {
+		phys = append(phys, d.phys)
+	}
+	return phys
+}
