@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,9 @@ import (
 // TestKillAnywhereGivesTheSameOutput SIGKILLs the shardflow binary at random
 // moments of a file-source run and restarts it until it finishes. The Parquet
 // table (read back by DuckDB) and the dead letters must equal those of an
-// uninterrupted run, without a duplicate row.
+// uninterrupted run, without a duplicate row. The uninterrupted run has one
+// window instance; each restart has from 1 to 4, so that a checkpoint is
+// resumed with another parallelism than the run that wrote it.
 func TestKillAnywhereGivesTheSameOutput(t *testing.T) {
 	bin := buildBinary(t)
 	input := writeInput(t, 4, 200_000)
@@ -28,14 +31,18 @@ func TestKillAnywhereGivesTheSameOutput(t *testing.T) {
 
 	want := t.TempDir()
 	start := time.Now()
-	if out, err := exec.Command(bin, shardflowArgs(want, src)...).CombinedOutput(); err != nil {
+	if out, err := exec.Command(bin, append(shardflowArgs(want, src), "--parallelism", "1")...).CombinedOutput(); err != nil {
 		t.Fatalf("uninterrupted run: %v\n%s", err, out)
 	}
 	full := time.Since(start)
 
 	got := t.TempDir()
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	kills, _ := runKilled(t, func() *exec.Cmd { return exec.Command(bin, shardflowArgs(got, src)...) },
+	seed := uint64(time.Now().UnixNano())
+	rng, prng := rand.New(rand.NewPCG(seed, 7)), rand.New(rand.NewPCG(seed, 8))
+	parallelism := func() string { return strconv.Itoa(1 + prng.IntN(4)) }
+	kills, _ := runKilled(t, func() *exec.Cmd {
+		return exec.Command(bin, append(shardflowArgs(got, src), "--parallelism", parallelism())...)
+	},
 		newestCheckpoint(t, filepath.Join(got, "ckpt")), checkpointInterval, rng, 8)
 	t.Logf("finished after %d kills (an uninterrupted run took %v)", kills, full)
 	if kills < 3 {

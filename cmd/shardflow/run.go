@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -41,6 +42,7 @@ type runFlags struct {
 	start       string // kinesis: where a shard without a checkpoint starts
 	metricsAddr string
 	overwrite   bool
+	parallelism int
 	follow      bool // file: keep reading the files as they grow, and new files
 }
 
@@ -80,6 +82,7 @@ func addJobFlags(cmd *cobra.Command, f *runFlags, data, source, sourceUsage stri
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug | info | warn | error")
 	fl.StringVar(&f.status, "status", "auto", "live status line: auto (on a terminal) | on | off")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464); empty: off")
+	fl.IntVar(&f.parallelism, "parallelism", runtime.GOMAXPROCS(0), "instances of the window stage side by side, each with its partition of the keys (a checkpoint resumes with any)")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace output of this job that its checkpoints do not account for (another run's, a lost checkpoint's) instead of refusing to start")
 }
 
@@ -111,6 +114,9 @@ func (f runFlags) validate(cmd *cobra.Command) error {
 	add(err)
 	if f.interval <= 0 {
 		add(fmt.Errorf("--checkpoint-interval %v: want > 0", f.interval))
+	}
+	if f.parallelism <= 0 {
+		add(fmt.Errorf("--parallelism %d: want > 0", f.parallelism))
 	}
 	add(localDir("out", f.out))
 	add(localDir("checkpoints", f.checkpoints))
@@ -193,7 +199,7 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 
 	ctx, abort := context.WithCancel(ctx)
 	defer abort()
-	var opts []pipeline.Option
+	opts := []pipeline.Option{pipeline.WithParallelism(f.parallelism)}
 	if f.overwrite {
 		opts = append(opts, pipeline.WithOverwrite())
 	}
