@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -170,22 +170,26 @@ const maxPooledStaging = 8 << 20
 // the operators of one bound JSON stage. An operator holds one only while
 // Process decodes a batch, so a job keeps about as many decoders as shards
 // decode at once, not one per shard: with 1,000 shards the per-shard staging
-// was the largest live cost of the job.
+// was the largest live cost of the job. Unlike a sync.Pool, the free list
+// survives collections, which would otherwise make the staging again after
+// each one.
 type decoderPool struct {
 	schema *arrow.Schema
 	fields []jsonField
-	pool   sync.Pool    // of *scanner, each with its own decoder
-	made   atomic.Int64 // decoders made, for tests
+	free   chan *scanner // decoders between batches, each with its own decoder
+	made   atomic.Int64  // decoders made, for tests
 }
 
 func newDecoderPool(schema *arrow.Schema, fields []jsonField) *decoderPool {
-	return &decoderPool{schema: schema, fields: fields}
+	return &decoderPool{schema: schema, fields: fields, free: make(chan *scanner, 2*runtime.GOMAXPROCS(0))}
 }
 
 // get returns a scanner and its decoder, reserved for a batch of rows records.
 func (p *decoderPool) get(rows int) *scanner {
-	s, _ := p.pool.Get().(*scanner)
-	if s == nil {
+	var s *scanner
+	select {
+	case s = <-p.free:
+	default:
 		s = &scanner{d: newDecoder(p.schema, p.fields)}
 		p.made.Add(1)
 	}
@@ -193,12 +197,16 @@ func (p *decoderPool) get(rows int) *scanner {
 	return s
 }
 
-// put returns s to the pool unless its staging outgrew maxPooledStaging.
+// put returns s to the free list unless the list is full or s's staging
+// outgrew maxPooledStaging; either way the garbage collector takes it.
 func (p *decoderPool) put(s *scanner) {
 	if s.d.staging()+cap(s.scratch) > maxPooledStaging {
 		return
 	}
-	p.pool.Put(s)
+	select {
+	case p.free <- s:
+	default:
+	}
 }
 
 // JSONOperator is an instance of the JSON stage for one shard.
