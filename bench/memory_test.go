@@ -34,7 +34,7 @@ var allocators = []struct {
 }{
 	{"default", func(testing.TB) (memory.Allocator, *arrowpool.Pool) { return memory.DefaultAllocator, nil }},
 	{"arrowpool", func(tb testing.TB) (memory.Allocator, *arrowpool.Pool) {
-		p, err := arrowpool.New(arrowpool.Config{})
+		p, err := arrowpool.New(arrowpool.Config{MaxRetained: int64(benchEnv("SHARDFLOW_BENCH_POOL_RETAINED_MB", 0)) << 20})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -137,15 +137,23 @@ func samplePeaks(stop <-chan struct{}, out chan<- [2]uint64) {
 }
 
 // writeHeapProfile writes the heap profile (the live objects as of the
-// latest collection) to path, for SHARDFLOW_BENCH_PEAK_HEAPPROFILE: the
-// last one written is the nearest to the peak.
+// latest collection) to path, and the goroutines (stacks with counts: where
+// the shard tasks wait holding their batches) to path + ".goroutines", for
+// SHARDFLOW_BENCH_PEAK_HEAPPROFILE: the last ones written are the nearest to
+// the peak.
 func writeHeapProfile(path string) {
-	f, err := os.Create(path)
-	if err != nil {
-		return
+	for name, file := range map[string]string{"heap": path, "goroutine": path + ".goroutines"} {
+		f, err := os.Create(file)
+		if err != nil {
+			return
+		}
+		debug := 0
+		if name == "goroutine" {
+			debug = 1
+		}
+		_ = pprof.Lookup(name).WriteTo(f, debug)
+		f.Close()
 	}
-	defer f.Close()
-	_ = pprof.Lookup("heap").WriteTo(f, 0)
 }
 
 // resetPeakRSS clears the kernel's high-water mark of the process's
@@ -179,7 +187,8 @@ func peakRSS() uint64 {
 //
 // SHARDFLOW_BENCH_EVENTS sets the events per run (default 1,000,000; on
 // 1,000 shards that is one batch per shard), SHARDFLOW_BENCH_BATCH the
-// generator's batch size (default 1,000).
+// generator's batch size (default 1,000), SHARDFLOW_BENCH_POOL_RETAINED_MB
+// the pool's MaxRetained (default arrowpool.DefaultMaxRetained).
 // SHARDFLOW_BENCH_PEAK_HEAPPROFILE=FILE writes a heap profile near each
 // run's peak (run one sub-benchmark at a time), for
 // go tool pprof -sample_index=inuse_space.

@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/shardflow/shardflow/pipeline"
 )
 
 // file://GLOB?follow=1 makes an unbounded file source; a '?' of the glob
@@ -39,5 +43,40 @@ func TestOpenFileSourceFollow(t *testing.T) {
 		case tc.err == "" && src.Bounded() != tc.bounded:
 			t.Errorf("%s: Bounded() = %v, want %v", tc.spec, src.Bounded(), tc.bounded)
 		}
+	}
+}
+
+// SourceOptions.Mem allocates the batches of the generator and of the file
+// source alike (Kinesis takes it the same way, in its Config).
+func TestOpenSourceMem(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.jsonl"), []byte("{\"a\":1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range []string{"generator", "file://" + dir + "/*.jsonl"} {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		ctx := context.Background()
+		src, err := OpenSource(ctx, spec, SourceOptions{Mem: mem, Generator: DefaultGenerator()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shards, err := src.Shards(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := src.OpenShard(ctx, shards[0], pipeline.Position{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := r.Read(ctx)
+		if err != nil || b.Len() == 0 {
+			t.Fatalf("%s: read %d records, %v", spec, b.Len(), err)
+		}
+		if mem.CurrentAlloc() == 0 {
+			t.Errorf("%s: the batch of %d records is not from SourceOptions.Mem", spec, b.Len())
+		}
+		b.Release()
+		r.Close()
+		mem.AssertSize(t, 0)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/shardflow/shardflow/pipeline"
 	"github.com/shardflow/shardflow/sources/file"
 	"github.com/shardflow/shardflow/sources/generator"
@@ -22,6 +24,11 @@ type SourceOptions struct {
 	Kinesis kinesis.Config
 	// Follow makes a "file://" source follow its files, as ?follow=1 does.
 	Follow bool
+	// Mem, when set, allocates the Arrow batches of whichever source
+	// OpenSource makes, in place of Generator.Mem and Kinesis.Mem; nil
+	// leaves each source its own (default memory.DefaultAllocator). The
+	// shardflow command passes the arrowpool.Pool it also gives the job.
+	Mem memory.Allocator
 }
 
 // DefaultGenerator is the generator of the embedded default run: a million
@@ -49,6 +56,9 @@ func OpenSource(ctx context.Context, spec string, opts SourceOptions) (pipeline.
 		return nil, err
 	}
 	_, rest, _ := strings.Cut(spec, "://")
+	if opts.Mem != nil {
+		opts.Generator.Mem, opts.Kinesis.Mem = opts.Mem, opts.Mem
+	}
 	switch kind {
 	case SourceKinesis:
 		return openKinesis(ctx, spec, rest, opts.Kinesis)
@@ -58,6 +68,9 @@ func OpenSource(ctx context.Context, spec string, opts SourceOptions) (pipeline.
 			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)
 		}
 		cfg.Follow = cfg.Follow || opts.Follow
+		if opts.Mem != nil {
+			cfg.Mem = opts.Mem
+		}
 		src, err := file.New(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("jobs: source %q: %w", spec, err)

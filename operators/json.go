@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -136,11 +138,12 @@ func (s *jsonStage) Bind(in *arrow.Schema) (*arrow.Schema, func(pipeline.Operato
 		return nil, nil, err
 	}
 	schema := outputSchema(s.schema, fields)
+	decoders := newDecoderPool(schema, fields) // shared by the shards' operators
 	newOp := func(env pipeline.OperatorEnv) (pipeline.Operator, error) {
 		if env.Mem == nil {
 			return nil, errors.New("operators: json: OperatorEnv.Mem is nil")
 		}
-		return newJSONOperator(env, schema, fields, rc), nil
+		return newJSONOperator(env, schema, decoders, rc), nil
 	}
 	return schema, newOp, nil
 }
@@ -158,14 +161,61 @@ func outputSchema(declared *arrow.Schema, fields []jsonField) *arrow.Schema {
 	return arrow.NewSchema(out, &md)
 }
 
+// maxPooledStaging bounds the staging bytes of a decoder that goes back to
+// its pool: a decoder grown by an outsized batch is left to the garbage
+// collector instead of being kept for the next batches.
+const maxPooledStaging = 8 << 20
+
+// decoderPool lends decoders (a scanner and the column staging it fills) to
+// the operators of one bound JSON stage. An operator holds one only while
+// Process decodes a batch, so a job keeps about as many decoders as shards
+// decode at once, not one per shard: with 1,000 shards the per-shard staging
+// was the largest live cost of the job. Unlike a sync.Pool, the free list
+// survives collections, which would otherwise make the staging again after
+// each one.
+type decoderPool struct {
+	schema *arrow.Schema
+	fields []jsonField
+	free   chan *scanner // decoders between batches, each with its own decoder
+	made   atomic.Int64  // decoders made, for tests
+}
+
+func newDecoderPool(schema *arrow.Schema, fields []jsonField) *decoderPool {
+	return &decoderPool{schema: schema, fields: fields, free: make(chan *scanner, 2*runtime.GOMAXPROCS(0))}
+}
+
+// get returns a scanner and its decoder, reserved for a batch of rows records.
+func (p *decoderPool) get(rows int) *scanner {
+	var s *scanner
+	select {
+	case s = <-p.free:
+	default:
+		s = &scanner{d: newDecoder(p.schema, p.fields)}
+		p.made.Add(1)
+	}
+	s.d.reserve(rows)
+	return s
+}
+
+// put returns s to the free list unless the list is full or s's staging
+// outgrew maxPooledStaging; either way the garbage collector takes it.
+func (p *decoderPool) put(s *scanner) {
+	if s.d.staging()+cap(s.scratch) > maxPooledStaging {
+		return
+	}
+	select {
+	case p.free <- s:
+	default:
+	}
+}
+
 // JSONOperator is an instance of the JSON stage for one shard.
 type JSONOperator struct {
 	env         pipeline.OperatorEnv
 	raw         rawColumns
-	dec         *decoder
-	scan        scanner
+	decoders    *decoderPool
 	schema      *arrow.Schema
-	dead        *pipeline.DeadLetterBuilder
+	dead        *pipeline.DeadLetterBuilder // made at the first dead letter
 	recordsIn   int64
 	deadLetters int64
 }
@@ -175,16 +225,8 @@ var (
 	_ pipeline.CounterReporter = (*JSONOperator)(nil)
 )
 
-func newJSONOperator(env pipeline.OperatorEnv, schema *arrow.Schema, fields []jsonField, rc rawColumns) *JSONOperator {
-	o := &JSONOperator{
-		env:    env,
-		raw:    rc,
-		dec:    newDecoder(schema, fields),
-		schema: schema,
-		dead:   pipeline.NewDeadLetterBuilder(env.Mem, env.Source),
-	}
-	o.scan.d = o.dec
-	return o
+func newJSONOperator(env pipeline.OperatorEnv, schema *arrow.Schema, decoders *decoderPool, rc rawColumns) *JSONOperator {
+	return &JSONOperator{env: env, raw: rc, decoders: decoders, schema: schema}
 }
 
 // binaryColumn is what the decoder needs of the data column.
@@ -209,7 +251,7 @@ func (o *JSONOperator) Process(ctx context.Context, b *pipeline.Batch, emit pipe
 		return fmt.Errorf("operators: json: shard %s: batch is not of the schema the stage was bound to", b.Shard)
 	}
 	rows := int(rec.NumRows())
-	o.dec.reserve(rows)
+	scan := o.decoders.get(rows)
 	// ValueBytes starts at the first record's bytes, ValueOffsets are
 	// absolute: they differ when rec is a slice.
 	offsets, bytes := data.ValueOffsets(), data.ValueBytes()
@@ -221,23 +263,33 @@ func (o *JSONOperator) Process(ctx context.Context, b *pipeline.Batch, emit pipe
 		if data.IsNull(i) {
 			err = errNullRecord
 		} else {
-			err = o.scan.decode(payload)
+			err = scan.decode(payload)
 		}
 		if err != nil {
+			if o.dead == nil {
+				o.dead = pipeline.NewDeadLetterBuilder(o.env.Mem, o.env.Source)
+			}
 			o.dead.Append(b.Shard, pipeline.Position{Seq: seqs.Value(i), N: ns.Value(i)}, err, payload)
 			continue
 		}
-		o.dec.commit()
+		scan.d.commit()
 		good++
 	}
 	o.recordsIn += int64(rows)
 	o.deadLetters += int64(rows - good)
 
+	var out arrow.RecordBatch
 	if good > 0 {
-		emit(&pipeline.Batch{Rec: o.dec.build(o.env.Mem, o.schema), Shard: b.Shard, First: b.First, Last: b.Last})
+		out = scan.d.build(o.env.Mem, o.schema)
 	}
-	if dl := o.dead.NewBatch(b.Shard); dl != nil {
-		emit(dl)
+	o.decoders.put(scan) // before emit, which may wait on the next hop
+	if out != nil {
+		emit(&pipeline.Batch{Rec: out, Shard: b.Shard, First: b.First, Last: b.Last})
+	}
+	if o.dead != nil {
+		if dl := o.dead.NewBatch(b.Shard); dl != nil {
+			emit(dl)
+		}
 	}
 	return nil
 }
@@ -252,6 +304,8 @@ func (o *JSONOperator) Counters() map[string]int64 {
 // Close releases the dead-letter builder. The runtime need not call it: after
 // Process returns the operator holds no Arrow memory.
 func (o *JSONOperator) Close() error {
-	o.dead.Release()
+	if o.dead != nil {
+		o.dead.Release()
+	}
 	return nil
 }

@@ -1,8 +1,10 @@
 package operators
 
 import (
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -303,5 +305,67 @@ func TestStageNames(t *testing.T) {
 		if got := tc.stage.Name(); got != tc.want {
 			t.Errorf("Name() = %s\n          want %s", got, tc.want)
 		}
+	}
+}
+
+// TestJSONShardsShareDecoders runs the operators of many shards of one bound
+// stage, concurrently (at most four decoding at once, as on a small
+// machine), and wants each shard's rows decoded as on its own and far fewer
+// decoders (column staging) made than there are shards: a shard holds a
+// decoder only while it decodes a batch.
+func TestJSONShardsShareDecoders(t *testing.T) {
+	const shards, batches, rows = 64, 3, 50
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	_, newShardOp, err := JSON(clickSchema, JSONOptions{Required: []string{"ts"}}).Bind(pipeline.RawSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := clickEvents(shards * batches * rows)
+	// want: each batch decoded by an operator of its own stage binding.
+	want := make([][]string, shards*batches)
+	for i := range want {
+		_, op := newOp(t, mem, JSON(clickSchema, JSONOptions{Required: []string{"ts"}}), pipeline.RawSchema)
+		main, _ := collect(t, op, rawBatch(mem, "s", events[i*rows:(i+1)*rows]))
+		for _, b := range main {
+			want[i] = append(want[i], rowStrings(b.Rec)...)
+		}
+		releaseAll(main)
+	}
+
+	got := make([][]string, shards*batches)
+	running := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for s := range shards {
+		op, err := newShardOp(pipeline.OperatorEnv{Mem: mem, Source: "test", Shard: fmt.Sprint("shard-", s)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			for k := range batches {
+				i := s*batches + k
+				running <- struct{}{}
+				err := op.Process(t.Context(), rawBatch(mem, "s", events[i*rows:(i+1)*rows]), func(b *pipeline.Batch) {
+					got[i] = append(got[i], rowStrings(b.Rec)...)
+					b.Release()
+				})
+				<-running
+				if err != nil {
+					t.Errorf("shard %d: %v", s, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range want {
+		if len(want[i]) != rows || !slices.Equal(got[i], want[i]) {
+			t.Fatalf("batch %d: got %d rows, want %d; first got %q, want %q", i, len(got[i]), len(want[i]), got[i][:min(1, len(got[i]))], want[i][:1])
+		}
+	}
+	// About one decoder per goroutine decoding at once (more where the free
+	// list is shorter), never one per shard.
+	sample, _ := newShardOp(pipeline.OperatorEnv{Mem: mem, Source: "test", Shard: "x"})
+	if made := sample.(*JSONOperator).decoders.made.Load(); made >= shards/2 {
+		t.Errorf("%d decoders made for %d shards", made, shards)
 	}
 }

@@ -105,6 +105,16 @@ func (d *decoder) reserve(rows int) {
 	}
 }
 
+// staging is the bytes the decoder's columns hold between batches.
+func (d *decoder) staging() int {
+	n := 0
+	for i := range d.cols {
+		c := &d.cols[i]
+		n += cap(c.valid) + 8*cap(c.i64) + 8*cap(c.f64) + cap(c.bits) + 4*cap(c.offs) + cap(c.data)
+	}
+	return n
+}
+
 // build returns the records committed since reserve as a batch of schema.
 func (d *decoder) build(mem memory.Allocator, schema *arrow.Schema) arrow.RecordBatch {
 	arrs := make([]arrow.Array, len(d.cols))

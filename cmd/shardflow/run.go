@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/shardflow/shardflow/internal/arrowpool"
 	"github.com/shardflow/shardflow/jobs"
 	"github.com/shardflow/shardflow/metrics"
 	"github.com/shardflow/shardflow/pipeline"
@@ -189,6 +190,9 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
+// runJob runs the job called name. The source's batches and the job's come
+// from srcOpts.Mem, a fresh arrowpool.Pool when it is nil (tests pass
+// another allocator to compare).
 func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOptions, stdout, stderr io.Writer) error {
 	def, err := jobs.Lookup(name)
 	if err != nil {
@@ -199,7 +203,16 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 
 	ctx, abort := context.WithCancel(ctx)
 	defer abort()
-	opts := []pipeline.Option{pipeline.WithParallelism(f.parallelism)}
+	// One pool for the run: the source's batches and the job's recycle
+	// each other's buffers instead of leaving each one to the collector.
+	if srcOpts.Mem == nil {
+		pool, err := arrowpool.New(arrowpool.Config{})
+		if err != nil {
+			return err
+		}
+		srcOpts.Mem = pool
+	}
+	opts := []pipeline.Option{pipeline.WithAllocator(srcOpts.Mem), pipeline.WithParallelism(f.parallelism)}
 	if f.overwrite {
 		opts = append(opts, pipeline.WithOverwrite())
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -75,7 +76,8 @@ func (a *Aggregator) Size() int {
 	return Overhead + a.keyBytes + len(a.recs) + len(a.keys[0])
 }
 
-// Add appends a user record (data is copied). When the record does not fit
+// Add appends a user record (its data is copied, and its partition key when
+// the aggregate does not hold that key yet). When the record does not fit
 // into the open aggregate, Add first closes that aggregate and returns it,
 // and the record starts the next one; otherwise it returns nil. A record
 // that does not fit even alone returns ErrRecordTooLarge and leaves the
@@ -90,6 +92,7 @@ func (a *Aggregator) Add(partitionKey string, data []byte) (*Aggregate, error) {
 	}
 	idx, ok := a.keyIndex[partitionKey]
 	if !ok {
+		partitionKey = strings.Clone(partitionKey) // kept until Flush; the caller may reuse its bytes
 		idx = uint64(len(a.keys))
 		a.keyIndex[partitionKey] = idx
 		a.keys = append(a.keys, partitionKey)

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -101,7 +102,10 @@ func NewProducer(cfg ProducerConfig, opts ...ProducerOption) (*Producer, error) 
 	return p, nil
 }
 
-// Put buffers one record (data is copied) and sends the calls that are full.
+// Put buffers one record (its partition key and data are copied: a caller
+// may pass bytes it reuses, such as an unsafe string into an Arrow buffer
+// that goes back to its allocator once the batch is released) and sends the
+// calls that are full.
 // It returns an error for an invalid partition key or a record above the
 // stream's limit (the record is not buffered), and the errors of the calls
 // it sent (see Flush).
@@ -117,7 +121,8 @@ func (p *Producer) Put(ctx context.Context, partitionKey string, data []byte) er
 			return err
 		}
 	} else {
-		p.enqueue(&entry{key: partitionKey, data: append([]byte(nil), data...), order: partitionKey, records: 1})
+		key := strings.Clone(partitionKey)
+		p.enqueue(&entry{key: key, data: append([]byte(nil), data...), order: key, records: 1})
 	}
 	if p.oldest.IsZero() {
 		p.oldest = p.now()
@@ -195,7 +200,7 @@ func (p *Producer) addAggregated(ctx context.Context, key string, data []byte) e
 		// too big to aggregate but within the record limit: put it plain,
 		// after what its shard has buffered
 		p.enqueueAggregate(agg.Flush(), shard)
-		p.enqueue(&entry{key: key, data: append([]byte(nil), data...), order: shard, shard: shard, records: 1})
+		p.enqueue(&entry{key: strings.Clone(key), data: append([]byte(nil), data...), order: shard, shard: shard, records: 1})
 	case err != nil:
 		return fmt.Errorf("kinesis: %w", err)
 	default:

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -399,5 +400,54 @@ func TestShardMapLookup(t *testing.T) {
 		if !ok || got != f.shardOf(key) {
 			t.Fatalf("lookup(%q) = %q, %v; want %q", key, got, ok, f.shardOf(key))
 		}
+	}
+}
+
+// TestProducerCopiesKeys puts records whose partition keys share the bytes
+// of one buffer, as the Sink's keys share an Arrow buffer, overwrites the
+// buffer after each Put (a pooled buffer reused once its batch is released)
+// and wants every record to reach Kinesis under the key it was put with,
+// aggregated or not, also when a first Flush gives up and a second one sends
+// what stayed buffered.
+func TestProducerCopiesKeys(t *testing.T) {
+	for _, aggregate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("aggregate=%v", aggregate), func(t *testing.T) {
+			f := newFake(2, 4)
+			f.failKeys = map[string]bool{"bad-0": true}
+			p, _ := newTestProducer(t, f, ProducerConfig{Aggregate: aggregate, MaxAttempts: 2})
+			ctx := context.Background()
+			buf := make([]byte, 5)
+			var want []userRecord
+			for i := range 20 {
+				copy(buf, fmt.Sprintf("key-%d", i%10))
+				if i == 0 && !aggregate {
+					copy(buf, "bad-0")
+				}
+				key := unsafe.String(&buf[0], len(buf))
+				data := fmt.Sprintf("%s/%d", key, i)
+				if err := p.Put(ctx, key, []byte(data)); err != nil {
+					t.Fatal(err)
+				}
+				if key != "bad-0" {
+					want = append(want, userRecord{key: strings.Clone(key), data: data})
+				}
+				copy(buf, "XXXXX")
+			}
+			err := p.Flush(ctx)
+			var re *RecordError
+			if !aggregate && (!errors.As(err, &re) || re.PartitionKey != "bad-0") {
+				t.Fatalf("first Flush = %v, want a RecordError for key bad-0", err)
+			}
+			if err := p.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := f.readBack(t)
+			checkRecords(t, want, got, true, nil)
+			for _, r := range got {
+				if !strings.HasPrefix(r.data, r.key+"/") {
+					t.Fatalf("record %q arrived under key %q", r.data, r.key)
+				}
+			}
+		})
 	}
 }
