@@ -187,8 +187,16 @@ func (o *Operator) absorb(src *Operator) {
 		}
 		return own[kid] > 0
 	}
-	aggs := o.p.aggs
 	for _, ssh := range src.byName {
+		o.absorbShard(src, ssh, owns)
+	}
+}
+
+// absorbShard merges the groups of ssh, a shard of src, whose keys owns
+// accepts into o's state.
+func (o *Operator) absorbShard(src *Operator, ssh *shardState, owns func(kid uint32) bool) {
+	aggs := o.p.aggs
+	{
 		var sh *shardState
 		for _, start := range slices.Sorted(maps.Keys(ssh.windows)) {
 			sws := ssh.windows[start]
@@ -260,4 +268,63 @@ func keyHash(k *keyTable, kid uint32) pipeline.KeyHash {
 		}
 	}
 	return h
+}
+
+var _ pipeline.ShardSnapshotter = (*Operator)(nil)
+
+// SnapshotShards implements pipeline.ShardSnapshotter: common holds what is
+// the instance's own (its watermark and counters), and each shard's part is a
+// snapshot of an operator that holds that shard's windows alone, with the
+// keys and values they use, so that it restores without the others.
+func (o *Operator) SnapshotShards() (common []byte, shards map[string][]byte, err error) {
+	c := o.temp(newFirings(1))
+	c.wm, c.compact = o.wm, o.compact
+	c.rowsIn, c.lateRows, c.nullTimeRows, c.windowsFired = o.rowsIn, o.lateRows, o.nullTimeRows, o.windowsFired
+	if common, err = c.Snapshot(); err != nil {
+		return nil, nil, err
+	}
+	all := func(uint32) bool { return true }
+	shards = make(map[string][]byte, len(o.byName))
+	for _, sh := range o.byName {
+		t := o.temp(newFirings(1))
+		t.wm, t.compact = o.wm, o.compact
+		t.absorbShard(o, sh, all)
+		if shards[sh.name], err = t.Snapshot(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return common, shards, nil
+}
+
+// RestoreShards implements pipeline.ShardSnapshotter: it restores common and
+// the given shards' parts, keeping the keys of o's partition. common may be a
+// whole snapshot (Snapshot's), whose shards are restored too. On error the
+// state is left as it was.
+func (o *Operator) RestoreShards(common []byte, shards map[string][]byte) error {
+	o.unregister()
+	fail := func(t *Operator, err error) error {
+		t.unregister()
+		o.reregister()
+		return err
+	}
+	t := o.temp(o.firings)
+	c := o.temp(newFirings(1))
+	if err := c.Restore(common); err != nil {
+		return fail(t, fmt.Errorf("common state: %w", err))
+	}
+	t.absorb(c)
+	t.wm, t.compact = c.wm, c.compact
+	t.rowsIn, t.lateRows, t.nullTimeRows, t.windowsFired = c.rowsIn, c.lateRows, c.nullTimeRows, c.windowsFired
+	for _, name := range slices.Sorted(maps.Keys(shards)) {
+		src := o.temp(newFirings(1))
+		if err := src.Restore(shards[name]); err != nil {
+			return fail(t, fmt.Errorf("shard %s: %w", name, err))
+		}
+		if len(src.byName) > 1 || len(src.byName) == 1 && src.byName[0].name != name {
+			return fail(t, fmt.Errorf("shard %s: %w: the part holds other shards", name, ErrCorruptSnapshot))
+		}
+		t.absorb(src)
+	}
+	o.adopt(t)
+	return nil
 }
