@@ -8,17 +8,30 @@ import (
 	"time"
 
 	"github.com/shardflow/shardflow/jobs"
+	"github.com/shardflow/shardflow/pipeline"
 	"github.com/shardflow/shardflow/sources/generator"
 )
 
 // BenchmarkClickstreamJob runs the whole clickstream job (generator, JSON
 // decoding, 1-minute windows with exact distinct users, Parquet and dead
 // letters, local checkpoints) on 1 and on 4 shards side by side, and reports
-// records/s and records per CPU-second.
+// records/s and records per CPU-second. On 4 shards it runs the window stage
+// as one instance and as GOMAXPROCS instances (the default), so that with
+// -cpu 1,2 one run shows what the second core and the partitions each bring.
 func BenchmarkClickstreamJob(b *testing.B) {
 	const events = 1_000_000
-	for _, shards := range []int{1, 4} {
-		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) {
+	cases := []struct{ shards, parallelism int }{{1, 0}, {4, 1}, {4, 0}}
+	for _, c := range cases {
+		name := fmt.Sprintf("shards=%d", c.shards)
+		if c.parallelism > 0 {
+			name += fmt.Sprintf("/parallelism=%d", c.parallelism)
+		}
+		shards := c.shards
+		var opts []pipeline.Option
+		if c.parallelism > 0 {
+			opts = append(opts, pipeline.WithParallelism(c.parallelism))
+		}
+		b.Run(name, func(b *testing.B) {
 			var cpu time.Duration
 			for range b.N {
 				dir := b.TempDir()
@@ -26,7 +39,7 @@ func BenchmarkClickstreamJob(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				job, err := jobs.Clickstream.Build(jobs.Env{Source: src, OutDir: dir + "/out", CheckpointDir: dir + "/ckpt", CheckpointInterval: 10 * time.Second})
+				job, err := jobs.Clickstream.Build(jobs.Env{Source: src, OutDir: dir + "/out", CheckpointDir: dir + "/ckpt", CheckpointInterval: 10 * time.Second, Options: opts})
 				if err != nil {
 					b.Fatal(err)
 				}
