@@ -88,9 +88,11 @@ func recordBytes(rec arrow.RecordBatch) int64 {
 // writer, on the rows of a windowed aggregation (page_stats) and on dead
 // letters. MB/s is the Arrow input; out_MB/s the Parquet bytes written.
 //
-// Encoders: pqarrow writes straight from the Arrow buffers (dictionary on,
-// the default, or off); pqgo is parquet-go column by column with one boxed
-// parquet.Value per cell, pqgo-rows the same through parquet.Row values, and
+// Encoders: pqarrow writes straight from the Arrow buffers, with its default
+// dictionary encoding or without it (pqarrow-nodict, the sink's encoder);
+// pqgo is the sink's former encoder, parquet-go column by column with one
+// boxed parquet.Value per cell, pqgo-rows the same through parquet.Row
+// values, and
 // pqgo-generic parquet-go's GenericWriter on a Go struct per row, which
 // writes column buffers without boxing but needs a struct type known at
 // compile time (page_stats only).
@@ -114,8 +116,8 @@ func BenchmarkParquetWrite(b *testing.B) {
 		{"pqgo", DefaultRowGroupRows},
 		{"pqgo-rows", DefaultRowGroupRows},
 		{"pqgo-generic", DefaultRowGroupRows},
-		{"pqgo", 64 << 10},
-		{"pqgo", 1 << 20},
+		{"pqarrow-nodict", 64 << 10},
+		{"pqarrow-nodict", 1 << 20},
 	}
 	for _, tb := range tables {
 		for _, mode := range modes {
@@ -149,12 +151,17 @@ func BenchmarkParquetWrite(b *testing.B) {
 					b.Fatal(err)
 				}
 				switch mode.encoder {
-				case "pqgo-rows":
-					s.enc.(*pqgoEncoding).rowWise = true
+				case "pqgo", "pqgo-rows":
+					pg, err := newPQGoEncoding(tb.schema, &pq.Zstd, mode.rowGroup)
+					if err != nil {
+						b.Fatal(err)
+					}
+					pg.rowWise = mode.encoder == "pqgo-rows"
+					s.enc = pg
 				case "pqgo-generic":
 					s.enc = &genericEncoding{rows: mode.rowGroup}
-				case "pqarrow", "pqarrow-nodict":
-					if s.enc, err = newArrowEncoding(tb.schema, s.cfg, mode.encoder == "pqarrow"); err != nil {
+				case "pqarrow":
+					if s.enc, err = newArrowEncoding(tb.schema, s.cfg, true); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -5,116 +5,14 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	pqa "github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	pq "github.com/parquet-go/parquet-go"
 
 	"github.com/shardflow/shardflow/pipeline"
 )
-
-// arrowEncoding writes with arrow-go's pqarrow, column by column straight
-// from the Arrow buffers, for BenchmarkParquetWrite: the same Parquet schema,
-// codec, row groups, created_by, statistics, page index and V2 data pages as
-// the sink's parquet-go encoding (TestArrowEncodingWritesTheSinkFiles);
-// dictionary encoding is pqarrow's default (on) or off.
-type arrowEncoding struct {
-	schema   *arrow.Schema
-	required []int // the fields that must not hold nulls
-	props    *pqa.WriterProperties
-	aprops   pqarrow.ArrowWriterProperties
-}
-
-func newArrowEncoding(schema *arrow.Schema, c Config, dict bool) (*arrowEncoding, error) {
-	c = c.withDefaults()
-	codec, err := arrowCodec(c.Compression)
-	if err != nil {
-		return nil, err
-	}
-	e := &arrowEncoding{schema: schema}
-	for i, f := range schema.Fields() {
-		if !f.Nullable {
-			e.required = append(e.required, i)
-		}
-	}
-	e.props = pqa.NewWriterProperties(
-		pqa.WithCompression(codec),
-		pqa.WithMaxRowGroupLength(int64(c.RowGroupRows)),
-		pqa.WithDictionaryDefault(dict),
-		pqa.WithDataPageVersion(pqa.DataPageV2),
-		pqa.WithPageIndexEnabled(true),
-		pqa.WithCreatedBy("shardflow version (build )"),
-	)
-	e.aprops = pqarrow.NewArrowWriterProperties()
-	// Fail at Bind, not at the first file.
-	if _, err := pqarrow.ToParquet(schema, e.props, e.aprops); err != nil {
-		return nil, fmt.Errorf("parquet: schema: %w", err)
-	}
-	return e, nil
-}
-
-func (e *arrowEncoding) newEncoder(w io.Writer) (encoder, error) {
-	fw, err := pqarrow.NewFileWriter(e.schema, w, e.props, e.aprops)
-	if err != nil {
-		return nil, err
-	}
-	return &arrowEncoder{e: e, fw: fw}, nil
-}
-
-type arrowEncoder struct {
-	e     *arrowEncoding
-	fw    *pqarrow.FileWriter
-	ended bool // the open row group is full; the next write starts another
-}
-
-func (a *arrowEncoder) write(rec arrow.RecordBatch, lo, hi int) error {
-	for _, i := range a.e.required {
-		if rec.Column(i).NullN() > 0 {
-			return fmt.Errorf("parquet: column %q: null in a non-nullable field", a.e.schema.Field(i).Name)
-		}
-	}
-	if a.ended {
-		if err := a.fw.NewBufferedRowGroupChecked(); err != nil {
-			return err
-		}
-		a.ended = false
-	}
-	if lo != 0 || hi != int(rec.NumRows()) {
-		rec = rec.NewSlice(int64(lo), int64(hi))
-		defer rec.Release()
-	}
-	return a.fw.WriteBuffered(rec)
-}
-
-// endRowGroup defers the cut to the next write, so that a file never ends
-// with an empty row group.
-func (a *arrowEncoder) endRowGroup() error {
-	a.ended = true
-	return nil
-}
-
-func (a *arrowEncoder) close() error { return a.fw.Close() }
-
-func arrowCodec(name string) (compress.Compression, error) {
-	switch strings.ToLower(name) {
-	case "", "zstd":
-		return compress.Codecs.Zstd, nil
-	case "snappy":
-		return compress.Codecs.Snappy, nil
-	case "gzip":
-		return compress.Codecs.Gzip, nil
-	case "lz4", "lz4_raw":
-		return compress.Codecs.Lz4Raw, nil
-	case "none", "uncompressed":
-		return compress.Codecs.Uncompressed, nil
-	}
-	return 0, fmt.Errorf("parquet: unknown Compression %q", name)
-}
 
 // TestArrowEncodingWritesTheSinkFiles checks that the benchmark compares like
 // with like: pqarrow's files have the sink's Parquet schema (column order,

@@ -11,7 +11,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/parquet-go/parquet-go/compress"
 
 	"github.com/shardflow/shardflow/pipeline"
 	"github.com/shardflow/shardflow/sinks/staging"
@@ -33,10 +32,9 @@ const hourMillis = int64(time.Hour / time.Millisecond)
 type Sink struct {
 	staging.Committer // Commit, Recover; PreCommit and Close after the writers'
 
-	cfg   Config
-	fs    staging.FS
-	codec compress.Codec
-	area  *staging.Area
+	cfg  Config
+	fs   staging.FS
+	area *staging.Area
 
 	schema   *arrow.Schema
 	enc      encoding
@@ -73,14 +71,11 @@ func New(cfg Config, opts ...Option) (*Sink, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	c, err := codec(cfg.Compression)
-	if err != nil {
-		return nil, err
-	}
-	s := &Sink{cfg: cfg, codec: c, fs: staging.OS(), parts: make(map[int64]*partition)}
+	s := &Sink{cfg: cfg, fs: staging.OS(), parts: make(map[int64]*partition)}
 	for _, o := range opts {
 		o(s)
 	}
+	var err error
 	if s.area, err = staging.NewArea(filepath.Join(cfg.Dir, cfg.Table), "parquet", s.fs); err != nil {
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
@@ -102,7 +97,7 @@ func (s *Sink) Bind(schema *arrow.Schema) error {
 	if !ok {
 		return fmt.Errorf("parquet: partition column %q is %s, want a timestamp", s.cfg.PartitionBy, schema.Field(idx[0]).Type)
 	}
-	enc, err := newPQGoEncoding(schema, s.codec, s.cfg.RowGroupRows)
+	enc, err := newArrowEncoding(schema, s.cfg, false)
 	if err != nil {
 		return err
 	}
