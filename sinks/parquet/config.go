@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	pq "github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress"
 )
 
 // Defaults of Config.
@@ -79,24 +76,8 @@ func (c Config) Validate() error {
 	if c.MaxOpenPartitions < 0 {
 		errs = append(errs, fmt.Errorf("parquet: MaxOpenPartitions %d is negative", c.MaxOpenPartitions))
 	}
-	if _, err := codec(c.Compression); err != nil {
+	if _, err := arrowCodec(c.Compression); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-func codec(name string) (compress.Codec, error) {
-	switch strings.ToLower(name) {
-	case "", "zstd":
-		return &pq.Zstd, nil
-	case "snappy":
-		return &pq.Snappy, nil
-	case "gzip":
-		return &pq.Gzip, nil
-	case "lz4", "lz4_raw":
-		return &pq.Lz4Raw, nil
-	case "none", "uncompressed":
-		return &pq.Uncompressed, nil
-	}
-	return nil, fmt.Errorf("parquet: unknown Compression %q (want zstd, snappy, gzip, lz4 or none)", name)
 }

@@ -11,8 +11,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	pq "github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress"
 
 	"github.com/shardflow/shardflow/pipeline"
 	"github.com/shardflow/shardflow/sinks/staging"
@@ -34,25 +32,18 @@ const hourMillis = int64(time.Hour / time.Millisecond)
 type Sink struct {
 	staging.Committer // Commit, Recover; PreCommit and Close after the writers'
 
-	cfg   Config
-	fs    staging.FS
-	codec compress.Codec
-	area  *staging.Area
+	cfg  Config
+	fs   staging.FS
+	area *staging.Area
 
 	schema   *arrow.Schema
-	cols     []column
-	wcfg     *pq.WriterConfig
+	enc      encoding
 	partCol  int
 	partUnit arrow.TimeUnit
 
 	parts map[int64]*partition // by hours since the epoch
 	nopen int                  // partitions with an open writer
 	tick  uint64               // counts writes, for least recently used
-	vals  []pq.Value
-	rows  []pq.Row
-	// rowWise writes through parquet.Row values instead of column by column
-	// (kept for the benchmark that compares the two).
-	rowWise bool
 
 	rowsWritten int64
 }
@@ -62,7 +53,7 @@ type Sink struct {
 // the hour's next rows go to a new file, number seq+1.
 type partition struct {
 	file     *staging.Staged
-	w        *pq.Writer
+	w        encoder
 	seq      int    // the file's sequence number within the hour
 	buffered int    // rows in the open row group
 	used     uint64 // Sink.tick when last written
@@ -80,14 +71,11 @@ func New(cfg Config, opts ...Option) (*Sink, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	c, err := codec(cfg.Compression)
-	if err != nil {
-		return nil, err
-	}
-	s := &Sink{cfg: cfg, codec: c, fs: staging.OS(), parts: make(map[int64]*partition)}
+	s := &Sink{cfg: cfg, fs: staging.OS(), parts: make(map[int64]*partition)}
 	for _, o := range opts {
 		o(s)
 	}
+	var err error
 	if s.area, err = staging.NewArea(filepath.Join(cfg.Dir, cfg.Table), "parquet", s.fs); err != nil {
 		return nil, fmt.Errorf("parquet: %w", err)
 	}
@@ -109,20 +97,11 @@ func (s *Sink) Bind(schema *arrow.Schema) error {
 	if !ok {
 		return fmt.Errorf("parquet: partition column %q is %s, want a timestamp", s.cfg.PartitionBy, schema.Field(idx[0]).Type)
 	}
-	ps, cols, err := parquetSchema(schema)
+	enc, err := newArrowEncoding(schema, s.cfg, false)
 	if err != nil {
 		return err
 	}
-	wcfg, err := pq.NewWriterConfig(
-		ps,
-		pq.Compression(s.codec),
-		pq.MaxRowsPerRowGroup(int64(s.cfg.RowGroupRows)),
-		pq.CreatedBy("shardflow", "", ""),
-	)
-	if err != nil {
-		return fmt.Errorf("parquet: writer: %w", err)
-	}
-	s.schema, s.cols, s.wcfg = schema, cols, wcfg
+	s.schema, s.enc = schema, enc
 	s.partCol, s.partUnit = idx[0], ts.Unit
 	return nil
 }
@@ -208,7 +187,11 @@ func (s *Sink) writeRun(rec arrow.RecordBatch, hour int64, lo, hi int) error {
 		if err != nil {
 			return fmt.Errorf("parquet: %w", err)
 		}
-		p = &partition{file: f, w: pq.NewWriter(f, s.wcfg), seq: seq}
+		w, err := s.enc.newEncoder(f)
+		if err != nil {
+			return fmt.Errorf("parquet: %s: %w", f.Path(), err)
+		}
+		p = &partition{file: f, w: w, seq: seq}
 		s.parts[hour] = p
 		s.nopen++
 	}
@@ -216,12 +199,12 @@ func (s *Sink) writeRun(rec arrow.RecordBatch, hour int64, lo, hi int) error {
 	p.used = s.tick
 	for lo < hi {
 		m := min(hi-lo, s.cfg.RowGroupRows-p.buffered)
-		if err := s.writeRows(p, rec, lo, lo+m); err != nil {
+		if err := p.w.write(rec, lo, lo+m); err != nil {
 			return fmt.Errorf("parquet: %s: %w", p.file.Path(), err)
 		}
 		lo += m
 		if p.buffered += m; p.buffered >= s.cfg.RowGroupRows {
-			if err := p.w.Flush(); err != nil {
+			if err := p.w.endRowGroup(); err != nil {
 				return fmt.Errorf("parquet: %s: flush row group: %w", p.file.Path(), err)
 			}
 			p.buffered = 0
@@ -243,7 +226,7 @@ func (s *Sink) finishLRU() error {
 	if lru == nil {
 		return nil
 	}
-	if err := lru.w.Close(); err != nil {
+	if err := lru.w.close(); err != nil {
 		return fmt.Errorf("parquet: %s: finish: %w", lru.file.Path(), err)
 	}
 	lru.w, lru.buffered = nil, 0
@@ -252,45 +235,6 @@ func (s *Sink) finishLRU() error {
 		return fmt.Errorf("parquet: %w", err)
 	}
 	return nil
-}
-
-func (s *Sink) writeRows(p *partition, rec arrow.RecordBatch, lo, hi int) error {
-	if s.rowWise {
-		return s.writeRowWise(p, rec, lo, hi)
-	}
-	writers := p.w.ColumnWriters()
-	for i := range s.cols {
-		c := &s.cols[i]
-		var err error
-		if s.vals, err = c.appendValues(s.vals[:0], rec.Column(i), lo, hi, false); err != nil {
-			return err
-		}
-		if _, err := writers[c.leaf].WriteRowValues(s.vals); err != nil {
-			return fmt.Errorf("column %q: %w", c.name, err)
-		}
-	}
-	return nil
-}
-
-// writeRowWise transposes the rows into parquet.Row values and lets the
-// writer split them into columns again.
-func (s *Sink) writeRowWise(p *partition, rec arrow.RecordBatch, lo, hi int) error {
-	n := hi - lo
-	s.rows = slices.Grow(s.rows[:0], n)[:n]
-	for r := range s.rows {
-		s.rows[r] = s.rows[r][:0]
-	}
-	for i := range s.cols {
-		var err error
-		if s.vals, err = s.cols[i].appendValues(s.vals[:0], rec.Column(i), lo, hi, true); err != nil {
-			return err
-		}
-		for r, v := range s.vals {
-			s.rows[r] = append(s.rows[r], v)
-		}
-	}
-	_, err := p.w.WriteRows(s.rows)
-	return err
 }
 
 // PreCommit implements pipeline.Committer: it writes the last row group and
@@ -302,7 +246,7 @@ func (s *Sink) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
 		if p.w == nil {
 			continue
 		}
-		if err := p.w.Close(); err != nil {
+		if err := p.w.close(); err != nil {
 			return nil, fmt.Errorf("parquet: pre-commit %d: %s: %w", id, p.file.Path(), err)
 		}
 		p.w = nil
