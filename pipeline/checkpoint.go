@@ -64,6 +64,11 @@ type ShardState struct {
 	// MaxEventTime is the highest event time the shard has produced (MinTime if
 	// none); the shard's watermark is this minus the job's out-of-orderness bound.
 	MaxEventTime int64 `json:"max_event_time"`
+	// Keyed is the keyed stage's state of the shard (its window partials),
+	// when the stage keeps state per shard (ShardSnapshotter): the parts of
+	// the stage's instances that hold any, loadable without the other shards'.
+	// Only checkpoints carry it.
+	Keyed []byte `json:"keyed,omitempty"`
 }
 
 // CheckpointStore persists checkpoints. Save must be atomic: after a crash the

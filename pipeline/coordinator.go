@@ -171,8 +171,8 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 			}
 		}
 	}
-	if state := opState[j.keyedName]; len(j.keyed) > 0 && state != nil {
-		if err := c.restoreKeyed(state); err != nil {
+	if len(j.keyed) > 0 && cp != nil {
+		if err := c.restoreKeyed(opState[j.keyedName], cp.Shards); err != nil {
 			return nil, fmt.Errorf("pipeline: job %q: restore %s from checkpoint %d: %w", j.name, j.keyedName, rec.ID, err)
 		}
 	}
@@ -187,13 +187,45 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 }
 
 // restoreKeyed restores the keyed stage's instances from state, the
-// snapshots of the instances of the run that checkpointed: one each when that
-// run had as many, else all of them into every instance, which keeps its
-// partition's part.
-func (c *coordinator) restoreKeyed(state []byte) error {
-	states, err := decodePartitions(state)
-	if err != nil {
-		return err
+// snapshots (or common parts) of the instances of the run that checkpointed,
+// and the shards' keyed parts. An operator with state per shard gets all of
+// them and keeps its partition's; another gets one snapshot each when that
+// run had as many instances, else all of them. The shards' entries keep no
+// keyed state: it is the operators' now.
+func (c *coordinator) restoreKeyed(state []byte, shards map[string]ShardState) error {
+	var states [][]byte
+	if state != nil {
+		var err error
+		if states, err = decodePartitions(state); err != nil {
+			return err
+		}
+	}
+	parts := map[string][][]byte{}
+	for id, st := range shards {
+		if st.Keyed != nil {
+			p, err := decodePartitions(st.Keyed)
+			if err != nil {
+				return fmt.Errorf("shard %s: %w", id, err)
+			}
+			parts[id] = p
+		}
+		if e := c.shards[id]; e != nil {
+			e.state.Keyed = nil
+		}
+	}
+	if _, ok := c.keyed[0].op.(ShardSnapshotter); ok {
+		for _, t := range c.keyed {
+			if err := t.op.(ShardSnapshotter).RestoreShards(states, parts); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(parts) > 0 {
+		return fmt.Errorf("the checkpoint holds state per shard, which %T cannot restore", c.keyed[0].op)
+	}
+	if states == nil {
+		return nil
 	}
 	if len(states) == len(c.keyed) {
 		for i, t := range c.keyed {
@@ -708,11 +740,21 @@ func (c *coordinator) barriersIn(ctx context.Context) error {
 		cp.Shards[id] = e.state
 	}
 	if len(c.keyed) > 0 {
-		state, err := c.snapshotKeyed(ctx)
+		state, shards, err := c.snapshotKeyed(ctx)
 		if err != nil {
 			return c.failed(fmt.Errorf("snapshot %s: %w", c.j.keyedName, err))
 		}
 		cp.Operators[c.j.keyedName] = state
+		for id, part := range shards {
+			st, ok := cp.Shards[id]
+			if !ok {
+				// A shard the job no longer reads nor lists, whose windows
+				// have not fired yet: kept as finished, for its state.
+				st = ShardState{Finished: true, MaxEventTime: MinTime}
+			}
+			st.Keyed = part
+			cp.Shards[id] = st
+		}
 	}
 	p.cp, p.phase, p.owed, p.counters = cp, phasePreCommit, len(c.sinks), map[string]map[string]int64{}
 	for _, t := range c.sinks {
@@ -731,26 +773,40 @@ func (c *coordinator) barriersIn(ctx context.Context) error {
 // behind what it was given before, and waits for them. Meanwhile the shards
 // wait at their barriers and the coordinator routes nothing, so nothing an
 // instance emits after its snapshot can reach a sink before the pre-commits.
-func (c *coordinator) snapshotKeyed(ctx context.Context) ([]byte, error) {
+// It returns the instances' snapshots (or common parts), and per shard the
+// parts of the instances that hold state of it, in partition order.
+func (c *coordinator) snapshotKeyed(ctx context.Context) ([]byte, map[string][]byte, error) {
 	replies := make(chan keyedSnapshot, len(c.keyed))
 	for _, t := range c.keyed {
 		if !t.send(ctx, keyedMsg{snap: replies}) {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
-	states := make([][]byte, len(c.keyed))
+	got := make([]keyedSnapshot, len(c.keyed))
 	for range c.keyed {
 		select {
 		case r := <-replies:
 			if r.err != nil {
-				return nil, r.err
+				return nil, nil, r.err
 			}
-			states[r.index] = r.state
+			got[r.index] = r
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
-	return encodePartitions(states), nil
+	states := make([][]byte, len(got))
+	byShard := map[string][][]byte{}
+	for i, r := range got {
+		states[i] = r.state
+		for id, part := range r.shards {
+			byShard[id] = append(byShard[id], part)
+		}
+	}
+	shards := make(map[string][]byte, len(byShard))
+	for id, parts := range byShard {
+		shards[id] = encodePartitions(parts)
+	}
+	return encodePartitions(states), shards, nil
 }
 
 // sinkReplied takes a sink's answer to the in-flight checkpoint's pre-commit

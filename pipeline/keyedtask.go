@@ -33,9 +33,10 @@ type keyedMsg struct {
 }
 
 type keyedSnapshot struct {
-	index int // the instance's partition
-	state []byte
-	err   error
+	index  int               // the instance's partition
+	state  []byte            // Snapshot's, or SnapshotShards' common part
+	shards map[string][]byte // SnapshotShards' parts; nil for an operator without
+	err    error
 }
 
 // send queues m; false when ctx ended first (m's batch is released).
@@ -72,8 +73,13 @@ func (t *keyedTask) serve(ctx context.Context, m keyedMsg) error {
 	emit := func(b *Batch) { t.emit(ctx, 0, b) }
 	switch {
 	case m.snap != nil:
-		state, err := t.op.Snapshot()
-		m.snap <- keyedSnapshot{index: t.index, state: state, err: err}
+		r := keyedSnapshot{index: t.index}
+		if ss, ok := t.op.(ShardSnapshotter); ok {
+			r.state, r.shards, r.err = ss.SnapshotShards()
+		} else {
+			r.state, r.err = t.op.Snapshot()
+		}
+		m.snap <- r
 		return nil
 	case m.batch != nil:
 		if err := t.op.Process(ctx, m.batch, emit); err != nil {

@@ -47,19 +47,21 @@ type KeyedOperator interface {
 // ShardSnapshotter is implemented by a KeyedOperator whose state is kept per
 // source shard, so that one shard's state can be saved, loaded and moved
 // alone (with the shard's lease, across workers). The runtime prefers it to
-// Snapshot and Restore: the common part goes to the checkpoint's job-level
-// record, each shard's part to that shard's entry.
+// Snapshot and Restore: each instance's common part goes to the checkpoint's
+// Operators, each shard's parts to that shard's entry (ShardState.Keyed).
 type ShardSnapshotter interface {
 	// SnapshotShards returns the operator's state as a part common to every
 	// shard (counters, what has fired) and one self-contained part per shard
 	// that holds state; called where Snapshot would be.
 	SnapshotShards() (common []byte, shards map[string][]byte, err error)
-	// RestoreShards replaces the operator's state with common and the parts
-	// of the given shards, as SnapshotShards returned them. Any subset of the
-	// shards may be given, one alone included; common may also be what
-	// Snapshot returned (a checkpoint written before state was per shard),
-	// with no shards.
-	RestoreShards(common []byte, shards map[string][]byte) error
+	// RestoreShards replaces the operator's state with what commons and
+	// shards hold for its partition (see PartitionedOperator): commons are
+	// the common parts of every instance of the run that checkpointed, and
+	// shards[s] the parts of shard s that its instances returned. Any subset
+	// of the shards may be given, one alone included. A common part may also
+	// be what Snapshot returned (a checkpoint written before state was per
+	// shard), with no shards.
+	RestoreShards(commons [][]byte, shards map[string][][]byte) error
 }
 
 // Stage is one step of a job as the DSL declares it, before it runs.

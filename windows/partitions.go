@@ -149,30 +149,7 @@ func (o *Operator) temp(f *firings) *Operator {
 // partitions, whose keys land in o's partition. The counters the snapshots
 // hold go to the instance of partition 0, so that the instances' sum is the
 // run's. On error the state is left as it was.
-func (o *Operator) RestorePartitions(states [][]byte) error {
-	o.unregister()
-	t := o.temp(o.firings)
-	t.wm = pipeline.MinTime
-	for i, st := range states {
-		src := o.temp(newFirings(1))
-		if err := src.Restore(st); err != nil {
-			t.unregister()
-			o.reregister()
-			return fmt.Errorf("partition %d of %d: %w", i, len(states), err)
-		}
-		t.absorb(src)
-		t.wm = max(t.wm, src.wm)
-		t.compact = max(t.compact, src.compact)
-		if o.part == 0 {
-			t.rowsIn += src.rowsIn
-			t.lateRows += src.lateRows
-			t.nullTimeRows += src.nullTimeRows
-			t.windowsFired += src.windowsFired
-		}
-	}
-	o.adopt(t)
-	return nil
-}
+func (o *Operator) RestorePartitions(states [][]byte) error { return o.RestoreShards(states, nil) }
 
 // absorb merges the groups of src, another operator of the same stage, whose
 // keys land in o's partition into o's state.
@@ -296,34 +273,44 @@ func (o *Operator) SnapshotShards() (common []byte, shards map[string][]byte, er
 	return common, shards, nil
 }
 
-// RestoreShards implements pipeline.ShardSnapshotter: it restores common and
-// the given shards' parts, keeping the keys of o's partition. common may be a
-// whole snapshot (Snapshot's), whose shards are restored too. On error the
-// state is left as it was.
-func (o *Operator) RestoreShards(common []byte, shards map[string][]byte) error {
+// RestoreShards implements pipeline.ShardSnapshotter: it restores commons
+// (whole snapshots too) and the shards' parts, keeping the keys of o's
+// partition; the counters go to the instance of partition 0, as in
+// RestorePartitions. On error the state is left as it was.
+func (o *Operator) RestoreShards(commons [][]byte, shards map[string][][]byte) error {
 	o.unregister()
-	fail := func(t *Operator, err error) error {
+	t := o.temp(o.firings)
+	fail := func(err error) error {
 		t.unregister()
 		o.reregister()
 		return err
 	}
-	t := o.temp(o.firings)
-	c := o.temp(newFirings(1))
-	if err := c.Restore(common); err != nil {
-		return fail(t, fmt.Errorf("common state: %w", err))
+	t.wm = pipeline.MinTime
+	for i, common := range commons {
+		c := o.temp(newFirings(1))
+		if err := c.Restore(common); err != nil {
+			return fail(fmt.Errorf("partition %d of %d: %w", i, len(commons), err))
+		}
+		t.absorb(c)
+		t.wm, t.compact = max(t.wm, c.wm), max(t.compact, c.compact)
+		if o.part == 0 {
+			t.rowsIn += c.rowsIn
+			t.lateRows += c.lateRows
+			t.nullTimeRows += c.nullTimeRows
+			t.windowsFired += c.windowsFired
+		}
 	}
-	t.absorb(c)
-	t.wm, t.compact = c.wm, c.compact
-	t.rowsIn, t.lateRows, t.nullTimeRows, t.windowsFired = c.rowsIn, c.lateRows, c.nullTimeRows, c.windowsFired
 	for _, name := range slices.Sorted(maps.Keys(shards)) {
-		src := o.temp(newFirings(1))
-		if err := src.Restore(shards[name]); err != nil {
-			return fail(t, fmt.Errorf("shard %s: %w", name, err))
+		for _, part := range shards[name] {
+			src := o.temp(newFirings(1))
+			if err := src.Restore(part); err != nil {
+				return fail(fmt.Errorf("shard %s: %w", name, err))
+			}
+			if len(src.byName) > 1 || len(src.byName) == 1 && src.byName[0].name != name {
+				return fail(fmt.Errorf("shard %s: %w: the part holds other shards", name, ErrCorruptSnapshot))
+			}
+			t.absorb(src)
 		}
-		if len(src.byName) > 1 || len(src.byName) == 1 && src.byName[0].name != name {
-			return fail(t, fmt.Errorf("shard %s: %w: the part holds other shards", name, ErrCorruptSnapshot))
-		}
-		t.absorb(src)
 	}
 	o.adopt(t)
 	return nil

@@ -268,7 +268,7 @@ func TestShardStateRestoresAlone(t *testing.T) {
 		fired := 0
 		for name, part := range parts {
 			alone := newTestOp(t, mem, spec, keys)
-			if err := alone.RestoreShards(common, map[string][]byte{name: part}); err != nil {
+			if err := alone.RestoreShards([][]byte{common}, map[string][][]byte{name: {part}}); err != nil {
 				t.Fatal(err)
 			}
 			var mine []step
@@ -290,7 +290,11 @@ func TestShardStateRestoresAlone(t *testing.T) {
 		}
 
 		whole := newTestOp(t, mem, spec, keys)
-		if err := whole.RestoreShards(common, parts); err != nil {
+		all := map[string][][]byte{}
+		for name, part := range parts {
+			all[name] = [][]byte{part}
+		}
+		if err := whole.RestoreShards([][]byte{common}, all); err != nil {
 			t.Fatal(err)
 		}
 		rest := append(slices.Clone(steps[cut:]), end)

@@ -145,6 +145,11 @@ func decodePayload(version uint16, payload []byte) (*pipeline.Checkpoint, error)
 			}
 		}
 		s.MaxEventTime = r.varint("max event time")
+		if version >= 3 {
+			if k := r.bytes("shard keyed state"); len(k) > 0 {
+				s.Keyed = append([]byte(nil), k...)
+			}
+		}
 		if _, dup := cp.Shards[id]; dup && r.err == nil {
 			r.fail("shard %q twice", id)
 		}

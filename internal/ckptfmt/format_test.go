@@ -35,7 +35,7 @@ func sample() *pipeline.Checkpoint {
 		Watermark:   1741964966000,
 		Shards: map[string]pipeline.ShardState{
 			"shardId-000000000000": {Position: pipeline.Position{Seq: "49590338271490256608559692538361571095921575989136588898", N: 3}, Finished: true, MaxEventTime: 1741964960000},
-			"shardId-000000000001": {Position: pipeline.Position{Seq: "49590338271490256608559692538361571095921575989136588899"}, Parents: []string{"shardId-000000000000"}, MaxEventTime: 1741964966000},
+			"shardId-000000000001": {Position: pipeline.Position{Seq: "49590338271490256608559692538361571095921575989136588899"}, Parents: []string{"shardId-000000000000"}, MaxEventTime: 1741964966000, Keyed: []byte{'S', 'F', 0, 0xff}},
 			"shardId-000000000002": {MaxEventTime: pipeline.MinTime},
 			"file:events.jsonl":    {Position: pipeline.OffsetPosition(1 << 40)},
 		},
@@ -44,10 +44,21 @@ func sample() *pipeline.Checkpoint {
 	}
 }
 
-// sampleV1 is sample as testdata/v1.golden holds it: version 1 has no Run,
-// Epoch or Source.
-func sampleV1() *pipeline.Checkpoint {
+// sampleV2 is sample as testdata/v2.golden holds it: version 2 has no
+// keyed state per shard.
+func sampleV2() *pipeline.Checkpoint {
 	cp := sample()
+	for id, s := range cp.Shards {
+		s.Keyed = nil
+		cp.Shards[id] = s
+	}
+	return cp
+}
+
+// sampleV1 is sample as testdata/v1.golden holds it: version 1 also has no
+// Run, Epoch or Source.
+func sampleV1() *pipeline.Checkpoint {
+	cp := sampleV2()
 	cp.Run, cp.Epoch, cp.Source = "", 0, nil
 	return cp
 }
@@ -63,6 +74,9 @@ func normalize(cp *pipeline.Checkpoint) *pipeline.Checkpoint {
 	for k, s := range cp.Shards {
 		if len(s.Parents) == 0 {
 			s.Parents = nil
+		}
+		if len(s.Keyed) == 0 {
+			s.Keyed = nil
 		}
 		out.Shards[k] = s
 	}
@@ -99,7 +113,7 @@ func TestCheckpointShape(t *testing.T) {
 		fields int
 	}{
 		{reflect.TypeFor[pipeline.Checkpoint](), 11},
-		{reflect.TypeFor[pipeline.ShardState](), 4},
+		{reflect.TypeFor[pipeline.ShardState](), 5},
 		{reflect.TypeFor[pipeline.Position](), 2},
 	} {
 		if got := tc.typ.NumField(); got != tc.fields {
@@ -232,7 +246,7 @@ func TestRoundTripProperty(t *testing.T) {
 // TestGolden pins the version-2 bytes: a build must keep reading checkpoints
 // that earlier builds wrote. Run with -update only for a new Version.
 func TestGolden(t *testing.T) {
-	path := filepath.Join("testdata", "v2.golden")
+	path := filepath.Join("testdata", "v3.golden")
 	data := mustEncode(t, sample())
 	if *update {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -244,7 +258,7 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(data, golden) {
-		t.Errorf("Encode(sample) differs from %s: the version-2 format changed", path)
+		t.Errorf("Encode(sample) differs from %s: the version-3 format changed", path)
 	}
 	got, err := Decode(golden)
 	if err != nil {
@@ -256,7 +270,7 @@ func TestGolden(t *testing.T) {
 }
 
 // TestGoldenV1: checkpoints that version-1 builds wrote still decode, with
-// an empty Run and Source and epoch 0, and re-encode as version 2. The file is
+// an empty Run and Source and epoch 0, and re-encode as the current version. The file is
 // never rewritten: no build writes version 1 any more.
 func TestGoldenV1(t *testing.T) {
 	path := filepath.Join("testdata", "v1.golden")
@@ -280,6 +294,34 @@ func TestGoldenV1(t *testing.T) {
 	}
 	if back, err := Decode(again); err != nil || !reflect.DeepEqual(back, got) {
 		t.Errorf("re-encoded v1 checkpoint decodes to %#v, %v", back, err)
+	}
+}
+
+// TestGoldenV2: checkpoints that version-2 builds wrote still decode, without
+// keyed state per shard, and re-encode as the current version. The file is
+// never rewritten: no build writes version 2 any more.
+func TestGoldenV2(t *testing.T) {
+	path := filepath.Join("testdata", "v2.golden")
+	golden, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := binary.BigEndian.Uint16(golden[4:]); v != 2 {
+		t.Fatalf("%s holds version %d", path, v)
+	}
+	got, err := Decode(golden)
+	if err != nil {
+		t.Fatalf("Decode(%s): %v", path, err)
+	}
+	if want := normalize(sampleV2()); !reflect.DeepEqual(got, want) {
+		t.Errorf("Decode(%s):\n got %#v\nwant %#v", path, got, want)
+	}
+	again := mustEncode(t, got)
+	if v := binary.BigEndian.Uint16(again[4:]); v != Version {
+		t.Errorf("re-encoded as version %d, want %d", v, Version)
+	}
+	if back, err := Decode(again); err != nil || !reflect.DeepEqual(back, got) {
+		t.Errorf("re-encoded v2 checkpoint decodes to %#v, %v", back, err)
 	}
 }
 
@@ -324,7 +366,7 @@ func TestDecodeErrors(t *testing.T) {
 	hugeRun := binary.AppendUvarint([]byte{1, 0, 0}, math.MaxInt64)
 	badEpoch := []byte{1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}
 	hugeSource := []byte{1, 0, 0, 0, 0, 5, 'a'}
-	v1 := mustEncodeV1(t, sampleV1())
+	v1 := goldenV1(t)
 
 	tests := []struct {
 		name    string
@@ -341,9 +383,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"not a checkpoint", []byte("PAR1 this is parquet"), ErrBadMagic, "ckptfmt: bad magic"},
 		{"short garbage", []byte("{"), ErrBadMagic, "ckptfmt: bad magic"},
 		{"magic bit flip", flip(0), ErrBadMagic, "ckptfmt: bad magic"},
-		{"version 7", reframe(7, payload), ErrUnsupportedVersion, "ckptfmt: format version 7, written by a newer shardflow; upgrade (this build reads versions 1 to 2)"},
-		{"version 3", reframe(3, payload), ErrUnsupportedVersion, "written by a newer shardflow; upgrade"},
-		{"version 0", reframe(0, payload), ErrUnsupportedVersion, "ckptfmt: unsupported version 0 (this build reads versions 1 to 2)"},
+		{"version 7", reframe(7, payload), ErrUnsupportedVersion, "ckptfmt: format version 7, written by a newer shardflow; upgrade (this build reads versions 1 to 3)"},
+		{"version 4", reframe(4, payload), ErrUnsupportedVersion, "written by a newer shardflow; upgrade"},
+		{"version 0", reframe(0, payload), ErrUnsupportedVersion, "ckptfmt: unsupported version 0 (this build reads versions 1 to 3)"},
 		{"v2 payload as version 1", reframe(1, payload), ErrMalformed, "ckptfmt: malformed payload"},
 		{"v1 payload as version 2", reframe(2, v1[headerLen:len(v1)-trailerLen]), ErrMalformed, "ckptfmt: malformed payload"},
 		{"v1 bit flip", func() []byte { b := bytes.Clone(v1); b[headerLen+2] ^= 1; return b }(), ErrChecksum, "checksum mismatch"},
@@ -393,10 +435,13 @@ func TestVersionError(t *testing.T) {
 // TestDuplicateKeys: the decoder rejects a map key that appears twice, which
 // Encode never writes, instead of silently keeping one of the two values.
 func TestDuplicateKeys(t *testing.T) {
-	shard := []byte{1, 's', 0, 0, 0, 0, 0}
 	blob := []byte{1, 'k', 1, 'v'}
-	for _, v := range []uint16{1, Version} {
+	for _, v := range []uint16{1, 2, Version} {
 		head := head(v)
+		shard := []byte{1, 's', 0, 0, 0, 0, 0}
+		if v >= 3 {
+			shard = append(shard, 0) // no keyed state
+		}
 		tests := []struct {
 			name    string
 			payload []byte
@@ -423,32 +468,15 @@ func TestDuplicateKeys(t *testing.T) {
 
 func concat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
-// mustEncodeV1 returns the version-1 encoding of cp, which has no Run, Epoch
-// or Source: testdata/v1.golden's payload, reframed, for cp = sampleV1().
-func mustEncodeV1(t testing.TB, cp *pipeline.Checkpoint) []byte {
+// goldenV1 returns testdata/v1.golden, what version-1 builds wrote for
+// sampleV1().
+func goldenV1(t testing.TB) []byte {
 	t.Helper()
-	if cp.Run != "" || cp.Epoch != 0 || len(cp.Source) > 0 {
-		t.Fatalf("version 1 cannot hold run %q, epoch %d, source %q", cp.Run, cp.Epoch, cp.Source)
-	}
-	v2 := mustEncode(t, cp)
-	payload := v2[headerLen : len(v2)-trailerLen]
-	// Version 2 adds three empty fields after the fingerprint: drop them.
-	prefix := len(binary.AppendUvarint(nil, cp.ID)) + len(appendString(nil, cp.Job)) + len(appendString(nil, cp.Fingerprint))
-	if !bytes.Equal(payload[prefix:prefix+3], []byte{0, 0, 0}) {
-		t.Fatalf("unexpected version-2 layout")
-	}
-	return reframe(1, concat(payload[:prefix], payload[prefix+3:]))
-}
-
-// TestEncodeV1Helper: mustEncodeV1 makes exactly what version-1 builds wrote.
-func TestEncodeV1Helper(t *testing.T) {
-	golden, err := os.ReadFile(filepath.Join("testdata", "v1.golden"))
+	b, err := os.ReadFile(filepath.Join("testdata", "v1.golden"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := mustEncodeV1(t, sampleV1()); !bytes.Equal(got, golden) {
-		t.Fatal("mustEncodeV1(sampleV1()) differs from testdata/v1.golden")
-	}
+	return b
 }
 
 func TestEncodeNil(t *testing.T) {
