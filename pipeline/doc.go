@@ -5,9 +5,9 @@
 // # Elements
 //
 // Data moves as a *Batch: an Arrow record batch of one shard with the shard's
-// first and last Position and the batch's event-time bounds. Control events
-// travel in order on the same path: Watermark (a shard's event-time progress) and
-// Barrier (checkpoint N has reached this point of a shard's stream).
+// first and last Position and the batch's event-time bounds. Barrier (checkpoint
+// N has reached this point of a shard's stream) travels in order on the same
+// path; watermarks follow from the batches' event times.
 //
 // # Ownership
 //

@@ -3,14 +3,6 @@ package pipeline
 // The elements that travel between a job's stages besides *Batch. They move in
 // order with the data, so a consumer knows exactly which rows came before them.
 
-// Watermark reports event-time progress: shard Shard expects no more rows with
-// an event time below Time (within its bounded out-of-orderness). Shard is ""
-// for a job-wide watermark.
-type Watermark struct {
-	Shard string
-	Time  int64
-}
-
 // Barrier marks the point of shard Shard's stream that checkpoint ID covers:
 // every row before it belongs to the checkpoint, none after it. State is what
 // the checkpoint records of the shard at that point.

@@ -3,8 +3,8 @@
 //
 // Elements are *pipeline.Batch values, thousands of rows each, so one channel
 // send serves a whole batch and go-streams' backpressure still holds;
-// pipeline.Watermark and pipeline.Barrier values travel on the same channels,
-// in order, and flows pass them through. Each adapter takes a context, stops
+// pipeline.Barrier values travel on the same channels, in order, and flows
+// pass them through. Each adapter takes a context, stops
 // and closes its output when it ends, and reports its first error from Err.
 //
 // Do not feed batches to go-streams' FanOut (it does not Retain them), to Map

@@ -90,13 +90,13 @@ func (f *Flow) run(ctx context.Context, ops []pipeline.Operator) {
 			switch el := el.(type) {
 			case *pipeline.Batch:
 				head(el)
-			case pipeline.Watermark, pipeline.Barrier:
+			case pipeline.Barrier:
 				send(ctx, f.out, el)
 			case failed:
 				fail(el.err)
 				return
 			default:
-				opErr = fmt.Errorf("gostreams: unexpected element %T, want *pipeline.Batch, Watermark or Barrier", el)
+				opErr = fmt.Errorf("gostreams: unexpected element %T, want *pipeline.Batch or Barrier", el)
 			}
 			if opErr != nil {
 				fail(opErr)
