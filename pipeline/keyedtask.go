@@ -39,33 +39,15 @@ type keyedSnapshot struct {
 	err    error
 }
 
+func (m keyedMsg) release() { m.batch.Release() }
+
 // send queues m; false when ctx ended first (m's batch is released).
-func (t *keyedTask) send(ctx context.Context, m keyedMsg) bool {
-	select {
-	case t.in <- m:
-		return true
-	case <-ctx.Done():
-		m.batch.Release()
-		return false
-	}
-}
+func (t *keyedTask) send(ctx context.Context, m keyedMsg) bool { return enqueue(ctx, t.in, m) }
 
 // run serves the queue until it is closed (nil), an operator fails (the
 // error, which ends the job) or ctx ends (nil).
 func (t *keyedTask) run(ctx context.Context) error {
-	for {
-		select {
-		case m, ok := <-t.in:
-			if !ok {
-				return nil
-			}
-			if err := t.serve(ctx, m); err != nil {
-				return err
-			}
-		case <-ctx.Done():
-			return nil
-		}
-	}
+	return serveQueue(ctx, t.in, func(m keyedMsg) error { return t.serve(ctx, m) })
 }
 
 func (t *keyedTask) serve(ctx context.Context, m keyedMsg) error {
@@ -142,16 +124,4 @@ func (t *keyedTask) addCounters(sum map[string]int64) {
 }
 
 // drain releases the batches still queued once the task has stopped.
-func (t *keyedTask) drain() {
-	for {
-		select {
-		case m, ok := <-t.in:
-			if !ok {
-				return
-			}
-			m.batch.Release()
-		default:
-			return
-		}
-	}
-}
+func (t *keyedTask) drain() { drainQueue(t.in) }

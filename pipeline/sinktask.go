@@ -49,33 +49,20 @@ func newSinkTask(s Sink, queue int, replies chan<- sinkReply) *sinkTask {
 	return &sinkTask{sink: s, cm: cm, in: make(chan sinkMsg, queue), replies: replies}
 }
 
+func (m sinkMsg) release() { m.batch.Release() }
+
 // send queues m; false when ctx ended first (m's batch is released).
-func (t *sinkTask) send(ctx context.Context, m sinkMsg) bool {
-	select {
-	case t.in <- m:
-		return true
-	case <-ctx.Done():
-		m.batch.Release()
-		return false
-	}
-}
+func (t *sinkTask) send(ctx context.Context, m sinkMsg) bool { return enqueue(ctx, t.in, m) }
 
 // run serves the queue until it is closed (nil) or a sink call fails (the
 // error, which ends the job) or ctx ends (nil: the job's error is elsewhere).
 func (t *sinkTask) run(ctx context.Context) error {
-	for {
-		select {
-		case m, ok := <-t.in:
-			if !ok {
-				return nil
-			}
-			if err := t.serve(ctx, m); err != nil {
-				return fmt.Errorf("sink %s: %w", t.sink.Name(), err)
-			}
-		case <-ctx.Done():
-			return nil
+	return serveQueue(ctx, t.in, func(m sinkMsg) error {
+		if err := t.serve(ctx, m); err != nil {
+			return fmt.Errorf("sink %s: %w", t.sink.Name(), err)
 		}
-	}
+		return nil
+	})
 }
 
 func (t *sinkTask) serve(ctx context.Context, m sinkMsg) error {
@@ -105,16 +92,4 @@ func (t *sinkTask) serve(ctx context.Context, m sinkMsg) error {
 }
 
 // drain releases the batches still queued once the task has stopped.
-func (t *sinkTask) drain() {
-	for {
-		select {
-		case m, ok := <-t.in:
-			if !ok {
-				return
-			}
-			m.batch.Release()
-		default:
-			return
-		}
-	}
-}
+func (t *sinkTask) drain() { drainQueue(t.in) }

@@ -113,8 +113,9 @@ func appendOpt[T any, B interface {
 	}
 }
 
-// newTestOp binds spec to testSchema and returns the operator.
-func newTestOp(t testing.TB, mem memory.Allocator, spec *Spec, keys []string) *Operator {
+// bindTestStage binds spec, keyed by keys, to testSchema and returns its
+// operator constructor.
+func bindTestStage(t testing.TB, spec *Spec, keys []string) func(pipeline.OperatorEnv) (pipeline.Operator, error) {
 	t.Helper()
 	st, err := spec.KeyedStage(keys, "ts")
 	if err != nil {
@@ -124,7 +125,13 @@ func newTestOp(t testing.TB, mem memory.Allocator, spec *Spec, keys []string) *O
 	if err != nil {
 		t.Fatal(err)
 	}
-	op, err := newOp(pipeline.OperatorEnv{Mem: mem})
+	return newOp
+}
+
+// newTestOp binds spec to testSchema and returns the operator.
+func newTestOp(t testing.TB, mem memory.Allocator, spec *Spec, keys []string) *Operator {
+	t.Helper()
+	op, err := bindTestStage(t, spec, keys)(pipeline.OperatorEnv{Mem: mem})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -194,23 +195,11 @@ func TestSnapshotRestoreEquivalence(t *testing.T) {
 				}
 			}
 			compareFired(t, got, want)
-			if gc, wc := op.Counters(), straight.Counters(); !mapsEqual(gc, wc) {
+			if gc, wc := op.Counters(), straight.Counters(); !maps.Equal(gc, wc) {
 				t.Errorf("counters after restores %v, want %v", gc, wc)
 			}
 		})
 	}
-}
-
-func mapsEqual(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // snapshotWithState returns a snapshot of an operator holding open windows of

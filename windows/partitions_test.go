@@ -2,6 +2,7 @@ package windows
 
 import (
 	"context"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -23,14 +24,7 @@ type partitioned struct {
 
 func newPartitioned(t testing.TB, mem memory.Allocator, spec *Spec, keys []string, n int) *partitioned {
 	t.Helper()
-	st, err := spec.KeyedStage(keys, "ts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, newOp, err := st.Bind(testSchema)
-	if err != nil {
-		t.Fatal(err)
-	}
+	newOp := bindTestStage(t, spec, keys)
 	p := &partitioned{t: t, mem: mem}
 	for _, k := range keys {
 		p.cols = append(p.cols, testSchema.FieldIndices(k)[0])
@@ -169,25 +163,13 @@ func TestPartitionsEqualOneInstance(t *testing.T) {
 						t.Fatalf("seed %d, %d partitions restored into %d at step %d: watermark step %d:\n got %q\nwant %q", seed, from, to, cut, i, got[i], want[i])
 					}
 				}
-				if c := b.counters(); !equalCounters(c, wantC) {
+				if c := b.counters(); !maps.Equal(c, wantC) {
 					t.Errorf("seed %d: counters %v, want %v", seed, c, wantC)
 				}
 				mem.AssertSize(t, 0)
 			}
 		})
 	}
-}
-
-func equalCounters(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // The partition of a key the window stage restores is the one the job
@@ -304,7 +286,7 @@ func TestShardStateRestoresAlone(t *testing.T) {
 				t.Fatalf("seed %d: restored from every shard's part, watermark step %d:\n got %q\nwant %q", seed, i, got[i], want[i])
 			}
 		}
-		if !equalCounters(whole.Counters(), op.Counters()) {
+		if !maps.Equal(whole.Counters(), op.Counters()) {
 			t.Errorf("seed %d: counters %v, want %v", seed, whole.Counters(), op.Counters())
 		}
 		mem.AssertSize(t, 0)
