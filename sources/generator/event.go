@@ -185,6 +185,36 @@ type encoder struct {
 	dayStart int64 // ms of the first millisecond of the cached date
 	dayOK    bool
 	date     [11]byte // "2006-01-02T" of dayStart
+
+	// id is `{"event_id":"eSSSS-I` of event idI of shard idShard: a reader's
+	// next event id is this one's last digits counted up.
+	id      [40]byte
+	idLen   int
+	idShard int
+	idI     int64
+	idOK    bool
+}
+
+// eventID returns the JSON of event i of shard s up to the end of its
+// event_id (without the closing quote). The slice is valid until the next call.
+func (e *encoder) eventID(s int, i int64) []byte {
+	if e.idOK && s == e.idShard && i == e.idI+1 && e.idI >= 0 {
+		k := e.idLen - 1
+		for e.id[k] == '9' {
+			e.id[k] = '0'
+			k--
+		}
+		if e.id[k] != '-' { // else all nines: one digit more, written afresh
+			e.id[k]++
+			e.idI = i
+			return e.id[:e.idLen]
+		}
+	}
+	b := append(e.id[:0], `{"event_id":"e0000-`...)
+	put4(b[14:], uint64(s))
+	b = strconv.AppendInt(b, i, 10)
+	e.idLen, e.idShard, e.idI, e.idOK = len(b), s, i, true
+	return b
 }
 
 func newEncoder(p *params) *encoder { return &encoder{p: p} }
@@ -233,11 +263,8 @@ func (e *encoder) appendEvent(dst []byte, s int, i int64) ([]byte, string, int64
 	ref := skewed(&r, len(referrers))
 
 	dst = slices.Grow(dst, maxEventLen)
+	dst = append(dst, e.eventID(s, i)...)
 	n := len(dst)
-	dst = append(dst, `{"event_id":"e0000-`...)
-	put4(dst[n+14:], uint64(s))
-	dst = strconv.AppendInt(dst, i, 10)
-	n = len(dst)
 	dst = append(dst, `","user_id":"u0000","session_id":"s000000000000`...)
 	put4(dst[n+14:], user)
 	putHex12(dst[n+35:], mix64(uint64(p.seed)^mix64(user<<32^uint64(floorDiv(ts, sessionLength)))))
