@@ -42,14 +42,8 @@ func checkRawSchema() error {
 	return nil
 }
 
-// maxKeyLen is the length of the longest user_id, the partition key.
-var maxKeyLen = func() int {
-	n := 0
-	for _, id := range userIDs {
-		n = max(n, len(id))
-	}
-	return n
-}()
+// maxKeyLen is the length of the longest partition key, a user_id.
+const maxKeyLen = userIDLen
 
 // zeros holds a read-only zeroed slice that readers share, grown on demand.
 var zeros struct {

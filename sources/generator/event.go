@@ -60,14 +60,26 @@ var referrers = [...]string{
 	"https://www.bing.com/", "https://news.ycombinator.com/",
 }
 
-// userIDs holds the user_id strings, so that a record costs no string allocation.
-var userIDs = func() []string {
-	ids := make([]string, NumUsers)
-	for u := range ids {
-		ids[u] = "u" + pad4(u)
+// userIDLen is the length of every user_id, "u0000" to "u9999".
+const userIDLen = 5
+
+// userIDs holds the user_id strings back to back, so that a record costs no
+// string allocation and the garbage collector has no slice of strings to
+// scan at every cycle.
+var userIDs = func() string {
+	var b []byte
+	for u := range NumUsers {
+		id := "u" + pad4(u)
+		if len(id) != userIDLen {
+			panic("generator: user id " + id + " is not userIDLen long") // NumUsers outgrew 4 digits
+		}
+		b = append(b, id...)
 	}
-	return ids
+	return string(b)
 }()
+
+// userID returns the user_id of user u.
+func userID(u uint64) string { return userIDs[u*userIDLen : (u+1)*userIDLen] }
 
 func pad4(v int) string {
 	s := strconv.Itoa(v)
@@ -284,7 +296,7 @@ func (e *encoder) appendEvent(dst []byte, s int, i int64) ([]byte, string, int64
 		// Malformed: the object cut in half.
 		dst = dst[:start+(len(dst)-start)/2]
 	}
-	return dst, userIDs[user], ts
+	return dst, userID(user), ts
 }
 
 // appendTime appends ts as appendRFC3339Millis does, and the closing quote.
