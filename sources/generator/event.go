@@ -60,14 +60,26 @@ var referrers = [...]string{
 	"https://www.bing.com/", "https://news.ycombinator.com/",
 }
 
-// userIDs holds the user_id strings, so that a record costs no string allocation.
-var userIDs = func() []string {
-	ids := make([]string, NumUsers)
-	for u := range ids {
-		ids[u] = "u" + pad4(u)
+// userIDLen is the length of every user_id, "u0000" to "u9999".
+const userIDLen = 5
+
+// userIDs holds the user_id strings back to back, so that a record costs no
+// string allocation and the garbage collector has no slice of strings to
+// scan at every cycle.
+var userIDs = func() string {
+	var b []byte
+	for u := range NumUsers {
+		id := "u" + pad4(u)
+		if len(id) != userIDLen {
+			panic("generator: user id " + id + " is not userIDLen long") // NumUsers outgrew 4 digits
+		}
+		b = append(b, id...)
 	}
-	return ids
+	return string(b)
 }()
+
+// userID returns the user_id of user u.
+func userID(u uint64) string { return userIDs[u*userIDLen : (u+1)*userIDLen] }
 
 func pad4(v int) string {
 	s := strconv.Itoa(v)
@@ -185,6 +197,36 @@ type encoder struct {
 	dayStart int64 // ms of the first millisecond of the cached date
 	dayOK    bool
 	date     [11]byte // "2006-01-02T" of dayStart
+
+	// id is `{"event_id":"eSSSS-I` of event idI of shard idShard: a reader's
+	// next event id is this one's last digits counted up.
+	id      [40]byte
+	idLen   int
+	idShard int
+	idI     int64
+	idOK    bool
+}
+
+// eventID returns the JSON of event i of shard s up to the end of its
+// event_id (without the closing quote). The slice is valid until the next call.
+func (e *encoder) eventID(s int, i int64) []byte {
+	if e.idOK && s == e.idShard && i == e.idI+1 && e.idI >= 0 {
+		k := e.idLen - 1
+		for e.id[k] == '9' {
+			e.id[k] = '0'
+			k--
+		}
+		if e.id[k] != '-' { // else all nines: one digit more, written afresh
+			e.id[k]++
+			e.idI = i
+			return e.id[:e.idLen]
+		}
+	}
+	b := append(e.id[:0], `{"event_id":"e0000-`...)
+	put4(b[14:], uint64(s))
+	b = strconv.AppendInt(b, i, 10)
+	e.idLen, e.idShard, e.idI, e.idOK = len(b), s, i, true
+	return b
 }
 
 func newEncoder(p *params) *encoder { return &encoder{p: p} }
@@ -233,11 +275,8 @@ func (e *encoder) appendEvent(dst []byte, s int, i int64) ([]byte, string, int64
 	ref := skewed(&r, len(referrers))
 
 	dst = slices.Grow(dst, maxEventLen)
+	dst = append(dst, e.eventID(s, i)...)
 	n := len(dst)
-	dst = append(dst, `{"event_id":"e0000-`...)
-	put4(dst[n+14:], uint64(s))
-	dst = strconv.AppendInt(dst, i, 10)
-	n = len(dst)
 	dst = append(dst, `","user_id":"u0000","session_id":"s000000000000`...)
 	put4(dst[n+14:], user)
 	putHex12(dst[n+35:], mix64(uint64(p.seed)^mix64(user<<32^uint64(floorDiv(ts, sessionLength)))))
@@ -257,7 +296,7 @@ func (e *encoder) appendEvent(dst []byte, s int, i int64) ([]byte, string, int64
 		// Malformed: the object cut in half.
 		dst = dst[:start+(len(dst)-start)/2]
 	}
-	return dst, userIDs[user], ts
+	return dst, userID(user), ts
 }
 
 // appendTime appends ts as appendRFC3339Millis does, and the closing quote.

@@ -30,6 +30,9 @@ func New(cfg Config, opts ...Option) (*Source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkRawSchema(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	s := &Source{cfg: cfg, p: newParams(cfg), clock: wallClock{}}
 	for _, o := range opts {
@@ -93,8 +96,6 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 		next:  after.N,
 		end:   n,
 		enc:   encoder{p: &s.p},
-		rb:    pipeline.NewRawBuilder(s.cfg.Mem),
-		buf:   make([]byte, 0, 512),
 	}
 	if s.cfg.Rate > 0 {
 		r.bucket = newBucket(s.clock, s.cfg.Rate/float64(s.cfg.Shards), s.cfg.BatchSize)
@@ -104,16 +105,17 @@ func (s *Source) OpenShard(_ context.Context, shard pipeline.Shard, after pipeli
 
 // reader reads one generator shard.
 type reader struct {
-	src    *Source
-	shard  int
-	id     string
-	next   int64 // index of the next event; its Position.N is next+1
-	end    int64 // number of events of the shard; -1 when unbounded
-	enc    encoder
-	rb     *pipeline.RawBuilder
-	buf    []byte
-	bucket *bucket
-	closed bool
+	src   *Source
+	shard int
+	id    string
+	next  int64 // index of the next event; its Position.N is next+1
+	end   int64 // number of events of the shard; -1 when unbounded
+	enc   encoder
+	// perEvent is the data bytes per event of the last batch, rounded up; 0
+	// before the first.
+	perEvent int
+	bucket   *bucket
+	closed   bool
 }
 
 // Read returns up to BatchSize events; a nil batch when the rate limit lets
@@ -139,20 +141,15 @@ func (r *reader) Read(ctx context.Context) (*pipeline.Batch, error) {
 		}
 		n = int64(k)
 	}
-	for range n {
-		var key string
-		r.buf, key, _ = r.enc.appendEvent(r.buf[:0], r.shard, r.next)
-		r.next++
-		r.rb.Append(r.buf, key, pipeline.Position{N: r.next}, 0)
+	if n == 0 {
+		return nil, nil
 	}
-	return r.rb.NewBatch(r.id), nil
+	return r.readBatch(int(n)), nil
 }
 
-// Close releases the reader's buffers; it is idempotent.
+// Close ends the reader; it is idempotent. A reader holds no buffers between
+// batches.
 func (r *reader) Close() error {
-	if !r.closed {
-		r.closed = true
-		r.rb.Release()
-	}
+	r.closed = true
 	return nil
 }
