@@ -97,7 +97,10 @@ func run(ctx context.Context, w io.Writer, o options) error {
 }
 
 // sample is one timed run.
-type sample struct{ wall, cpu time.Duration }
+type sample struct {
+	wall, cpu time.Duration
+	gcs       uint32 // garbage collections during the run
+}
 
 func runMode(ctx context.Context, w io.Writer, o options, d *data, mode string, mem memory.Allocator) error {
 	decoded := mode == "decoded"
@@ -117,9 +120,13 @@ func runMode(ctx context.Context, w io.Writer, o options, d *data, mode string, 
 	var sf, gs []sample
 	timed := func(f func() (result, error)) (result, sample, error) {
 		runtime.GC()
-		w0, c0 := time.Now(), cputime.Process()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		gc0, w0, c0 := ms.NumGC, time.Now(), cputime.Process()
 		res, err := f()
-		return res, sample{time.Since(w0), cputime.Process() - c0}, err
+		wall, cpu := time.Since(w0), cputime.Process()-c0
+		runtime.ReadMemStats(&ms)
+		return res, sample{wall, cpu, ms.NumGC - gc0}, err
 	}
 	runSF := func() error {
 		res, s, err := timed(func() (result, error) { return runShardflow(ctx, d, decoded, o.distinct, mem) })
@@ -176,7 +183,8 @@ func runMode(ctx context.Context, w io.Writer, o options, d *data, mode string, 
 	fmt.Fprintf(w, "  shardflow   %8.2f M events/CPU-s   %8.2f M events/s wall   (medians of %d)\n", sfCPU/1e6, sfWall/1e6, len(sf))
 	fmt.Fprintf(w, "  go-streams  %8.2f M events/CPU-s   %8.2f M events/s wall\n", gsCPU/1e6, gsWall/1e6)
 	fmt.Fprintf(w, "  ratio       %8.1fx per CPU-second   %8.1fx wall\n", sfCPU/gsCPU, sfWall/gsWall)
-	fmt.Fprintf(w, "  CPU-s per run: shardflow %s, go-streams %s\n", cpuList(sf), cpuList(gs))
+	fmt.Fprintf(w, "  CPU-s per run: shardflow %s; go-streams %s\n", cpuList(sf), cpuList(gs))
+	fmt.Fprintf(w, "  GCs per run:   shardflow %s; go-streams %s\n", gcList(sf), gcList(gs))
 	return nil
 }
 
@@ -205,6 +213,14 @@ func cpuList(ss []sample) string {
 	parts := make([]string, len(ss))
 	for i, s := range ss {
 		parts[i] = fmt.Sprintf("%.3f", s.cpu.Seconds())
+	}
+	return strings.Join(parts, " ")
+}
+
+func gcList(ss []sample) string {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = fmt.Sprint(s.gcs)
 	}
 	return strings.Join(parts, " ")
 }
