@@ -3,7 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
+	"github.com/shardflow/shardflow/internal/testenv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	pq "github.com/parquet-go/parquet-go"
 
 	"github.com/shardflow/shardflow/internal/arrowpool"
 	"github.com/shardflow/shardflow/internal/cputime"
@@ -252,7 +251,7 @@ func TestClickstreamSameWithPool(t *testing.T) {
 		t.Errorf("pool stats %+v: no buffer was reused, the test proves nothing", st)
 	}
 
-	want, got := tableRows(t, filepath.Join(wantDir, "out", "page_stats")), tableRows(t, filepath.Join(gotDir, "out", "page_stats"))
+	want, got := testenv.ParquetRows(t, filepath.Join(wantDir, "out", "page_stats")), testenv.ParquetRows(t, filepath.Join(gotDir, "out", "page_stats"))
 	if len(want) == 0 {
 		t.Fatal("the job wrote no page_stats rows")
 	}
@@ -268,55 +267,6 @@ func TestClickstreamSameWithPool(t *testing.T) {
 			t.Fatalf("dead letter %d differs:\nwith the pool: %q\n      without: %q", i, gotDead[i], wantDead[i])
 		}
 	}
-}
-
-// tableRows returns every row of the Parquet files under root, formatted
-// and sorted.
-func tableRows(t *testing.T, root string) []string {
-	t.Helper()
-	var rows []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Ext(path) != ".parquet" {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		pf, err := pq.OpenFile(f, st.Size())
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		for _, rg := range pf.RowGroups() {
-			rr := rg.Rows()
-			buf := make([]pq.Row, 64)
-			for {
-				n, err := rr.ReadRows(buf)
-				for _, r := range buf[:n] {
-					rows = append(rows, fmt.Sprint(r))
-				}
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					rr.Close()
-					return err
-				}
-			}
-			rr.Close()
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(rows)
-	return rows
 }
 
 // deadLetterLines returns the dead-letter records under dir, sorted.

@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"github.com/shardflow/shardflow/internal/testenv"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	pq "github.com/parquet-go/parquet-go"
 
 	"github.com/shardflow/shardflow/internal/arrowpool"
 	"github.com/shardflow/shardflow/jobs"
@@ -56,62 +53,16 @@ func TestRunSameWithPool(t *testing.T) {
 		t.Errorf("pool stats %+v: no buffer was reused", st)
 	}
 
-	want, wantDead := parquetRows(t, plain), deadLetters(t, plain)
+	want, wantDead := testenv.ParquetRows(t, filepath.Join(plain, "out", "page_stats")), deadLetters(t, plain)
 	if len(want) == 0 || len(wantDead) == 0 {
 		t.Fatalf("the run on GoAllocator wrote %d page_stats rows, %d dead letters", len(want), len(wantDead))
 	}
 	for name, dir := range map[string]string{"the command": cli, "the checked pool": pooled} {
-		if got := parquetRows(t, dir); !slices.Equal(got, want) {
+		if got := testenv.ParquetRows(t, filepath.Join(dir, "out", "page_stats")); !slices.Equal(got, want) {
 			t.Errorf("%s: page_stats differs: %d rows, %d on GoAllocator; first %v, want %v", name, len(got), len(want), got[:min(2, len(got))], want[:2])
 		}
 		if got := deadLetters(t, dir); !slices.Equal(got, wantDead) {
 			t.Errorf("%s: dead letters differ: %d lines, %d on GoAllocator", name, len(got), len(wantDead))
 		}
 	}
-}
-
-// parquetRows returns the rows of the page_stats Parquet files under dir,
-// formatted and sorted.
-func parquetRows(t *testing.T, dir string) []string {
-	t.Helper()
-	var rows []string
-	err := filepath.WalkDir(filepath.Join(dir, "out", "page_stats"), func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Ext(path) != ".parquet" {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		pf, err := pq.OpenFile(f, st.Size())
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		r := pq.NewReader(pf)
-		defer r.Close()
-		buf := make([]pq.Row, 64)
-		for {
-			n, err := r.ReadRows(buf)
-			for _, row := range buf[:n] {
-				rows = append(rows, filepath.Dir(path[len(dir):])+" "+fmt.Sprint(row))
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(rows)
-	return rows
 }
