@@ -33,10 +33,13 @@ type coordinator struct {
 	nextID  uint64
 	pending *inflight
 
-	keyed   []*keyedTask // the keyed stage's instances, by partition
-	sinks   []*sinkTask  // the main sink's first, then the sides' by name
-	sides   map[Side]*sinkTask
-	replies chan sinkReply // room for one reply per sink
+	keyed []*keyedTask // the keyed stage's instances, by partition
+	// keyedCounts are the counters each instance reported with its latest
+	// snapshot (or at the start), for the operators that report them.
+	keyedCounts []map[string]int64
+	sinks       []*sinkTask // the main sink's first, then the sides' by name
+	sides       map[Side]*sinkTask
+	replies     chan sinkReply // room for one reply per sink
 
 	lock     StoreLock   // the checkpoint store's lock; nil without a store
 	restored *Checkpoint // the checkpoint the job resumed from; nil when it started fresh
@@ -177,8 +180,11 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 		}
 	}
 	j.logger.Info("job started", "job", j.name, "run", rec.Run, "epoch", rec.Epoch, "resumed_from", rec.ID, "partitions", len(j.keyed))
-	for _, t := range c.keyed {
-		t.publishCounters()
+	c.keyedCounts = make([]map[string]int64, len(c.keyed))
+	for i, t := range c.keyed { // their goroutines have not started yet
+		if cr, ok := t.op.(CounterReporter); ok {
+			c.keyedCounts[i] = cr.Counters()
+		}
 	}
 	if at := c.keyedCounters(); at != nil {
 		j.updateStats(func(s *Stats) { s.CountersAtStart, s.Counters = at, maps.Clone(at) })
@@ -189,9 +195,8 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 // restoreKeyed restores the keyed stage's instances from state, the
 // snapshots (or common parts) of the instances of the run that checkpointed,
 // and the shards' keyed parts. An operator with state per shard gets all of
-// them and keeps its partition's; another gets one snapshot each when that
-// run had as many instances, else all of them. The shards' entries keep no
-// keyed state: it is the operators' now.
+// them and keeps its partition's; another runs alone and gets the one
+// snapshot. The shards' entries keep no keyed state: it is the operators' now.
 func (c *coordinator) restoreKeyed(state []byte, shards map[string]ShardState) error {
 	var states [][]byte
 	if state != nil {
@@ -221,33 +226,18 @@ func (c *coordinator) restoreKeyed(state []byte, shards map[string]ShardState) e
 		}
 		return nil
 	}
-	if len(parts) > 0 {
+	switch {
+	case len(parts) > 0:
 		return fmt.Errorf("the checkpoint holds state per shard, which %T cannot restore", c.keyed[0].op)
-	}
-	if states == nil {
-		return nil
-	}
-	if len(states) == len(c.keyed) {
-		for i, t := range c.keyed {
-			if err := t.op.Restore(states[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	for _, t := range c.keyed {
-		po, ok := t.op.(PartitionedOperator)
-		if !ok {
-			return fmt.Errorf("the checkpoint holds %d partitions of its state and %T cannot split them: run the job with parallelism %d", len(states), t.op, len(states))
-		}
-		if err := po.RestorePartitions(states); err != nil {
-			return err
-		}
+	case len(states) > 1:
+		return fmt.Errorf("the checkpoint holds %d partitions of the state, which %T cannot merge", len(states), c.keyed[0].op)
+	case len(states) == 1:
+		return c.keyed[0].op.Restore(states[0])
 	}
 	return nil
 }
 
-// keyedCounters sums the counters the keyed stage's instances published last;
+// keyedCounters sums the counters the keyed stage's instances reported last;
 // nil when its operator reports none.
 func (c *coordinator) keyedCounters() map[string]int64 {
 	if len(c.keyed) == 0 {
@@ -257,8 +247,10 @@ func (c *coordinator) keyedCounters() map[string]int64 {
 		return nil
 	}
 	sum := map[string]int64{}
-	for _, t := range c.keyed {
-		t.addCounters(sum)
+	for _, counts := range c.keyedCounts {
+		for k, v := range counts {
+			sum[k] += v
+		}
 	}
 	return sum
 }
@@ -798,6 +790,7 @@ func (c *coordinator) snapshotKeyed(ctx context.Context) ([]byte, map[string][]b
 	byShard := map[string][][]byte{}
 	for i, r := range got {
 		states[i] = r.state
+		c.keyedCounts[i] = r.counters
 		for id, part := range r.shards {
 			byShard[id] = append(byShard[id], part)
 		}

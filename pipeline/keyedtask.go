@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"sync"
 )
 
 // keyedTask runs one instance of the job's keyed stage, and its own instances
@@ -19,10 +18,7 @@ type keyedTask struct {
 	post  []Operator
 	in    chan keyedMsg
 	out   *coordinator // for the sinks and the job's stats
-
-	mu       sync.Mutex
-	counters map[string]int64 // op's counters after the last message
-	err      error            // the first error of an emit
+	err   error        // the first error of an emit
 }
 
 // keyedMsg is one of: a batch to process, a watermark, a snapshot request.
@@ -33,10 +29,11 @@ type keyedMsg struct {
 }
 
 type keyedSnapshot struct {
-	index  int               // the instance's partition
-	state  []byte            // Snapshot's, or SnapshotShards' common part
-	shards map[string][]byte // SnapshotShards' parts; nil for an operator without
-	err    error
+	index    int               // the instance's partition
+	state    []byte            // Snapshot's, or SnapshotShards' common part
+	shards   map[string][]byte // SnapshotShards' parts; nil for an operator without
+	counters map[string]int64  // the operator's counters, if it reports them
+	err      error
 }
 
 func (m keyedMsg) release() { m.batch.Release() }
@@ -61,6 +58,9 @@ func (t *keyedTask) serve(ctx context.Context, m keyedMsg) error {
 		} else {
 			r.state, r.err = t.op.Snapshot()
 		}
+		if cr, ok := t.op.(CounterReporter); ok {
+			r.counters = cr.Counters()
+		}
 		m.snap <- r
 		return nil
 	case m.batch != nil:
@@ -72,7 +72,6 @@ func (t *keyedTask) serve(ctx context.Context, m keyedMsg) error {
 			return fmt.Errorf("pipeline: job %q: %s: watermark %d: %w", j.name, j.keyedName, m.wm, err)
 		}
 	}
-	t.publishCounters()
 	if t.err != nil {
 		return fmt.Errorf("pipeline: job %q: %w", j.name, t.err)
 	}
@@ -98,28 +97,6 @@ func (t *keyedTask) emit(ctx context.Context, i int, b *Batch) {
 			return
 		}
 		c.j.updateStats(func(s *Stats) { s.RowsOut += n })
-	}
-}
-
-// publishCounters keeps a copy of the operator's counters for the
-// coordinator, which sums the instances'.
-func (t *keyedTask) publishCounters() {
-	cr, ok := t.op.(CounterReporter)
-	if !ok {
-		return
-	}
-	c := cr.Counters()
-	t.mu.Lock()
-	t.counters = c
-	t.mu.Unlock()
-}
-
-// addCounters adds the instance's last published counters into sum.
-func (t *keyedTask) addCounters(sum map[string]int64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for k, v := range t.counters {
-		sum[k] += v
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -15,16 +16,14 @@ import (
 // PartitionedOperator is a KeyedOperator that can run as one of several
 // instances, each on a goroutine of its own: the job hashes every row's key
 // (KeyHash) and gives instance i of n the batches' rows whose key lands in
-// partition i, as Batch.Rows; every instance sees every watermark. A keyed
-// operator that is not one runs as a single instance.
+// partition i, as Batch.Rows; every instance sees every watermark. Its
+// RestoreShards keeps the part of the state of every instance of the run
+// that checkpointed that lands in its partition, so a job resumes with
+// another parallelism than the run that checkpointed. A keyed operator that
+// is not one runs as a single instance.
 type PartitionedOperator interface {
 	KeyedOperator
-	// RestorePartitions replaces the operator's state with the part of states
-	// that belongs to its partition. states are the snapshots of every
-	// instance of a run with any number of partitions, one included, so that
-	// a job can resume with another parallelism than the run that
-	// checkpointed.
-	RestorePartitions(states [][]byte) error
+	ShardSnapshotter
 }
 
 // OperatorGroup is shared by the instances of one keyed stage in a job, for
@@ -91,6 +90,7 @@ type partitioner struct {
 	cols   []int // key columns in the keyed stage's input
 	n      int
 	hashes []KeyHash
+	part   []int32 // partition of each row
 }
 
 // checkPartitionable reports an error for a key column whose type KeyHash
@@ -118,19 +118,19 @@ func (p *partitioner) split(rec arrow.RecordBatch) [][]int32 {
 	}
 	h := p.hashes[:n]
 	HashKeys(rec, p.cols, h)
-	counts := make([]int32, p.n+1)
-	part := make([]int32, 0, n) // partition of each row, then reused below
+	p.part = p.part[:0]
+	counts := make([]int32, p.n+1) // then the start of each partition's rows
 	for _, x := range h {
 		k := int32(x.Partition(p.n))
-		part = append(part, k)
+		p.part = append(p.part, k)
 		counts[k+1]++
 	}
 	for k := 1; k <= p.n; k++ {
 		counts[k] += counts[k-1]
 	}
-	rows := make([]int32, n)
-	next := append([]int32(nil), counts[:p.n]...)
-	for i, k := range part {
+	rows := make([]int32, n) // they travel with the batch: a new array each time
+	next := slices.Clone(counts[:p.n])
+	for i, k := range p.part {
 		rows[next[k]] = int32(i)
 		next[k]++
 	}
@@ -156,49 +156,64 @@ func HashKeys(rec arrow.RecordBatch, cols []int, dst []KeyHash) {
 // hashColumn adds every value of arr to h.
 func hashColumn(arr arrow.Array, h []KeyHash) {
 	nulls := arr.NullN() > 0
-	each := func(f func(i int) KeyHash) {
-		for i := range h {
-			if nulls && arr.IsNull(i) {
-				h[i] = h[i].Null()
-				continue
-			}
-			h[i] = f(i)
-		}
-	}
+	valid := func(i int) bool { return !nulls || arr.IsValid(i) }
 	switch a := arr.(type) {
 	case *array.String:
-		each(func(i int) KeyHash { return h[i].String(a.Value(i)) })
+		hashEach(h, valid, func(i int) KeyHash { return h[i].String(a.Value(i)) })
 	case *array.LargeString:
-		each(func(i int) KeyHash { return h[i].String(a.Value(i)) })
+		hashEach(h, valid, func(i int) KeyHash { return h[i].String(a.Value(i)) })
 	case *array.Boolean:
-		each(func(i int) KeyHash {
+		hashEach(h, valid, func(i int) KeyHash {
 			if a.Value(i) {
 				return h[i].Int(1)
 			}
 			return h[i].Int(0)
 		})
 	case *array.Int8:
-		each(func(i int) KeyHash { return h[i].Int(uint64(int64(a.Value(i)))) })
+		hashInts(h, valid, a.Int8Values())
 	case *array.Int16:
-		each(func(i int) KeyHash { return h[i].Int(uint64(int64(a.Value(i)))) })
+		hashInts(h, valid, a.Int16Values())
 	case *array.Int32:
-		each(func(i int) KeyHash { return h[i].Int(uint64(int64(a.Value(i)))) })
+		hashInts(h, valid, a.Int32Values())
 	case *array.Int64:
-		each(func(i int) KeyHash { return h[i].Int(uint64(a.Value(i))) })
+		hashInts(h, valid, a.Int64Values())
 	case *array.Uint8:
-		each(func(i int) KeyHash { return h[i].Int(uint64(a.Value(i))) })
+		hashInts(h, valid, a.Uint8Values())
 	case *array.Uint16:
-		each(func(i int) KeyHash { return h[i].Int(uint64(a.Value(i))) })
+		hashInts(h, valid, a.Uint16Values())
 	case *array.Uint32:
-		each(func(i int) KeyHash { return h[i].Int(uint64(a.Value(i))) })
+		hashInts(h, valid, a.Uint32Values())
 	case *array.Uint64:
-		each(func(i int) KeyHash { return h[i].Int(a.Value(i)) })
+		hashInts(h, valid, a.Uint64Values())
 	case *array.Timestamp:
-		each(func(i int) KeyHash { return h[i].Int(uint64(int64(a.Value(i)))) })
+		hashInts(h, valid, a.TimestampValues())
 	case *array.Date32:
-		each(func(i int) KeyHash { return h[i].Int(uint64(int64(a.Value(i)))) })
+		hashInts(h, valid, a.Date32Values())
 	case *array.Date64:
-		each(func(i int) KeyHash { return h[i].Int(uint64(int64(a.Value(i)))) })
+		hashInts(h, valid, a.Date64Values())
+	}
+}
+
+// hashEach sets h[i] to f(i) for every valid row, to h[i].Null() for the others.
+func hashEach(h []KeyHash, valid func(int) bool, f func(i int) KeyHash) {
+	for i := range h {
+		if valid(i) {
+			h[i] = f(i)
+		} else {
+			h[i] = h[i].Null()
+		}
+	}
+}
+
+// hashInts adds integer values: int64(v) sign-extends the signed types and
+// zero-extends the unsigned ones, and its bits are what KeyHash.Int takes.
+func hashInts[T ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64](h []KeyHash, valid func(int) bool, vals []T) {
+	for i, v := range vals[:len(h)] {
+		if valid(i) {
+			h[i] = h[i].Int(uint64(int64(v)))
+		} else {
+			h[i] = h[i].Null()
+		}
 	}
 }
 

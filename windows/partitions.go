@@ -22,12 +22,18 @@ var _ pipeline.PartitionedOperator = (*Operator)(nil)
 type firings struct {
 	n     int // instances
 	mu    sync.Mutex
-	open  map[int64]int           // window start -> instances that hold it open
-	fired map[int64]map[int64]int // watermark -> window starts fired at it (-> 0), and instances that saw it (at key MinTime)
+	open  map[int64]int      // window start -> instances that hold it open
+	fired map[int64]*firedAt // by watermark
+}
+
+// firedAt is what the instances that have seen one watermark fired at it.
+type firedAt struct {
+	seen   int                // instances
+	starts map[int64]struct{} // window starts
 }
 
 func newFirings(n int) *firings {
-	return &firings{n: max(n, 1), open: map[int64]int{}, fired: map[int64]map[int64]int{}}
+	return &firings{n: max(n, 1), open: map[int64]int{}, fired: map[int64]*firedAt{}}
 }
 
 // firingsOf returns the firings shared by the instances of env's group.
@@ -80,18 +86,17 @@ func (f *firings) fire(wm int64, starts []int64) int64 {
 	defer f.mu.Unlock()
 	e := f.fired[wm]
 	if e == nil {
-		e = map[int64]int{}
+		e = &firedAt{starts: map[int64]struct{}{}}
 		f.fired[wm] = e
 	}
 	for _, s := range starts {
-		e[s] = 0
+		e.starts[s] = struct{}{}
 	}
-	e[pipeline.MinTime]++ // window starts are never MinTime: windowEnd would overflow
-	if e[pipeline.MinTime] < f.n {
+	if e.seen++; e.seen < f.n {
 		return 0
 	}
 	delete(f.fired, wm)
-	return int64(len(e) - 1)
+	return int64(len(e.starts))
 }
 
 // opens counts window start open in o when its first shard opens it.
@@ -144,13 +149,6 @@ func (o *Operator) temp(f *firings) *Operator {
 	return t
 }
 
-// RestorePartitions implements pipeline.PartitionedOperator: it restores the
-// part of states, the snapshots of every instance of a run with any number of
-// partitions, whose keys land in o's partition. The counters the snapshots
-// hold go to the instance of partition 0, so that the instances' sum is the
-// run's. On error the state is left as it was.
-func (o *Operator) RestorePartitions(states [][]byte) error { return o.RestoreShards(states, nil) }
-
 // absorb merges the groups of src, another operator of the same stage, whose
 // keys land in o's partition into o's state.
 func (o *Operator) absorb(src *Operator) {
@@ -173,57 +171,53 @@ func (o *Operator) absorb(src *Operator) {
 // accepts into o's state.
 func (o *Operator) absorbShard(src *Operator, ssh *shardState, owns func(kid uint32) bool) {
 	aggs := o.p.aggs
-	{
-		var sh *shardState
-		for _, start := range slices.Sorted(maps.Keys(ssh.windows)) {
-			sws := ssh.windows[start]
-			var ws *winState
-			kids := make([]uint32, len(sws.keys)) // o's key id of each src group
-			slotGroup := map[int32]int{}          // src slot -> src group
-			for g, skid := range sws.keys {
-				if !owns(skid) {
-					continue
-				}
-				if ws == nil {
-					if sh == nil {
-						sh = o.shard(ssh.name)
-					}
-					ws = o.window(sh, sws.start, sws.end)
-				}
-				kid := o.keys.internFrom(src.keys, skid)
-				kids[g] = kid
-				s, ok := ws.slots[kid]
-				if !ok {
-					s = o.newGroup(sh, ws, kid)
-				}
-				ss := sws.gslots[g]
-				slotGroup[ss] = g
-				for a := range aggs {
-					if aggs[a].kind != kindCountDistinct {
-						mergeSlot(&aggs[a], &sh.accs[a], s, &ssh.accs[a], ss)
-					}
-				}
-			}
-			if ws == nil {
+	var sh *shardState
+	for _, start := range slices.Sorted(maps.Keys(ssh.windows)) {
+		sws := ssh.windows[start]
+		var ws *winState
+		slotOf := map[int32]int32{} // src slot -> o's slot, for the groups o takes
+		for g, skid := range sws.keys {
+			if !owns(skid) {
 				continue
 			}
+			if ws == nil {
+				if sh == nil {
+					sh = o.shard(ssh.name)
+				}
+				ws = o.window(sh, sws.start, sws.end)
+			}
+			kid := o.keys.internFrom(src.keys, skid)
+			s, ok := ws.slots[kid]
+			if !ok {
+				s = o.newGroup(sh, ws, kid)
+			}
+			ss := sws.gslots[g]
+			slotOf[ss] = s
 			for a := range aggs {
-				if o.vdicts[a] == nil {
-					continue
+				if aggs[a].kind != kindCountDistinct {
+					mergeSlot(&aggs[a], &sh.accs[a], s, &ssh.accs[a], ss)
 				}
-				ds, da := ws.dsets[a], &sh.accs[a]
-				turning := false
-				sws.dsets[a].each(&ssh.accs[a], sws, func(ss int32, v uint32) {
-					g, ok := slotGroup[ss]
-					if !ok {
-						return
-					}
-					nv := o.vdicts[a].internFrom(src.vdicts[a], v)
-					turning = ds.add(da, ws.slots[kids[g]], nv, denseAt(o.vdicts[a].len())) || turning
-				})
-				if turning {
-					o.scratch = ds.densify(da, ws, o.vdicts[a].len(), o.scratch)
+			}
+		}
+		if ws == nil {
+			continue
+		}
+		for a := range aggs {
+			if o.vdicts[a] == nil {
+				continue
+			}
+			ds, da := ws.dsets[a], &sh.accs[a]
+			turning := false
+			sws.dsets[a].each(&ssh.accs[a], sws, func(ss int32, v uint32) {
+				s, ok := slotOf[ss]
+				if !ok {
+					return
 				}
+				nv := o.vdicts[a].internFrom(src.vdicts[a], v)
+				turning = ds.add(da, s, nv, denseAt(o.vdicts[a].len())) || turning
+			})
+			if turning {
+				o.scratch = ds.densify(da, ws, o.vdicts[a].len(), o.scratch)
 			}
 		}
 	}
@@ -275,8 +269,9 @@ func (o *Operator) SnapshotShards() (common []byte, shards map[string][]byte, er
 
 // RestoreShards implements pipeline.ShardSnapshotter: it restores commons
 // (whole snapshots too) and the shards' parts, keeping the keys of o's
-// partition; the counters go to the instance of partition 0, as in
-// RestorePartitions. On error the state is left as it was.
+// partition. commons may come from a run with any number of instances; the
+// counters they hold go to the instance of partition 0, so that the
+// instances' sum is that run's. On error the state is left as it was.
 func (o *Operator) RestoreShards(commons [][]byte, shards map[string][][]byte) error {
 	o.unregister()
 	t := o.temp(o.firings)

@@ -153,7 +153,7 @@ func TestPartitionsEqualOneInstance(t *testing.T) {
 				states := a.snapshots()
 				b := newPartitioned(t, mem, spec, tt.keys, to)
 				for _, op := range b.ops {
-					if err := op.RestorePartitions(states); err != nil {
+					if err := op.RestoreShards(states, nil); err != nil {
 						t.Fatal(err)
 					}
 				}
