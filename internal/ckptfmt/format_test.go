@@ -270,50 +270,32 @@ func TestGolden(t *testing.T) {
 }
 
 // TestGoldenV1: checkpoints that version-1 builds wrote still decode, with
-// an empty Run and Source and epoch 0, and re-encode as the current version. The file is
-// never rewritten: no build writes version 1 any more.
-func TestGoldenV1(t *testing.T) {
-	path := filepath.Join("testdata", "v1.golden")
-	golden, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v := binary.BigEndian.Uint16(golden[4:]); v != 1 {
-		t.Fatalf("%s holds version %d", path, v)
-	}
-	got, err := Decode(golden)
-	if err != nil {
-		t.Fatalf("Decode(%s): %v", path, err)
-	}
-	if want := normalize(sampleV1()); !reflect.DeepEqual(got, want) {
-		t.Errorf("Decode(%s):\n got %#v\nwant %#v", path, got, want)
-	}
-	again := mustEncode(t, got)
-	if v := binary.BigEndian.Uint16(again[4:]); v != Version {
-		t.Errorf("re-encoded as version %d, want %d", v, Version)
-	}
-	if back, err := Decode(again); err != nil || !reflect.DeepEqual(back, got) {
-		t.Errorf("re-encoded v1 checkpoint decodes to %#v, %v", back, err)
-	}
-}
+// an empty Run and Source and epoch 0, and re-encode as the current version.
+// The file is never rewritten: no build writes version 1 any more.
+func TestGoldenV1(t *testing.T) { checkOldGolden(t, 1, sampleV1()) }
 
 // TestGoldenV2: checkpoints that version-2 builds wrote still decode, without
 // keyed state per shard, and re-encode as the current version. The file is
 // never rewritten: no build writes version 2 any more.
-func TestGoldenV2(t *testing.T) {
-	path := filepath.Join("testdata", "v2.golden")
+func TestGoldenV2(t *testing.T) { checkOldGolden(t, 2, sampleV2()) }
+
+// checkOldGolden checks that testdata/v<version>.golden, which a build of
+// that version wrote, decodes to want and re-encodes as the current version.
+func checkOldGolden(t *testing.T, version uint16, want *pipeline.Checkpoint) {
+	t.Helper()
+	path := filepath.Join("testdata", fmt.Sprintf("v%d.golden", version))
 	golden, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := binary.BigEndian.Uint16(golden[4:]); v != 2 {
+	if v := binary.BigEndian.Uint16(golden[4:]); v != version {
 		t.Fatalf("%s holds version %d", path, v)
 	}
 	got, err := Decode(golden)
 	if err != nil {
 		t.Fatalf("Decode(%s): %v", path, err)
 	}
-	if want := normalize(sampleV2()); !reflect.DeepEqual(got, want) {
+	if want := normalize(want); !reflect.DeepEqual(got, want) {
 		t.Errorf("Decode(%s):\n got %#v\nwant %#v", path, got, want)
 	}
 	again := mustEncode(t, got)
@@ -321,7 +303,7 @@ func TestGoldenV2(t *testing.T) {
 		t.Errorf("re-encoded as version %d, want %d", v, Version)
 	}
 	if back, err := Decode(again); err != nil || !reflect.DeepEqual(back, got) {
-		t.Errorf("re-encoded v2 checkpoint decodes to %#v, %v", back, err)
+		t.Errorf("re-encoded v%d checkpoint decodes to %#v, %v", version, back, err)
 	}
 }
 

@@ -3,7 +3,6 @@ package generator_test
 import (
 	"testing"
 
-	"github.com/shardflow/shardflow/internal/cputime"
 	"github.com/shardflow/shardflow/pipeline"
 	"github.com/shardflow/shardflow/sources/generator"
 )
@@ -21,21 +20,11 @@ func BenchmarkGenerator(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	records, bytes := 0, int64(0)
-	b.ReportAllocs()
-	cpu0 := cputime.Process()
-	for b.Loop() {
+	generator.ReportBatches(b, func() *pipeline.Batch {
 		batch, err := r.Read(b.Context())
 		if err != nil {
 			b.Fatal(err)
 		}
-		records += batch.Len()
-		bytes += int64(len(batch.Rec.Column(0).Data().Buffers()[2].Bytes()))
-		batch.Release()
-	}
-	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
-	b.ReportMetric(float64(bytes)/1e6/b.Elapsed().Seconds(), "MB/s")
-	if cpu := cputime.Process() - cpu0; cpu > 0 {
-		b.ReportMetric(float64(records)/cpu.Seconds(), "records/cpu-s")
-	}
+		return batch
+	})
 }
