@@ -1,0 +1,358 @@
+package featurestore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// DefaultPutRows is how many rows the Sink hands a Store in one Put.
+const DefaultPutRows = 1000
+
+// SinkConfig configures a Sink.
+type SinkConfig struct {
+	// Name identifies the sink in checkpoints; default "features:" + View.Name.
+	Name string
+	// View is the feature view the rows are of.
+	View View
+	// Store receives the rows; the Sink closes it.
+	Store Store
+	// EventTime is the timestamp column of each row's event time; default
+	// "event_ts".
+	EventTime string
+	// PutRows bounds the rows of one Put; default DefaultPutRows.
+	PutRows int
+}
+
+// Sink writes the rows of a job's output to a feature store, exactly as of
+// the job's checkpoints: the rows of a checkpoint are staged in its handle at
+// the barrier (the newest row of each entity) and put at its commit, so the
+// store reflects what the job's checkpoints hold, and a commit replayed after
+// a crash puts the same rows again, which the store's compare-and-set makes
+// a no-op where newer rows are stored.
+//
+// The input has the view's entity column (string), the event-time column
+// (timestamp) and one column per feature of a matching type: int64 for
+// Int64, float64 for Float64, string for String, a timestamp for Timestamp.
+// Other columns are ignored. Nulls are null values, except in the entity and
+// event-time columns, where they are an error.
+type Sink struct {
+	cfg     SinkConfig
+	entity  int
+	evtime  int
+	evunit  arrow.TimeUnit
+	cols    []int
+	units   []arrow.TimeUnit
+	staged  map[string]int // entity -> index in rows
+	rows    []Row
+	written int64
+}
+
+// NewSink returns a Sink of cfg.
+func NewSink(cfg SinkConfig) (*Sink, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("featurestore: no store")
+	}
+	if err := cfg.View.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Name == "" {
+		cfg.Name = "features:" + cfg.View.Name
+	}
+	if cfg.EventTime == "" {
+		cfg.EventTime = "event_ts"
+	}
+	if cfg.PutRows <= 0 {
+		cfg.PutRows = DefaultPutRows
+	}
+	return &Sink{cfg: cfg, staged: map[string]int{}}, nil
+}
+
+// Name implements pipeline.Sink.
+func (s *Sink) Name() string { return s.cfg.Name }
+
+// Bind implements pipeline.Sink: it checks that schema has the view's columns.
+func (s *Sink) Bind(schema *arrow.Schema) error {
+	col := func(name string, want arrow.Type) (int, arrow.TimeUnit, error) {
+		idx := schema.FieldIndices(name)
+		if len(idx) != 1 {
+			return 0, 0, fmt.Errorf("featurestore: %s: the input has no column %q (it has %s)", s.cfg.Name, name, schema)
+		}
+		f := schema.Field(idx[0])
+		if f.Type.ID() != want {
+			return 0, 0, fmt.Errorf("featurestore: %s: column %q is %s, want %s", s.cfg.Name, name, f.Type, strings.ToLower(want.String()))
+		}
+		var unit arrow.TimeUnit
+		if ts, ok := f.Type.(*arrow.TimestampType); ok {
+			unit = ts.Unit
+		}
+		return idx[0], unit, nil
+	}
+	var err error
+	if s.entity, _, err = col(s.cfg.View.Entity, arrow.STRING); err != nil {
+		return err
+	}
+	if s.evtime, s.evunit, err = col(s.cfg.EventTime, arrow.TIMESTAMP); err != nil {
+		return err
+	}
+	s.cols, s.units = make([]int, len(s.cfg.View.Features)), make([]arrow.TimeUnit, len(s.cfg.View.Features))
+	for i, f := range s.cfg.View.Features {
+		want := map[Type]arrow.Type{Int64: arrow.INT64, Float64: arrow.FLOAT64, String: arrow.STRING, Timestamp: arrow.TIMESTAMP}[f.Type]
+		if s.cols[i], s.units[i], err = col(f.Name, want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Write implements pipeline.Sink: it stages the newest row of each entity.
+func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
+	defer b.Release()
+	if s.cols == nil {
+		return fmt.Errorf("featurestore: %s: Write before Bind", s.cfg.Name)
+	}
+	rec := b.Rec
+	entities, ok := rec.Column(s.entity).(*array.String)
+	times, ok2 := rec.Column(s.evtime).(*array.Timestamp)
+	if !ok || !ok2 {
+		return fmt.Errorf("featurestore: %s: batch schema %s differs from the bound one", s.cfg.Name, rec.Schema())
+	}
+	for r := range int(rec.NumRows()) {
+		if entities.IsNull(r) || times.IsNull(r) {
+			return fmt.Errorf("featurestore: %s: row %d of shard %s has a null %s or %s", s.cfg.Name, r, b.Shard, s.cfg.View.Entity, s.cfg.EventTime)
+		}
+		ts := millis(int64(times.Value(r)), s.evunit)
+		e := entities.Value(r)
+		i, seen := s.staged[e]
+		if seen && s.rows[i].EventTime > ts {
+			continue
+		}
+		if !seen {
+			i = len(s.rows)
+			s.rows = append(s.rows, Row{Entity: e, Values: make([]Value, len(s.cols))})
+			s.staged[s.rows[i].Entity] = i
+		}
+		row := &s.rows[i]
+		row.EventTime = ts
+		for j, c := range s.cols {
+			row.Values[j] = value(rec.Column(c), r, s.units[j])
+		}
+	}
+	return nil
+}
+
+func value(col arrow.Array, r int, unit arrow.TimeUnit) Value {
+	if col.IsNull(r) {
+		return Value{Null: true}
+	}
+	switch a := col.(type) {
+	case *array.Int64:
+		return Value{Int: a.Value(r)}
+	case *array.Float64:
+		return Value{Float: a.Value(r)}
+	case *array.String:
+		return Value{Str: a.Value(r)}
+	case *array.Timestamp:
+		return Value{Int: millis(int64(a.Value(r)), unit)}
+	}
+	panic(fmt.Sprintf("featurestore: unbound column type %s", col.DataType()))
+}
+
+func millis(v int64, unit arrow.TimeUnit) int64 {
+	switch unit {
+	case arrow.Second:
+		return v * 1000
+	case arrow.Microsecond:
+		return v / 1000
+	case arrow.Nanosecond:
+		return v / 1000_000
+	}
+	return v
+}
+
+// PreCommit implements pipeline.Committer: the staged rows become the
+// checkpoint's handle.
+func (s *Sink) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
+	if len(s.rows) == 0 {
+		return nil, nil
+	}
+	h := encodeRows(s.cfg.View, s.rows)
+	s.rows, s.staged = s.rows[:0], map[string]int{}
+	return h, nil
+}
+
+// Commit implements pipeline.Committer: it puts the handle's rows.
+func (s *Sink) Commit(ctx context.Context, id uint64, handle []byte) error {
+	if len(handle) == 0 {
+		return nil
+	}
+	rows, err := decodeRows(s.cfg.View, handle)
+	if err != nil {
+		return fmt.Errorf("featurestore: %s: checkpoint %d: %w", s.cfg.Name, id, err)
+	}
+	for len(rows) > 0 {
+		n := min(len(rows), s.cfg.PutRows)
+		if err := s.cfg.Store.Put(ctx, rows[:n]); err != nil {
+			return fmt.Errorf("featurestore: %s: checkpoint %d: %w", s.cfg.Name, id, err)
+		}
+		s.written += int64(n)
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// Recover implements pipeline.Committer: it puts the rows of the restored
+// checkpoint again. Rows staged after it were never put, so there is nothing
+// to discard; rows another run put are harmless, since the store keeps the
+// newest of each entity.
+func (s *Sink) Recover(ctx context.Context, r pipeline.Recovery) error {
+	return s.Commit(ctx, r.ID, r.Handle)
+}
+
+// Close implements pipeline.Sink: it closes the store. Staged rows are
+// dropped: no checkpoint owns them.
+func (s *Sink) Close(ctx context.Context) error { return s.cfg.Store.Close() }
+
+// Counters implements pipeline.CounterReporter.
+func (s *Sink) Counters() map[string]int64 {
+	return map[string]int64{"feature_rows_written": s.written}
+}
+
+// The handle: "SFFS", version 1, the row count, then per row the entity, the
+// event time and each value: a null byte, then the value by the feature's type.
+const (
+	handleMagic   = "SFFS"
+	handleVersion = 1
+)
+
+func encodeRows(v View, rows []Row) []byte {
+	b := append([]byte(handleMagic), handleVersion)
+	b = binary.AppendUvarint(b, uint64(len(rows)))
+	for _, r := range rows {
+		b = binary.AppendUvarint(b, uint64(len(r.Entity)))
+		b = append(b, r.Entity...)
+		b = binary.AppendVarint(b, r.EventTime)
+		for i, f := range v.Features {
+			val := r.Values[i]
+			if val.Null {
+				b = append(b, 1)
+				continue
+			}
+			b = append(b, 0)
+			switch f.Type {
+			case Int64, Timestamp:
+				b = binary.AppendVarint(b, val.Int)
+			case Float64:
+				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(val.Float))
+			case String:
+				b = binary.AppendUvarint(b, uint64(len(val.Str)))
+				b = append(b, val.Str...)
+			}
+		}
+	}
+	return b
+}
+
+var errHandle = errors.New("damaged feature-store handle")
+
+func decodeRows(v View, b []byte) ([]Row, error) {
+	if len(b) < len(handleMagic)+1 || string(b[:len(handleMagic)]) != handleMagic {
+		return nil, errHandle
+	}
+	if b[len(handleMagic)] != handleVersion {
+		return nil, fmt.Errorf("feature-store handle version %d: this shardflow reads version %d", b[len(handleMagic)], handleVersion)
+	}
+	d := decoder{b: b[len(handleMagic)+1:]}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		return nil, errHandle
+	}
+	rows := make([]Row, 0, n)
+	for range n {
+		r := Row{Entity: d.str(), EventTime: d.varint(), Values: make([]Value, len(v.Features))}
+		for i, f := range v.Features {
+			if d.byte() == 1 {
+				r.Values[i].Null = true
+				continue
+			}
+			switch f.Type {
+			case Int64, Timestamp:
+				r.Values[i].Int = d.varint()
+			case Float64:
+				r.Values[i].Float = math.Float64frombits(d.uint64())
+			case String:
+				r.Values[i].Str = d.str()
+			}
+		}
+		rows = append(rows, r)
+	}
+	if d.bad || len(d.b) != 0 {
+		return nil, errHandle
+	}
+	return rows, nil
+}
+
+// decoder reads the handle; a read past the end sets bad and yields zeros.
+type decoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.bad = true
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uint64() uint64 {
+	if len(d.b) < 8 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.bad, d.b = true, nil
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
