@@ -1,0 +1,281 @@
+// Package sqlitestore is the SQLite online feature store, the embedded
+// default (sqlite://PATH), on the pure-Go modernc.org/sqlite driver.
+//
+// # Native layout
+//
+// One table per feature view, named after the view (quoted):
+//
+//	CREATE TABLE "<view>" (
+//	  entity_id  TEXT PRIMARY KEY,       -- the entity's join-key value
+//	  event_ts   INTEGER NOT NULL,       -- Unix ms of the newest record
+//	  "<feature>" INTEGER|REAL|TEXT,     -- one per feature, in view order;
+//	                                     -- int64 INTEGER, float64 REAL,
+//	                                     -- string TEXT, timestamp INTEGER
+//	                                     -- Unix ms; NULL for a null value
+//	  expires_at INTEGER                 -- Unix ms, NULL without a TTL
+//	)
+//
+// A Put is one transaction of INSERT ... ON CONFLICT(entity_id) DO UPDATE
+// ... WHERE excluded.event_ts >= event_ts, so an older row never replaces a
+// newer one, also across processes sharing the file. An existing table whose
+// columns differ from the view is refused. Get skips expired rows; Put
+// deletes expired rows at most once a minute, a bounded batch at a time.
+// The database runs in WAL mode with a busy timeout, through one connection.
+//
+// The feast layout (layout=feast) is not implemented yet.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shardflow/shardflow/sinks/featurestore"
+	_ "modernc.org/sqlite"
+)
+
+// Store is a featurestore.Store on a SQLite file.
+type Store struct {
+	db    *sql.DB
+	view  featurestore.View
+	table string
+	put   string
+	get   string
+
+	mu        sync.Mutex
+	lastSweep time.Time
+}
+
+var _ featurestore.Store = (*Store)(nil)
+
+func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func sqlType(t featurestore.Type) string {
+	switch t {
+	case featurestore.Float64:
+		return "REAL"
+	case featurestore.String:
+		return "TEXT"
+	}
+	return "INTEGER"
+}
+
+// Open opens (creating if needed) the store of view in the SQLite file
+// loc.Target.
+func Open(ctx context.Context, loc featurestore.Location, view featurestore.View) (*Store, error) {
+	if loc.Scheme != "sqlite" {
+		return nil, fmt.Errorf("sqlitestore: %s is not a sqlite:// URL", loc)
+	}
+	if err := loc.Unknown(); err != nil {
+		return nil, err
+	}
+	if err := view.Validate(); err != nil {
+		return nil, err
+	}
+	if loc.Layout != featurestore.Native {
+		return nil, fmt.Errorf("sqlitestore: %s: layout %q is not implemented yet", loc, loc.Layout)
+	}
+	dsn := "file:" + loc.Target + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: %s: %w", loc, err)
+	}
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db, view: view, table: quote(view.Name)}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlitestore: %s: %w", loc, err)
+	}
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context) error {
+	cols := []string{"entity_id TEXT PRIMARY KEY", "event_ts INTEGER NOT NULL"}
+	names := []string{"entity_id", "event_ts"}
+	types := []string{"TEXT", "INTEGER"}
+	for _, f := range s.view.Features {
+		cols = append(cols, quote(f.Name)+" "+sqlType(f.Type))
+		names = append(names, f.Name)
+		types = append(types, sqlType(f.Type))
+	}
+	cols = append(cols, "expires_at INTEGER")
+	names = append(names, "expires_at")
+	types = append(types, "INTEGER")
+	if _, err := s.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+s.table+" ("+strings.Join(cols, ", ")+")"); err != nil {
+		return err
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT name, type FROM pragma_table_info(?) ORDER BY cid", s.view.Name)
+	if err != nil {
+		return err
+	}
+	var have []string
+	for rows.Next() {
+		var n, t string
+		if err := rows.Scan(&n, &t); err != nil {
+			rows.Close()
+			return err
+		}
+		have = append(have, n+" "+strings.ToUpper(t))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var want []string
+	for i := range names {
+		want = append(want, names[i]+" "+types[i])
+	}
+	if strings.Join(have, ", ") != strings.Join(want, ", ") {
+		return fmt.Errorf("existing table %s has columns (%s), the view needs (%s)", s.table, strings.Join(have, ", "), strings.Join(want, ", "))
+	}
+	q := make([]string, len(names))
+	set := make([]string, 0, len(names))
+	for i, n := range names {
+		q[i] = "?"
+		if i > 0 {
+			set = append(set, quote(n)+" = excluded."+quote(n))
+		}
+	}
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = quote(n)
+	}
+	s.put = "INSERT INTO " + s.table + " (" + strings.Join(quoted, ", ") + ") VALUES (" + strings.Join(q, ", ") +
+		") ON CONFLICT(entity_id) DO UPDATE SET " + strings.Join(set, ", ") +
+		" WHERE excluded.event_ts >= " + s.table + ".event_ts"
+	s.get = "SELECT " + strings.Join(quoted[1:len(quoted)-1], ", ") + " FROM " + s.table +
+		" WHERE entity_id = ? AND (expires_at IS NULL OR expires_at >= ?)"
+	return nil
+}
+
+// Put writes rows in one transaction; see featurestore.Store.
+func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: put: %w", err)
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, s.put)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: put: %w", err)
+	}
+	defer st.Close()
+	args := make([]any, len(s.view.Features)+3)
+	for _, r := range rows {
+		if len(r.Values) != len(s.view.Features) {
+			return fmt.Errorf("sqlitestore: put: row of %q has %d values, view %q has %d features", r.Entity, len(r.Values), s.view.Name, len(s.view.Features))
+		}
+		args[0], args[1] = r.Entity, r.EventTime
+		for i, f := range s.view.Features {
+			v := r.Values[i]
+			switch {
+			case v.Null:
+				args[2+i] = nil
+			case f.Type == featurestore.Float64:
+				args[2+i] = v.Float
+			case f.Type == featurestore.String:
+				args[2+i] = v.Str
+			default:
+				args[2+i] = v.Int
+			}
+		}
+		args[len(args)-1] = nil
+		if s.view.TTL > 0 {
+			args[len(args)-1] = r.EventTime + s.view.TTL.Milliseconds()
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("sqlitestore: put: %w", err)
+		}
+	}
+	if err := s.sweep(ctx, tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlitestore: put: %w", err)
+	}
+	return nil
+}
+
+// sweep deletes at most 10,000 expired rows, at most once a minute.
+func (s *Store) sweep(ctx context.Context, tx *sql.Tx) error {
+	if s.view.TTL <= 0 {
+		return nil
+	}
+	s.mu.Lock()
+	now := time.Now()
+	due := now.Sub(s.lastSweep) >= time.Minute
+	if due {
+		s.lastSweep = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "DELETE FROM "+s.table+" WHERE rowid IN (SELECT rowid FROM "+s.table+
+		" WHERE expires_at < ? LIMIT 10000)", now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("sqlitestore: sweep: %w", err)
+	}
+	return nil
+}
+
+// Get reads the rows of entities; see featurestore.Store.
+func (s *Store) Get(ctx context.Context, entities []string) ([]*featurestore.Row, error) {
+	st, err := s.db.PrepareContext(ctx, s.get)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: get: %w", err)
+	}
+	defer st.Close()
+	now := time.Now()
+	out := make([]*featurestore.Row, len(entities))
+	n := len(s.view.Features)
+	dest := make([]any, n+1)
+	for i, e := range entities {
+		var ts int64
+		vals := make([]any, n)
+		dest[0] = &ts
+		for j := range vals {
+			dest[j+1] = &vals[j]
+		}
+		err := st.QueryRowContext(ctx, e, now.UnixMilli()).Scan(dest...)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: get %q: %w", e, err)
+		}
+		if s.view.Expired(ts, now) {
+			continue
+		}
+		r := &featurestore.Row{Entity: e, EventTime: ts, Values: make([]featurestore.Value, n)}
+		for j, f := range s.view.Features {
+			switch x := vals[j].(type) {
+			case nil:
+				r.Values[j].Null = true
+			case int64:
+				if f.Type == featurestore.Float64 {
+					r.Values[j].Float = float64(x)
+				} else {
+					r.Values[j].Int = x
+				}
+			case float64:
+				r.Values[j].Float = x
+			case string:
+				r.Values[j].Str = x
+			case []byte:
+				r.Values[j].Str = string(x)
+			default:
+				return nil, fmt.Errorf("sqlitestore: get %q: feature %q: unexpected %T", e, f.Name, x)
+			}
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
