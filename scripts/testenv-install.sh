@@ -26,4 +26,9 @@ if ! [ -f "$stamp" ]; then
   grep -q 'Host$().em("127.0.0.1")' node_modules/kinesis-local/main.js
   touch "$stamp"
 fi
+# Redis online-store tests start a real redis-server (internal/testenv/redis.go).
+if ! command -v redis-server >/dev/null 2>&1 && ! [ -x /usr/bin/redis-server ]; then
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
+  $sudo_ apt-get install -y -qq redis-server >/dev/null
+fi
 echo "testenv: ready in $dir"
