@@ -1,0 +1,210 @@
+// Package redisstore keeps a feature view's rows in Redis
+// (redis://[:PASSWORD@]HOST:PORT/DB), with go-redis v9.
+//
+// # Layout (native)
+//
+// One hash per entity and view:
+//
+//	key     <view>:<entity>             e.g. user_features:u-42
+//	fields  _ts                         the row's event time, Unix ms, decimal
+//	        <feature>                   the value as a string: integers and
+//	                                    timestamps (Unix ms) in decimal, floats
+//	                                    in the shortest form that reads back
+//	                                    exactly; a null value has no field
+//
+// so `HGETALL user_features:u-42` shows a user's features. With a TTL, the key
+// expires (EXPIREAT) at the row's event time plus the TTL, and Get never
+// returns an expired row.
+//
+// # Never back in time
+//
+// Each entity's write is one Lua script that compares the stored _ts with the
+// row's and rewrites the hash only when the row's is not older, so a replay
+// or a restart that writes old rows again is a no-op where newer ones are
+// stored, whatever the interleaving of writers. Put sends its rows in
+// pipelines of PipelineRows scripts.
+//
+// The Feast layout (layout=feast) is not built yet and is refused.
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/shardflow/shardflow/sinks/featurestore"
+)
+
+// PipelineRows is how many entities' writes one pipeline carries.
+const PipelineRows = 500
+
+// put replaces the hash KEYS[1] by the field-value pairs ARGV[3:] when
+// ARGV[1] (the row's event time, Unix ms) is not older than its stored _ts;
+// ARGV[2] is the Unix time in ms at which the key expires (0: never). Lua
+// numbers are doubles, exact for Unix milliseconds (below 2^53).
+var put = redis.NewScript(`
+local ts = redis.call('HGET', KEYS[1], '_ts')
+if ts and tonumber(ts) > tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '_ts', ARGV[1], unpack(ARGV, 3))
+if ARGV[2] ~= '0' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+return 1
+`)
+
+// Store is a feature view in Redis.
+type Store struct {
+	view   featurestore.View
+	client *redis.Client
+}
+
+var _ featurestore.Store = (*Store)(nil)
+
+// Open connects to the Redis server of loc and checks that it answers.
+func Open(ctx context.Context, loc featurestore.Location, view featurestore.View) (*Store, error) {
+	if loc.Scheme != "redis" {
+		return nil, fmt.Errorf("redisstore: %s is not a redis:// URL", loc)
+	}
+	if loc.Layout != featurestore.Native {
+		return nil, fmt.Errorf("redisstore: %s: layout=%s is not implemented yet; use the native layout", loc, loc.Layout)
+	}
+	if err := loc.Unknown(); err != nil {
+		return nil, err
+	}
+	if err := view.Validate(); err != nil {
+		return nil, err
+	}
+	opts, err := redis.ParseURL(loc.String())
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", loc, err)
+	}
+	c := redis.NewClient(opts)
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redisstore: %s: %w", loc, err)
+	}
+	if err := put.Load(ctx, c).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redisstore: %s: loading the write script: %w", loc, err)
+	}
+	return &Store{view: view, client: c}, nil
+}
+
+func (s *Store) key(entity string) string { return s.view.Name + ":" + entity }
+
+// Put implements featurestore.Store.
+func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
+	for len(rows) > 0 {
+		n := min(len(rows), PipelineRows)
+		if err := s.putPipeline(ctx, rows[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+func (s *Store) putPipeline(ctx context.Context, rows []featurestore.Row) error {
+	p := s.client.Pipeline()
+	cmds := make([]*redis.Cmd, len(rows))
+	for i, r := range rows {
+		expire := int64(0)
+		if s.view.TTL > 0 {
+			expire = r.EventTime + s.view.TTL.Milliseconds()
+		}
+		args := []any{r.EventTime, expire}
+		for j, f := range s.view.Features {
+			if v := r.Values[j]; !v.Null {
+				args = append(args, f.Name, format(f.Type, v))
+			}
+		}
+		cmds[i] = put.EvalSha(ctx, p, []string{s.key(r.Entity)}, args...)
+	}
+	_, err := p.Exec(ctx)
+	if err != nil && isNoScript(err) {
+		// The server lost its scripts (a restart, SCRIPT FLUSH): load again once.
+		if err = put.Load(ctx, s.client).Err(); err == nil {
+			return s.putPipeline(ctx, rows)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("redisstore: put: %w", err)
+	}
+	for _, c := range cmds {
+		if err := c.Err(); err != nil {
+			return fmt.Errorf("redisstore: put: %w", err)
+		}
+	}
+	return nil
+}
+
+func isNoScript(err error) bool { return strings.HasPrefix(err.Error(), "NOSCRIPT") }
+
+func format(t featurestore.Type, v featurestore.Value) string {
+	switch t {
+	case featurestore.Float64:
+		return strconv.FormatFloat(v.Float, 'g', -1, 64)
+	case featurestore.String:
+		return v.Str
+	}
+	return strconv.FormatInt(v.Int, 10)
+}
+
+func parse(t featurestore.Type, s string) (featurestore.Value, error) {
+	switch t {
+	case featurestore.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		return featurestore.Value{Float: f}, err
+	case featurestore.String:
+		return featurestore.Value{Str: s}, nil
+	}
+	i, err := strconv.ParseInt(s, 10, 64)
+	return featurestore.Value{Int: i}, err
+}
+
+// Get implements featurestore.Store.
+func (s *Store) Get(ctx context.Context, entities []string) ([]*featurestore.Row, error) {
+	p := s.client.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(entities))
+	for i, e := range entities {
+		cmds[i] = p.HGetAll(ctx, s.key(e))
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("redisstore: get: %w", err)
+	}
+	now := time.Now()
+	out := make([]*featurestore.Row, len(entities))
+	for i, c := range cmds {
+		h := c.Val()
+		ts, ok := h["_ts"]
+		if !ok {
+			continue
+		}
+		r := &featurestore.Row{Entity: entities[i], Values: make([]featurestore.Value, len(s.view.Features))}
+		var err error
+		if r.EventTime, err = strconv.ParseInt(ts, 10, 64); err != nil {
+			return nil, fmt.Errorf("redisstore: %s: _ts %q: %w", s.key(entities[i]), ts, err)
+		}
+		if s.view.Expired(r.EventTime, now) {
+			continue
+		}
+		for j, f := range s.view.Features {
+			v, ok := h[f.Name]
+			if !ok {
+				r.Values[j].Null = true
+				continue
+			}
+			if r.Values[j], err = parse(f.Type, v); err != nil {
+				return nil, fmt.Errorf("redisstore: %s: field %s %q: %w", s.key(entities[i]), f.Name, v, err)
+			}
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// Close implements featurestore.Store.
+func (s *Store) Close() error { return s.client.Close() }
