@@ -38,7 +38,7 @@ import (
 	"math"
 
 	"github.com/shardflow/shardflow/sinks/featurestore"
-	"github.com/spaolacci/murmur3"
+	"github.com/twmb/murmur3"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
