@@ -1,33 +1,53 @@
 // Package feast writes the byte layouts a Feast feature server reads from its
 // online stores, so shardflow rows are visible to Feast under the same project
-// and feature view. Layouts follow feast-dev/feast sdk/python/feast/infra.
+// and feature view. Checked against feast-dev/feast commit
+// f0bc0700be7029166e6605e407de6d229cd1e93e (2026-08-21), files
+// sdk/python/feast/infra/key_encoding_utils.py, online_stores/{helpers,redis,
+// dynamodb,sqlite}.py, feast/type_map.py, protos/feast/types/{Value,EntityKey}.proto.
 //
-// Entity key (key_encoding_utils.py serialize_entity_key, version 3), one
-// string join key: uint32le(1 key) | uint32le(2 = ValueType.STRING) |
-// uint32le(len key) | key | uint32le(2 = STRING) | uint32le(len value) | value.
+// Entity key (serialize_entity_key, version 3): uint32le(number of keys), then
+// every join key as uint32le(2 = ValueType.STRING) | uint32le(UTF-8 byte
+// length) | key bytes, then every value as uint32le(ValueType) |
+// uint32le(byte length) | value bytes. Several keys are sorted by name first;
+// this package writes one string join key only, so: 1 | 2 | len k | k | 2 |
+// len v | v.
 //
-// Values (protos/feast/types/Value.proto): Int64 -> int64_val (field 4),
-// Float64 -> double_val (5), String -> string_val (2), Timestamp ->
-// unix_timestamp_val (8) in Unix SECONDS (Feast's unit; milliseconds are
-// truncated toward negative infinity), Null -> empty Value. Event times are
-// google.protobuf.Timestamp {seconds=1, nanos=2}.
+// Values (Value.proto oneof val): Int64 -> int64_val (field 4), Float64 ->
+// double_val (5), String -> string_val (2), Timestamp -> unix_timestamp_val
+// (8) in Unix SECONDS; Feast computes int(datetime.timestamp()), so
+// milliseconds are truncated toward zero. Null -> the empty Value (what
+// Feast's type_map writes for None); null_val (19, enum Null) also decodes as
+// null. Event times are google.protobuf.Timestamp {seconds=1, nanos=2}, nanos
+// never negative.
 //
-// Redis (online_stores/redis.py): one hash per entity, key
-// EntityKey||project; field murmur3_32(seed 0, "<view>:<feature>") as 4
-// little-endian bytes -> Value bytes; field "_ts:<view>" -> Timestamp bytes.
+// Redis (redis.py, helpers.py): one hash per entity, key EntityKey bytes
+// followed by the project's UTF-8 bytes; feature field _mmh3("<view>:<feature>")
+// = mmh3.hash(s, seed 0, unsigned) i.e. MurmurHash3 x86_32 of the UTF-8
+// string, as 4 little-endian bytes -> Value bytes; field "_ts:<view>" ->
+// Timestamp bytes. EXPIRE only if key_ttl_seconds is set (not done here).
 //
-// DynamoDB (online_stores/dynamodb.py): table "<project>.<view>" (default
-// table_name_template "{project}.{table_name}"); item attributes entity_id (S,
-// hex of mmh3.hash_bytes = murmur3 x64_128 seed 0, h1 then h2 little-endian,
-// of EntityKey; the hash key), event_ts (S, Python str() of a tz-aware UTC
-// datetime: "2006-01-02 15:04:05+00:00", or with ".000123" microseconds when
-// nonzero), values (M of feature name -> B Value bytes).
+// DynamoDB (dynamodb.py): table table_name_template.format(project, table_name),
+// default "{project}.{table_name}"; item entity_id (S, the hash key) =
+// compute_entity_id = mmh3.hash_bytes(EntityKey).hex(), i.e. MurmurHash3
+// x64_128 seed 0, h1 then h2 little-endian, 32 hex digits; event_ts (S) =
+// str(make_tzaware(ts)): "2006-01-02 15:04:05+00:00", with ".ffffff"
+// microseconds when nonzero; values (M of feature name -> B Value bytes).
 //
-// SQLite (online_stores/sqlite.py): table "<project>_<view>" with columns
-// entity_key BLOB (EntityKey), feature_name TEXT, value BLOB (Value bytes),
-// vector_value BLOB, event_ts timestamp, created_ts timestamp, PRIMARY
-// KEY(entity_key, feature_name); timestamps as naive UTC
-// "2006-01-02 15:04:05[.ffffff]" (Python's sqlite3 datetime adapter).
+// SQLite (sqlite.py): table compute_table_id = "<project>_<view>", created as
+// (entity_key BLOB, feature_name TEXT, value BLOB, value_text TEXT,
+// [value_num REAL, only with enable_openai_compatible_store,] vector_value
+// BLOB, event_ts timestamp, created_ts timestamp, PRIMARY KEY(entity_key,
+// feature_name)); a write upserts ON CONFLICT(entity_key, feature_name) and
+// lists vector_value only when vector_enabled. value_text is
+// extract_text_and_num: the string itself, Python str() of int64/double, NULL
+// otherwise (timestamps, nulls). event_ts/created_ts hold INTEGER Unix seconds:
+// Feast's last registered sqlite3 datetime adapter is int(val.timestamp()) of
+// the naive-UTC datetime (a naive datetime is read as host local time, so
+// this equals Unix seconds only on a UTC host), read back by
+// datetime.fromtimestamp.
+//
+// With registry enable_online_feature_view_versioning, Feast appends
+// "_v<N>" to the view name in all three stores; pass that name as view.
 package feast
 
 import (
@@ -36,6 +56,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/shardflow/shardflow/sinks/featurestore"
 	"github.com/twmb/murmur3"
@@ -90,7 +113,7 @@ func EncodeValue(t featurestore.Type, v featurestore.Value) []byte {
 		b = protowire.AppendString(b, v.Str)
 	case featurestore.Timestamp:
 		b = protowire.AppendTag(b, fieldUnixTS, protowire.VarintType)
-		b = protowire.AppendVarint(b, uint64(floorDiv(v.Int, 1000)))
+		b = protowire.AppendVarint(b, uint64(v.Int/1000)) // int(datetime.timestamp()) truncates toward zero
 	default:
 		panic(fmt.Sprintf("feast: unknown type %d", t))
 	}
@@ -249,3 +272,58 @@ func DynamoEntityID(entityKey []byte) string {
 
 // SQLiteTableName is Feast's table name for a view of a project.
 func SQLiteTableName(project, view string) string { return project + "_" + view }
+
+// DynamoEventTS is the event_ts attribute of Unix milliseconds: Python's
+// str() of the tz-aware UTC datetime.
+func DynamoEventTS(ms int64) string {
+	t := time.UnixMilli(ms).UTC()
+	if t.Nanosecond() == 0 {
+		return t.Format("2006-01-02 15:04:05+00:00")
+	}
+	return t.Format("2006-01-02 15:04:05.000000+00:00")
+}
+
+// SQLiteTimestamp is the INTEGER Feast stores in event_ts/created_ts for Unix
+// milliseconds (whole seconds, truncated toward zero as int() does).
+func SQLiteTimestamp(ms int64) int64 { return ms / 1000 }
+
+// SQLiteValueText is the value_text column of v as a feature of type t; ok is
+// false where Feast writes NULL.
+func SQLiteValueText(t featurestore.Type, v featurestore.Value) (text string, ok bool) {
+	if v.Null {
+		return "", false
+	}
+	switch t {
+	case featurestore.String:
+		return v.Str, true
+	case featurestore.Int64:
+		return strconv.FormatInt(v.Int, 10), true
+	case featurestore.Float64:
+		return pyFloatStr(v.Float), true
+	}
+	return "", false
+}
+
+// pyFloatStr is Python's str(float) (repr): shortest round-trip digits,
+// positional for decimal exponents -4..15, else d[.ddd]e+XX.
+func pyFloatStr(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	e := strconv.FormatFloat(f, 'e', -1, 64) // e.g. -1.5e+16, 1e-05
+	i := strings.IndexByte(e, 'e')
+	exp, _ := strconv.Atoi(e[i+1:])
+	if exp >= -4 && exp < 16 {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.ContainsRune(s, '.') {
+			s += ".0"
+		}
+		return s
+	}
+	return e // Go already writes a sign and at least two exponent digits, as Python does
+}
