@@ -24,6 +24,7 @@ require (
 	github.com/reugn/go-streams v0.13.0
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
+	github.com/twmb/murmur3 v1.2.2
 	github.com/valyala/fastjson v1.6.10
 	github.com/zclconf/go-cty v1.19.0
 	go.uber.org/goleak v1.3.0
