@@ -50,6 +50,8 @@ type Store struct {
 	table  string
 	view   featurestore.View
 	now    func() time.Time
+	// inFlight is putsInFlight; the benchmark varies it.
+	inFlight int
 }
 
 var _ featurestore.Store = (*Store)(nil)
@@ -81,7 +83,7 @@ func Open(ctx context.Context, loc featurestore.Location, view featurestore.View
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: AWS config: %w", err)
 	}
-	s := &Store{client: dynamodb.NewFromConfig(cfg, optFns...), table: loc.Target, view: view, now: time.Now}
+	s := &Store{client: dynamodb.NewFromConfig(cfg, optFns...), table: loc.Target, view: view, now: time.Now, inFlight: putsInFlight}
 	if err := s.ensureTable(ctx); err != nil {
 		return nil, err
 	}
@@ -201,7 +203,7 @@ func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
 		items[i] = item
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(putsInFlight)
+	g.SetLimit(s.inFlight)
 	for i, item := range items {
 		g.Go(func() error {
 			_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
