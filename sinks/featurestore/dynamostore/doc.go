@@ -28,8 +28,8 @@
 // Expiry: with a TTL, Open turns on DynamoDB's TTL on expires_at
 // (DescribeTimeToLive, then UpdateTimeToLive) unless it is on already, and
 // refuses a table whose TTL is on another attribute. A server without the
-// TTL API (dynalite answers UnknownOperationException) is tolerated; Get
-// filters expired rows either way.
+// TTL API (dynalite answers UpdateTimeToLive with UnknownOperationException)
+// is tolerated; Get filters expired rows either way.
 //
 // The client is configured as config.LoadDefaultConfig does, then by Open's
 // optFns. The tests run against dynalite (testenv.Dynalite), with a fresh
