@@ -15,7 +15,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   exit 1
 fi
 
-pkgs=(kinesalite@3.3.3 kinesis-local@0.6.2 @duckdb/node-api@1.5.6-r.1)
+pkgs=(kinesalite@3.3.3 kinesis-local@0.6.2 @duckdb/node-api@1.5.6-r.1 dynalite@4.0.0)
 stamp="$dir/.installed-$(printf '%s\n' "${pkgs[@]}" | md5sum | cut -c1-12)"
 if ! [ -f "$stamp" ]; then
   cd "$dir"
