@@ -28,6 +28,11 @@ type SinkConfig struct {
 	// EventTime is the timestamp column of each row's event time; default
 	// "event_ts".
 	EventTime string
+	// Revision is the int64 column of each row's revision (Row.Revision), or
+	// "" for none. A windowed count of the records is a revision: when an
+	// out-of-order record joins a window, its newest event time stays and the
+	// count grows.
+	Revision string
 	// PutRows bounds the rows of one Put; default DefaultPutRows.
 	PutRows int
 }
@@ -49,6 +54,7 @@ type Sink struct {
 	entity  int
 	evtime  int
 	evunit  arrow.TimeUnit
+	rev     int // the revision column, -1 for none
 	cols    []int
 	units   []arrow.TimeUnit
 	staged  map[string]int // entity -> index in rows
@@ -103,6 +109,12 @@ func (s *Sink) Bind(schema *arrow.Schema) error {
 	if s.evtime, s.evunit, err = col(s.cfg.EventTime, arrow.TIMESTAMP); err != nil {
 		return err
 	}
+	s.rev = -1
+	if s.cfg.Revision != "" {
+		if s.rev, _, err = col(s.cfg.Revision, arrow.INT64); err != nil {
+			return err
+		}
+	}
 	s.cols, s.units = make([]int, len(s.cfg.View.Features)), make([]arrow.TimeUnit, len(s.cfg.View.Features))
 	for i, f := range s.cfg.View.Features {
 		want := map[Type]arrow.Type{Int64: arrow.INT64, Float64: arrow.FLOAT64, String: arrow.STRING, Timestamp: arrow.TIMESTAMP}[f.Type]
@@ -130,9 +142,13 @@ func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
 			return fmt.Errorf("featurestore: %s: row %d of shard %s has a null %s or %s", s.cfg.Name, r, b.Shard, s.cfg.View.Entity, s.cfg.EventTime)
 		}
 		ts := millis(int64(times.Value(r)), s.evunit)
+		var rev int64
+		if s.rev >= 0 {
+			rev = rec.Column(s.rev).(*array.Int64).Value(r)
+		}
 		e := entities.Value(r)
 		i, seen := s.staged[e]
-		if seen && s.rows[i].EventTime > ts {
+		if seen && (s.rows[i].EventTime > ts || s.rows[i].EventTime == ts && s.rows[i].Revision > rev) {
 			continue
 		}
 		if !seen {
@@ -141,7 +157,7 @@ func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
 			s.staged[s.rows[i].Entity] = i
 		}
 		row := &s.rows[i]
-		row.EventTime = ts
+		row.EventTime, row.Revision = ts, rev
 		for j, c := range s.cols {
 			row.Values[j] = value(rec.Column(c), r, s.units[j])
 		}
@@ -227,7 +243,7 @@ func (s *Sink) Counters() map[string]int64 {
 }
 
 // The handle: "SFFS", version 1, the row count, then per row the entity, the
-// event time and each value: a null byte, then the value by the feature's type.
+// event time, the revision and each value: a null byte, then the value by the feature's type.
 const (
 	handleMagic   = "SFFS"
 	handleVersion = 1
@@ -240,6 +256,7 @@ func encodeRows(v View, rows []Row) []byte {
 		b = binary.AppendUvarint(b, uint64(len(r.Entity)))
 		b = append(b, r.Entity...)
 		b = binary.AppendVarint(b, r.EventTime)
+		b = binary.AppendVarint(b, r.Revision)
 		for i, f := range v.Features {
 			val := r.Values[i]
 			if val.Null {
@@ -277,7 +294,7 @@ func decodeRows(v View, b []byte) ([]Row, error) {
 	}
 	rows := make([]Row, 0, n)
 	for range n {
-		r := Row{Entity: d.str(), EventTime: d.varint(), Values: make([]Value, len(v.Features))}
+		r := Row{Entity: d.str(), EventTime: d.varint(), Revision: d.varint(), Values: make([]Value, len(v.Features))}
 		for i, f := range v.Features {
 			if d.byte() == 1 {
 				r.Values[i].Null = true

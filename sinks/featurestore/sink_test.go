@@ -33,7 +33,7 @@ func (m *memStore) Put(ctx context.Context, rows []featurestore.Row) error {
 	defer m.mu.Unlock()
 	m.puts++
 	for _, r := range rows {
-		if old, ok := m.rows[r.Entity]; !ok || old.EventTime <= r.EventTime {
+		if old, ok := m.rows[r.Entity]; !ok || old.EventTime < r.EventTime || old.EventTime == r.EventTime && old.Revision <= r.Revision {
 			r.Values = append([]featurestore.Value(nil), r.Values...)
 			m.rows[r.Entity] = r
 		}

@@ -111,6 +111,11 @@ type Row struct {
 	// EventTime is the event time, in Unix milliseconds, of the newest record
 	// the values reflect.
 	EventTime int64
+	// Revision orders rows of the same EventTime: a row that reflects more
+	// records of that instant (out-of-order records arrive after the newest
+	// one) has a greater revision, e.g. the count of records it reflects. A
+	// job whose values cannot grow at a fixed event time leaves it 0.
+	Revision int64
 	// Values are the feature values, in the order of View.Features.
 	Values []Value
 }
@@ -121,10 +126,10 @@ type Row struct {
 // with Close.
 type Store interface {
 	// Put writes rows, whose entities are distinct. A row replaces the
-	// entity's stored row only if its EventTime is not older than the stored
-	// one's: an equal event time replaces (more records of the same instant
-	// arrived), an older one is ignored. Put is idempotent, so a failed Put
-	// is retried whole.
+	// entity's stored row only if its (EventTime, Revision) is not older
+	// than the stored one's, compared in that order: an equal pair replaces
+	// (the same row again), an older one is ignored. Put is idempotent, so a
+	// failed Put is retried whole.
 	Put(ctx context.Context, rows []Row) error
 	// Get returns the stored rows of entities, in their order: nil for an
 	// entity that has none or whose row has expired.

@@ -6,17 +6,18 @@
 // it is missing, with partition key entity_id (S) and sort key view (S), so
 // that several views share a table; Open waits until the table is ACTIVE and
 // refuses a table with other keys. Each item holds event_ts (N, Unix
-// milliseconds), one attribute per feature and, when the view has a TTL,
+// milliseconds), revision (N, Row.Revision), one attribute per feature and, when the view has a TTL,
 // expires_at (N, Unix seconds: event time + TTL). A null is an absent
 // attribute. Int64 and Timestamp values are N; String values are S;
 // Float64 values are N, except those DynamoDB's Number cannot hold (NaN,
 // infinities, magnitudes outside 1e-130..1e126), which are B (8 bytes, IEEE
-// 754 big-endian). Feature names entity_id, view, event_ts and expires_at
-// are refused.
+// 754 big-endian). Feature names entity_id, view, event_ts, revision and
+// expires_at are refused.
 //
 // Writes: BatchWriteItem takes no condition expressions, so it cannot keep
 // an older row from replacing a newer one. Put sends one conditional PutItem
-// per row (attribute_not_exists(entity_id) OR event_ts <= :ts), up to 16 in
+// per row (attribute_not_exists(entity_id) OR event_ts < :t OR (event_ts = :t
+// AND revision <= :r)), up to 16 in
 // flight. ConditionalCheckFailed means the stored row is newer and is not an
 // error. Throttling is retried by the SDK's standard retryer only (raise its
 // MaxAttempts through Open's optFns); there is no retry of its own.

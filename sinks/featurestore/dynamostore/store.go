@@ -25,10 +25,11 @@ const (
 	attrEntity    = "entity_id"  // S, partition key
 	attrView      = "view"       // S, sort key
 	attrEventTime = "event_ts"   // N, Unix milliseconds
+	attrRevision  = "revision"   // N, orders rows of one event_ts
 	attrExpiresAt = "expires_at" // N, Unix seconds; only when the view has a TTL
 )
 
-var reserved = []string{attrEntity, attrView, attrEventTime, attrExpiresAt}
+var reserved = []string{attrEntity, attrView, attrEventTime, attrRevision, attrExpiresAt}
 
 const (
 	// putsInFlight bounds the PutItem calls one Put has in flight.
@@ -40,8 +41,9 @@ const (
 	tableWait = 5 * time.Minute
 )
 
-// putCondition lets a row replace the stored one only if that is not newer.
-const putCondition = "attribute_not_exists(#e) OR #t <= :t"
+// putCondition lets a row replace the stored one only if that is not newer:
+// (event_ts, revision) compared in that order.
+const putCondition = "attribute_not_exists(#e) OR #t < :t OR (#t = :t AND #r <= :r)"
 
 // Store is a featurestore.Store of one view on a DynamoDB table, in the
 // native layout (see the package documentation).
@@ -210,8 +212,8 @@ func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
 				TableName:                 &s.table,
 				Item:                      item,
 				ConditionExpression:       aws.String(putCondition),
-				ExpressionAttributeNames:  map[string]string{"#e": attrEntity, "#t": attrEventTime},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":t": item[attrEventTime]},
+				ExpressionAttributeNames:  map[string]string{"#e": attrEntity, "#t": attrEventTime, "#r": attrRevision},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":t": item[attrEventTime], ":r": item[attrRevision]},
 			})
 			var stale *types.ConditionalCheckFailedException
 			if err != nil && !errors.As(err, &stale) {
@@ -237,6 +239,7 @@ func (s *Store) item(r featurestore.Row) (map[string]types.AttributeValue, error
 	item[attrEntity] = &types.AttributeValueMemberS{Value: r.Entity}
 	item[attrView] = &types.AttributeValueMemberS{Value: s.view.Name}
 	item[attrEventTime] = number(r.EventTime)
+	item[attrRevision] = number(r.Revision)
 	if s.view.TTL > 0 {
 		item[attrExpiresAt] = number(time.UnixMilli(r.EventTime).Add(s.view.TTL).Unix())
 	}
@@ -347,7 +350,11 @@ func (s *Store) row(item map[string]types.AttributeValue) (*featurestore.Row, er
 	if err != nil {
 		return nil, bad(attrEventTime)
 	}
-	r := &featurestore.Row{Entity: entity.Value, EventTime: ts, Values: make([]featurestore.Value, len(s.view.Features))}
+	rev, err := intOf(item[attrRevision])
+	if err != nil {
+		return nil, bad(attrRevision)
+	}
+	r := &featurestore.Row{Entity: entity.Value, EventTime: ts, Revision: rev, Values: make([]featurestore.Value, len(s.view.Features))}
 	for i, f := range s.view.Features {
 		a, ok := item[f.Name]
 		if !ok {

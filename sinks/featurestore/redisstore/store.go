@@ -7,6 +7,7 @@
 //
 //	key     <view>:<entity>             e.g. user_features:u-42
 //	fields  _ts                         the row's event time, Unix ms, decimal
+//	        _rev                        the row's revision, decimal
 //	        <feature>                   the value as a string: integers and
 //	                                    timestamps (Unix ms) in decimal, floats
 //	                                    in the shortest form that reads back
@@ -18,8 +19,8 @@
 //
 // # Never back in time
 //
-// Each entity's write is one Lua script that compares the stored _ts with the
-// row's and rewrites the hash only when the row's is not older, so a replay
+// Each entity's write is one Lua script that compares the stored _ts and _rev
+// with the row's and rewrites the hash only when the row's is not older, so a replay
 // or a restart that writes old rows again is a no-op where newer ones are
 // stored, whatever the interleaving of writers. Put sends its rows in
 // pipelines of PipelineRows scripts.
@@ -42,16 +43,21 @@ import (
 // PipelineRows is how many entities' writes one pipeline carries.
 const PipelineRows = 500
 
-// put replaces the hash KEYS[1] by the field-value pairs ARGV[3:] when
-// ARGV[1] (the row's event time, Unix ms) is not older than its stored _ts;
-// ARGV[2] is the Unix time in ms at which the key expires (0: never). Lua
-// numbers are doubles, exact for Unix milliseconds (below 2^53).
+// put replaces the hash KEYS[1] by the field-value pairs ARGV[4:] when
+// ARGV[1], ARGV[2] (the row's event time, Unix ms, and revision) are not
+// older than its stored _ts, _rev; ARGV[3] is the Unix time in ms at which
+// the key expires (0: never). Lua numbers are doubles, exact for Unix
+// milliseconds and revisions below 2^53.
 var put = redis.NewScript(`
-local ts = redis.call('HGET', KEYS[1], '_ts')
-if ts and tonumber(ts) > tonumber(ARGV[1]) then return 0 end
+local old = redis.call('HMGET', KEYS[1], '_ts', '_rev')
+if old[1] then
+  local ts, rev = tonumber(old[1]), tonumber(old[2] or '0')
+  local nts, nrev = tonumber(ARGV[1]), tonumber(ARGV[2])
+  if ts > nts or (ts == nts and rev > nrev) then return 0 end
+end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], '_ts', ARGV[1], unpack(ARGV, 3))
-if ARGV[2] ~= '0' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+redis.call('HSET', KEYS[1], '_ts', ARGV[1], '_rev', ARGV[2], unpack(ARGV, 4))
+if ARGV[3] ~= '0' then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
 return 1
 `)
 
@@ -115,7 +121,7 @@ func (s *Store) putPipeline(ctx context.Context, rows []featurestore.Row) error 
 		if s.view.TTL > 0 {
 			expire = r.EventTime + s.view.TTL.Milliseconds()
 		}
-		args := []any{r.EventTime, expire}
+		args := []any{r.EventTime, r.Revision, expire}
 		for j, f := range s.view.Features {
 			if v := r.Values[j]; !v.Null {
 				args = append(args, f.Name, format(f.Type, v))
@@ -187,6 +193,11 @@ func (s *Store) Get(ctx context.Context, entities []string) ([]*featurestore.Row
 		var err error
 		if r.EventTime, err = strconv.ParseInt(ts, 10, 64); err != nil {
 			return nil, fmt.Errorf("redisstore: %s: _ts %q: %w", s.key(entities[i]), ts, err)
+		}
+		if rev, ok := h["_rev"]; ok {
+			if r.Revision, err = strconv.ParseInt(rev, 10, 64); err != nil {
+				return nil, fmt.Errorf("redisstore: %s: _rev %q: %w", s.key(entities[i]), rev, err)
+			}
 		}
 		if s.view.Expired(r.EventTime, now) {
 			continue

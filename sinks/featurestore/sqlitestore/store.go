@@ -8,6 +8,7 @@
 //	CREATE TABLE "<view>" (
 //	  entity_id  TEXT PRIMARY KEY,       -- the entity's join-key value
 //	  event_ts   INTEGER NOT NULL,       -- Unix ms of the newest record
+//	  revision   INTEGER NOT NULL,       -- orders rows of one event_ts
 //	  "<feature>" INTEGER|REAL|TEXT,     -- one per feature, in view order;
 //	                                     -- int64 INTEGER, float64 REAL,
 //	                                     -- string TEXT, timestamp INTEGER
@@ -16,7 +17,8 @@
 //	)
 //
 // A Put is one transaction of INSERT ... ON CONFLICT(entity_id) DO UPDATE
-// ... WHERE excluded.event_ts >= event_ts, so an older row never replaces a
+// ... WHERE (excluded.event_ts, excluded.revision) >= (event_ts, revision)
+// (written out as comparisons), so an older row never replaces a
 // newer one, also across processes sharing the file. An existing table whose
 // columns differ from the view is refused. Get skips expired rows; Put
 // deletes expired rows at most once a minute, a bounded batch at a time.
@@ -94,9 +96,9 @@ func Open(ctx context.Context, loc featurestore.Location, view featurestore.View
 }
 
 func (s *Store) init(ctx context.Context) error {
-	cols := []string{"entity_id TEXT PRIMARY KEY", "event_ts INTEGER NOT NULL"}
-	names := []string{"entity_id", "event_ts"}
-	types := []string{"TEXT", "INTEGER"}
+	cols := []string{"entity_id TEXT PRIMARY KEY", "event_ts INTEGER NOT NULL", "revision INTEGER NOT NULL"}
+	names := []string{"entity_id", "event_ts", "revision"}
+	types := []string{"TEXT", "INTEGER", "INTEGER"}
 	for _, f := range s.view.Features {
 		cols = append(cols, quote(f.Name)+" "+sqlType(f.Type))
 		names = append(names, f.Name)
@@ -146,7 +148,7 @@ func (s *Store) init(ctx context.Context) error {
 	}
 	s.put = "INSERT INTO " + s.table + " (" + strings.Join(quoted, ", ") + ") VALUES (" + strings.Join(q, ", ") +
 		") ON CONFLICT(entity_id) DO UPDATE SET " + strings.Join(set, ", ") +
-		" WHERE excluded.event_ts >= " + s.table + ".event_ts"
+		" WHERE excluded.event_ts > " + s.table + ".event_ts OR excluded.event_ts = " + s.table + ".event_ts AND excluded.revision >= " + s.table + ".revision"
 	s.get = "SELECT " + strings.Join(quoted[1:len(quoted)-1], ", ") + " FROM " + s.table +
 		" WHERE entity_id = ? AND (expires_at IS NULL OR expires_at >= ?)"
 	return nil
@@ -164,23 +166,23 @@ func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
 		return fmt.Errorf("sqlitestore: put: %w", err)
 	}
 	defer st.Close()
-	args := make([]any, len(s.view.Features)+3)
+	args := make([]any, len(s.view.Features)+4)
 	for _, r := range rows {
 		if len(r.Values) != len(s.view.Features) {
 			return fmt.Errorf("sqlitestore: put: row of %q has %d values, view %q has %d features", r.Entity, len(r.Values), s.view.Name, len(s.view.Features))
 		}
-		args[0], args[1] = r.Entity, r.EventTime
+		args[0], args[1], args[2] = r.Entity, r.EventTime, r.Revision
 		for i, f := range s.view.Features {
 			v := r.Values[i]
 			switch {
 			case v.Null:
-				args[2+i] = nil
+				args[3+i] = nil
 			case f.Type == featurestore.Float64:
-				args[2+i] = v.Float
+				args[3+i] = v.Float
 			case f.Type == featurestore.String:
-				args[2+i] = v.Str
+				args[3+i] = v.Str
 			default:
-				args[2+i] = v.Int
+				args[3+i] = v.Int
 			}
 		}
 		args[len(args)-1] = nil
@@ -233,13 +235,13 @@ func (s *Store) Get(ctx context.Context, entities []string) ([]*featurestore.Row
 	now := time.Now()
 	out := make([]*featurestore.Row, len(entities))
 	n := len(s.view.Features)
-	dest := make([]any, n+1)
+	dest := make([]any, n+2)
 	for i, e := range entities {
-		var ts int64
+		var ts, rev int64
 		vals := make([]any, n)
-		dest[0] = &ts
+		dest[0], dest[1] = &ts, &rev
 		for j := range vals {
-			dest[j+1] = &vals[j]
+			dest[j+2] = &vals[j]
 		}
 		err := st.QueryRowContext(ctx, e, now.UnixMilli()).Scan(dest...)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -251,7 +253,7 @@ func (s *Store) Get(ctx context.Context, entities []string) ([]*featurestore.Row
 		if s.view.Expired(ts, now) {
 			continue
 		}
-		r := &featurestore.Row{Entity: e, EventTime: ts, Values: make([]featurestore.Value, n)}
+		r := &featurestore.Row{Entity: e, EventTime: ts, Revision: rev, Values: make([]featurestore.Value, n)}
 		for j, f := range s.view.Features {
 			switch x := vals[j].(type) {
 			case nil:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/shardflow/shardflow/sinks/featurestore"
+	"github.com/shardflow/shardflow/sinks/featurestore/dynamostore"
 	"github.com/shardflow/shardflow/sinks/featurestore/redisstore"
 	"github.com/shardflow/shardflow/sinks/featurestore/sqlitestore"
 )
@@ -26,6 +27,8 @@ func Open(ctx context.Context, url string, view featurestore.View) (featurestore
 		return sqlitestore.Open(ctx, loc, view)
 	case "redis":
 		return redisstore.Open(ctx, loc, view)
+	case "dynamodb":
+		return dynamostore.Open(ctx, loc, view)
 	}
-	return nil, fmt.Errorf("featurestore: %s: the %s store is not built yet (have sqlite and redis)", url, loc.Scheme)
+	return nil, fmt.Errorf("featurestore: %s: unknown store %q", url, loc.Scheme)
 }

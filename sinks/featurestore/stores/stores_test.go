@@ -18,6 +18,7 @@ func TestOpenByURL(t *testing.T) {
 	for _, url := range []string{
 		"sqlite://" + filepath.Join(t.TempDir(), "features.db"),
 		"redis://" + testenv.Redis(t) + "/3",
+		dynamoURL(t, "by_url"),
 	} {
 		s, err := stores.Open(ctx, url, storetest.View("by_url", 0))
 		if err != nil {
@@ -38,4 +39,16 @@ func TestOpenByURL(t *testing.T) {
 	if _, err := stores.Open(ctx, "memcached://x", storetest.View("v", 0)); err == nil || !strings.Contains(err.Error(), "unknown store") {
 		t.Errorf("memcached: %v", err)
 	}
+}
+
+// dynamoURL starts dynalite and points the standard AWS configuration at it
+// for the rest of t, as a user's environment would.
+func dynamoURL(t *testing.T, table string) string {
+	srv := testenv.Dynalite(t)
+	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.Endpoint())
+	t.Setenv("AWS_ACCESS_KEY_ID", "x")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return "dynamodb://" + table
 }

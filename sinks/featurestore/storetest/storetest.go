@@ -46,6 +46,12 @@ func Row(entity string, eventTime int64, n int) featurestore.Row {
 	}}
 }
 
+// Revised returns r with revision rev.
+func Revised(r featurestore.Row, rev int64) featurestore.Row {
+	r.Revision = rev
+	return r
+}
+
 // Run runs the suite.
 func Run(t *testing.T, open Open) {
 	now := time.Now().UnixMilli()
@@ -63,10 +69,19 @@ func Run(t *testing.T, open Open) {
 	t.Run("NeverBackInTime", func(t *testing.T) {
 		s := open(t, View("monotonic", 0))
 		put(t, s, Row("a", now, 2), Row("b", now, 2), Row("c", now, 2))
-		// a: older, ignored; b: same event time, replaces; c: newer, replaces; d: new.
+		// a: older, ignored; b: same event time and revision, replaces; c:
+		// newer, replaces; d: new.
 		put(t, s, Row("a", now-1, 1), Row("b", now, 3), Row("c", now+1, 4), Row("d", now-5, 5))
 		expect(t, s, map[string]*featurestore.Row{
 			"a": ptr(Row("a", now, 2)), "b": ptr(Row("b", now, 3)), "c": ptr(Row("c", now+1, 4)), "d": ptr(Row("d", now-5, 5)),
+		})
+		// At one event time the revision decides: e's greater revision stays
+		// against a smaller one, whose event time alone would tie; f's grows;
+		// g's newer event time wins over any revision.
+		put(t, s, Revised(Row("e", now, 1), 5), Revised(Row("f", now, 1), 5), Revised(Row("g", now, 1), 5))
+		put(t, s, Revised(Row("e", now, 2), 4), Revised(Row("f", now, 3), 6), Revised(Row("g", now+1, 4), 0))
+		expect(t, s, map[string]*featurestore.Row{
+			"e": ptr(Revised(Row("e", now, 1), 5)), "f": ptr(Revised(Row("f", now, 3), 6)), "g": ptr(Row("g", now+1, 4)),
 		})
 	})
 	t.Run("Idempotent", func(t *testing.T) {
