@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real services the integration tests run against, all on loopback:
-# the Kinesis API servers kinesalite and kinesis-local, and DuckDB (through
-# @duckdb/node-api), the independent reader of the Parquet output. (The feature
-# store and S3 work will add dynalite, s3rver and redis-server with their tests.)
+# the Kinesis API servers kinesalite and kinesis-local, DynamoDB's dynalite,
+# Debian's redis-server (for the online feature stores), and DuckDB (through
+# @duckdb/node-api), the independent reader of the Parquet output.
 # Idempotent: a second run with everything in place takes a second.
 # Node packages go to $SHARDFLOW_TESTENV (default: .testenv in the repository).
 set -euo pipefail
@@ -29,6 +29,7 @@ fi
 # Redis online-store tests start a real redis-server (internal/testenv/redis.go).
 if ! command -v redis-server >/dev/null 2>&1 && ! [ -x /usr/bin/redis-server ]; then
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
-  $sudo_ apt-get install -y -qq redis-server >/dev/null
+  $sudo_ apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq redis-server >/dev/null
 fi
 echo "testenv: ready in $dir"

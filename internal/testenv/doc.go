@@ -1,5 +1,5 @@
 // Package testenv starts the real services that shardflow's integration tests
-// run against (Kinesis API servers) on loopback, and reads
+// run against (Kinesis API servers, dynalite, redis-server) on loopback, and reads
 // Parquet back through DuckDB, an independent reader.
 //
 // Each service a test starts owns its port: it binds port 0 and reports the
