@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -182,16 +183,9 @@ func value(col arrow.Array, r int, unit arrow.TimeUnit) Value {
 	panic(fmt.Sprintf("featurestore: unbound column type %s", col.DataType()))
 }
 
+// millis converts a timestamp of unit to Unix milliseconds.
 func millis(v int64, unit arrow.TimeUnit) int64 {
-	switch unit {
-	case arrow.Second:
-		return v * 1000
-	case arrow.Microsecond:
-		return v / 1000
-	case arrow.Nanosecond:
-		return v / 1000_000
-	}
-	return v
+	return v * int64(unit.Multiplier()) / int64(time.Millisecond)
 }
 
 // PreCommit implements pipeline.Committer: the staged rows become the
