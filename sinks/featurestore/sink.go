@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -236,8 +237,9 @@ func (s *Sink) Counters() map[string]int64 {
 	return map[string]int64{"feature_rows_written": s.written}
 }
 
-// The handle: "SFFS", version 1, the row count, then per row the entity, the
-// event time, the revision and each value: a null byte, then the value by the feature's type.
+// The handle: "SFFS", version 1, the view's features (their count, then each
+// name and type), the row count, then per row the entity, the event time, the
+// revision and each value: a null byte, then the value by the feature's type.
 const (
 	handleMagic   = "SFFS"
 	handleVersion = 1
@@ -245,6 +247,12 @@ const (
 
 func encodeRows(v View, rows []Row) []byte {
 	b := append([]byte(handleMagic), handleVersion)
+	b = binary.AppendUvarint(b, uint64(len(v.Features)))
+	for _, f := range v.Features {
+		b = binary.AppendUvarint(b, uint64(len(f.Name)))
+		b = append(b, f.Name...)
+		b = append(b, byte(f.Type))
+	}
 	b = binary.AppendUvarint(b, uint64(len(rows)))
 	for _, r := range rows {
 		b = binary.AppendUvarint(b, uint64(len(r.Entity)))
@@ -282,6 +290,16 @@ func decodeRows(v View, b []byte) ([]Row, error) {
 		return nil, fmt.Errorf("feature-store handle version %d: this shardflow reads version %d", b[len(handleMagic)], handleVersion)
 	}
 	d := decoder{b: b[len(handleMagic)+1:]}
+	var features []Feature
+	for range min(d.uvarint(), uint64(len(d.b))) {
+		features = append(features, Feature{Name: d.str(), Type: Type(d.byte())})
+	}
+	if d.bad {
+		return nil, errHandle
+	}
+	if !slices.Equal(features, v.Features) {
+		return nil, fmt.Errorf("the checkpoint's feature-store handle holds features %v, the view has %v: the job changed; start it with a fresh checkpoint directory", features, v.Features)
+	}
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
 		return nil, errHandle

@@ -223,6 +223,29 @@ func TestDamagedHandleIsRefused(t *testing.T) {
 	}
 }
 
+// A checkpoint of a job whose view had other features is refused, not
+// decoded into wrong values.
+func TestHandleOfAnotherViewIsRefused(t *testing.T) {
+	ctx := context.Background()
+	s := newSink(t, newMemStore(view))
+	if err := s.Write(ctx, batch(t, storetest.Row("a", 100, 1))); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.PreCommit(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := view
+	other.Features = append([]featurestore.Feature{{Name: "sessions_1h", Type: featurestore.Int64}}, view.Features...)
+	o, err := featurestore.NewSink(featurestore.SinkConfig{View: other, Store: newMemStore(other)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Recover(ctx, pipeline.Recovery{ID: 1, Handle: h}); err == nil || !strings.Contains(err.Error(), "fresh checkpoint directory") {
+		t.Fatalf("Recover with another view's handle: %v", err)
+	}
+}
+
 func TestBindRefusesMissingOrMistypedColumns(t *testing.T) {
 	for _, c := range []struct {
 		schema *arrow.Schema
