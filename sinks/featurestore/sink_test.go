@@ -201,16 +201,23 @@ func TestRecoverPutsTheCheckpointAgain(t *testing.T) {
 	}
 }
 
-func TestDamagedHandleIsRefused(t *testing.T) {
-	ctx := context.Background()
+// handle returns the handle of checkpoint 1 of a sink that wrote one row.
+func handle(t *testing.T) []byte {
+	t.Helper()
 	s := newSink(t, newMemStore(view))
-	if err := s.Write(ctx, batch(t, storetest.Row("a", 100, 1))); err != nil {
+	if err := s.Write(context.Background(), batch(t, storetest.Row("a", 100, 1))); err != nil {
 		t.Fatal(err)
 	}
-	h, err := s.PreCommit(ctx, 1)
+	h, err := s.PreCommit(context.Background(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h
+}
+
+func TestDamagedHandleIsRefused(t *testing.T) {
+	ctx := context.Background()
+	s, h := newSink(t, newMemStore(view)), handle(t)
 	for name, bad := range map[string][]byte{
 		"truncated": h[:len(h)-3],
 		"extended":  append(append([]byte(nil), h...), 0),
@@ -227,14 +234,7 @@ func TestDamagedHandleIsRefused(t *testing.T) {
 // decoded into wrong values.
 func TestHandleOfAnotherViewIsRefused(t *testing.T) {
 	ctx := context.Background()
-	s := newSink(t, newMemStore(view))
-	if err := s.Write(ctx, batch(t, storetest.Row("a", 100, 1))); err != nil {
-		t.Fatal(err)
-	}
-	h, err := s.PreCommit(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := handle(t)
 	other := view
 	other.Features = append([]featurestore.Feature{{Name: "sessions_1h", Type: featurestore.Int64}}, view.Features...)
 	o, err := featurestore.NewSink(featurestore.SinkConfig{View: other, Store: newMemStore(other)})
