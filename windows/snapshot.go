@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"math"
 	"slices"
+
+	"github.com/shardflow/shardflow/internal/wire"
 )
 
 // Snapshot format, version 1. All integers are varints (signed) or uvarints
@@ -159,8 +161,8 @@ func (o *Operator) Restore(state []byte) error {
 	if crc32.Checksum(body, castagnoli) != sum {
 		return fmt.Errorf("%w: checksum mismatch", ErrCorruptSnapshot)
 	}
-	r := &reader{b: body[len(snapMagic)+1:]}
-	if name := r.str(); r.err == nil && name != o.p.name {
+	r := wire.NewReader(body[len(snapMagic)+1:], ErrCorruptSnapshot)
+	if name := r.String(); r.Err() == nil && name != o.p.name {
 		return fmt.Errorf("windows: snapshot of stage %q cannot restore stage %q", name, o.p.name)
 	}
 	o.unregister()
@@ -174,79 +176,79 @@ func (o *Operator) Restore(state []byte) error {
 	return nil
 }
 
-func (o *Operator) decode(r *reader) error {
-	o.wm = r.varint()
-	o.rowsIn, o.lateRows, o.nullTimeRows, o.windowsFired = r.varint(), r.varint(), r.varint(), r.varint()
-	o.compact = max(int(r.varint()), o.minCompact)
+func (o *Operator) decode(r *wire.Reader) error {
+	o.wm = r.Varint()
+	o.rowsIn, o.lateRows, o.nullTimeRows, o.windowsFired = r.Varint(), r.Varint(), r.Varint(), r.Varint()
+	o.compact = max(int(r.Varint()), o.minCompact)
 	for c, d := range o.keys.cols {
-		o.keys.cols[c] = r.dict(d.phys)
+		o.keys.cols[c] = readDict(r, d.phys)
 	}
 	if nc := len(o.keys.cols); nc > 1 {
-		n := r.count(nc)
+		n := r.Count(nc)
 		for range n {
 			o.keys.buf = o.keys.buf[:0]
 			for c := range nc {
-				id := r.uvarint()
+				id := r.Uvarint()
 				if id >= uint64(o.keys.cols[c].n) {
-					r.fail("key tuple")
+					r.Fail("key tuple")
 				}
 				o.keys.buf = binary.LittleEndian.AppendUint32(o.keys.buf, uint32(id))
 			}
 			if _, dup := o.keys.tuples[string(o.keys.buf)]; dup {
-				r.fail("duplicate key tuple")
+				r.Fail("duplicate key tuple")
 			}
-			if r.err != nil {
-				return r.err
+			if r.Err() != nil {
+				return r.Err()
 			}
 			o.keys.internTuple()
 		}
 	}
 	for a, d := range o.vdicts {
 		if d != nil {
-			o.vdicts[a] = r.dict(d.phys)
+			o.vdicts[a] = readDict(r, d.phys)
 		}
 	}
-	nsh := r.count(2)
+	nsh := r.Count(2)
 	for range nsh {
-		name := r.str()
-		if _, dup := o.shards[name]; dup || r.err != nil {
-			r.fail("duplicate shard")
-			return r.err
+		name := r.String()
+		if _, dup := o.shards[name]; dup || r.Err() != nil {
+			r.Fail("duplicate shard")
+			return r.Err()
 		}
 		sh := o.shard(name)
-		nw := r.count(3)
+		nw := r.Count(3)
 		for range nw {
 			if err := o.decodeWindow(r, sh); err != nil {
 				return err
 			}
 		}
 	}
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("trailing bytes")
+	if r.Err() == nil && r.Len() != 0 {
+		r.Fail("trailing bytes")
 	}
-	return r.err
+	return r.Err()
 }
 
-func (o *Operator) decodeWindow(r *reader, sh *shardState) error {
-	start, end := r.varint(), r.varint()
-	if r.err == nil && (end != windowEnd(start, o.p.size) || sh.windows[start] != nil) {
-		r.fail("window bounds")
+func (o *Operator) decodeWindow(r *wire.Reader, sh *shardState) error {
+	start, end := r.Varint(), r.Varint()
+	if r.Err() == nil && (end != windowEnd(start, o.p.size) || sh.windows[start] != nil) {
+		r.Fail("window bounds")
 	}
-	if r.err != nil {
-		return r.err
+	if r.Err() != nil {
+		return r.Err()
 	}
 	ws := o.window(sh, start, end)
-	ng := r.count(1)
+	ng := r.Count(1)
 	nkeys := uint64(o.keys.len())
 	for range ng {
-		kid := r.uvarint()
-		if r.err != nil || kid >= nkeys {
-			r.fail("group key")
-			return r.err
+		kid := r.Uvarint()
+		if r.Err() != nil || kid >= nkeys {
+			r.Fail("group key")
+			return r.Err()
 		}
 		if _, dup := ws.slots[uint32(kid)]; dup {
-			r.fail("duplicate group key")
-			return r.err
+			r.Fail("duplicate group key")
+			return r.Err()
 		}
 		s := o.newGroup(sh, ws, uint32(kid))
 		for a := range o.p.aggs {
@@ -256,16 +258,16 @@ func (o *Operator) decodeWindow(r *reader, sh *shardState) error {
 			}
 			m := &sh.accs[a]
 			if ap.store&storeN != 0 {
-				m.n[s] = r.varint()
+				m.n[s] = r.Varint()
 			}
 			if ap.store&storeI != 0 {
-				m.i[s] = r.varint()
+				m.i[s] = r.Varint()
 			}
 			if ap.store&storeU != 0 {
-				m.u[s] = r.uvarint()
+				m.u[s] = r.Uvarint()
 			}
 			if ap.store&storeF != 0 {
-				m.f[s] = math.Float64frombits(r.u64())
+				m.f[s] = math.Float64frombits(r.Uint64())
 			}
 		}
 	}
@@ -275,14 +277,14 @@ func (o *Operator) decodeWindow(r *reader, sh *shardState) error {
 		}
 		nv := uint64(o.vdicts[a].len())
 		due := denseAt(int(nv))
-		ne := r.count(2)
+		ne := r.Count(2)
 		ds, sa := ws.dsets[a], &sh.accs[a]
 		turning := false
 		for range ne {
-			g, v := r.uvarint(), r.uvarint()
-			if r.err != nil || g >= uint64(len(ws.gslots)) || v >= nv {
-				r.fail("distinct entry")
-				return r.err
+			g, v := r.Uvarint(), r.Uvarint()
+			if r.Err() != nil || g >= uint64(len(ws.gslots)) || v >= nv {
+				r.Fail("distinct entry")
+				return r.Err()
 			}
 			turning = ds.add(sa, ws.gslots[g], uint32(v), due) || turning
 		}
@@ -290,93 +292,19 @@ func (o *Operator) decodeWindow(r *reader, sh *shardState) error {
 			o.scratch = ds.densify(sa, ws, int(nv), o.scratch)
 		}
 	}
-	return r.err
+	return r.Err()
 }
 
-// reader decodes a snapshot; the first error sticks and zero values follow.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: %s", ErrCorruptSnapshot, what)
-	}
-	r.b = nil
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("truncated")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail("truncated")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u64() uint64 {
-	if len(r.b) < 8 {
-		r.fail("truncated")
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(r.b)
-	r.b = r.b[8:]
-	return v
-}
-
-func (r *reader) byte1() byte {
-	if len(r.b) < 1 {
-		r.fail("truncated")
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *reader) str() string {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.fail("truncated string")
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
-
-// count reads a count of items that take at least minBytes each, refusing
-// counts that the remaining input cannot hold.
-func (r *reader) count(minBytes int) int {
-	n := r.uvarint()
-	if n > uint64(len(r.b)/minBytes) {
-		r.fail("count")
-		return 0
-	}
-	return int(n)
-}
-
-func (r *reader) dict(p physType) *dict {
+// readDict reads a dictionary of physical type p.
+func readDict(r *wire.Reader, p physType) *dict {
 	d := newDict(p)
-	if got := physType(r.byte1()); r.err == nil && got != p {
-		r.fail("dict type")
+	if got := physType(r.Byte()); r.Err() == nil && got != p {
+		r.Fail("dict type")
 	}
-	n := r.count(1)
-	null := r.varint()
-	if r.err != nil || null < -1 || null >= int64(n) {
-		r.fail("dict null id")
+	n := r.Count(1)
+	null := r.Varint()
+	if r.Err() != nil || null < -1 || null >= int64(n) {
+		r.Fail("dict null id")
 		return d
 	}
 	for id := range uint32(n) {
@@ -384,21 +312,21 @@ func (r *reader) dict(p physType) *dict {
 		case int64(id) == null:
 			d.internNull()
 		case p.isString():
-			s := r.str()
+			s := r.String()
 			if _, dup := d.strs[s]; dup {
-				r.fail("duplicate dict value")
+				r.Fail("duplicate dict value")
 				return d
 			}
 			d.internString(s)
 		default:
-			v := r.varint()
+			v := r.Varint()
 			if _, dup := d.ints[v]; dup {
-				r.fail("duplicate dict value")
+				r.Fail("duplicate dict value")
 				return d
 			}
 			d.internInt(v)
 		}
-		if r.err != nil {
+		if r.Err() != nil {
 			return d
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/shardflow/shardflow/internal/wire"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -289,99 +290,43 @@ func decodeRows(v View, b []byte) ([]Row, error) {
 	if b[len(handleMagic)] != handleVersion {
 		return nil, fmt.Errorf("feature-store handle version %d: this shardflow reads version %d", b[len(handleMagic)], handleVersion)
 	}
-	d := decoder{b: b[len(handleMagic)+1:]}
-	var features []Feature
-	for range min(d.uvarint(), uint64(len(d.b))) {
-		features = append(features, Feature{Name: d.str(), Type: Type(d.byte())})
+	r := wire.NewReader(b[len(handleMagic)+1:], errHandle)
+	features := make([]Feature, r.Count(2)) // a name length and a type
+	for i := range features {
+		features[i] = Feature{Name: r.String(), Type: Type(r.Byte())}
 	}
-	if d.bad {
-		return nil, errHandle
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
 	if !slices.Equal(features, v.Features) {
 		return nil, fmt.Errorf("the checkpoint's feature-store handle holds features %v, the view has %v: the job changed; start it with a fresh checkpoint directory", features, v.Features)
 	}
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		return nil, errHandle
-	}
-	rows := make([]Row, 0, n)
-	for range n {
-		r := Row{Entity: d.str(), EventTime: d.varint(), Revision: d.varint(), Values: make([]Value, len(v.Features))}
+	// A row takes at least an entity length, an event time, a revision and a
+	// null byte per feature.
+	rows := make([]Row, 0, r.Count(3+len(v.Features)))
+	for range cap(rows) {
+		row := Row{Entity: r.String(), EventTime: r.Varint(), Revision: r.Varint(), Values: make([]Value, len(v.Features))}
 		for i, f := range v.Features {
-			if d.byte() == 1 {
-				r.Values[i].Null = true
+			if r.Byte() == 1 {
+				row.Values[i].Null = true
 				continue
 			}
 			switch f.Type {
 			case Int64, Timestamp:
-				r.Values[i].Int = d.varint()
+				row.Values[i].Int = r.Varint()
 			case Float64:
-				r.Values[i].Float = math.Float64frombits(d.uint64())
+				row.Values[i].Float = math.Float64frombits(r.Uint64())
 			case String:
-				r.Values[i].Str = d.str()
+				row.Values[i].Str = r.String()
 			}
 		}
-		rows = append(rows, r)
+		rows = append(rows, row)
 	}
-	if d.bad || len(d.b) != 0 {
+	if r.Err() != nil {
+		return nil, r.Err()
+	}
+	if r.Len() != 0 {
 		return nil, errHandle
 	}
 	return rows, nil
-}
-
-// decoder reads the handle; a read past the end sets bad and yields zeros.
-type decoder struct {
-	b   []byte
-	bad bool
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) == 0 {
-		d.bad = true
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) uint64() uint64 {
-	if len(d.b) < 8 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
-}
-
-func (d *decoder) str() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.bad, d.b = true, nil
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
 }
