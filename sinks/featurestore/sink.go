@@ -140,14 +140,22 @@ func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
 	if !ok || !ok2 {
 		return fmt.Errorf("featurestore: %s: batch schema %s differs from the bound one", s.cfg.Name, rec.Schema())
 	}
+	var revs *array.Int64
+	if s.rev >= 0 {
+		revs = rec.Column(s.rev).(*array.Int64)
+	}
+	features := make([]arrow.Array, len(s.cols))
+	for j, c := range s.cols {
+		features[j] = rec.Column(c)
+	}
 	for r := range int(rec.NumRows()) {
 		if entities.IsNull(r) || times.IsNull(r) {
 			return fmt.Errorf("featurestore: %s: row %d of shard %s has a null %s or %s", s.cfg.Name, r, b.Shard, s.cfg.View.Entity, s.cfg.EventTime)
 		}
 		ts := millis(int64(times.Value(r)), s.evunit)
 		var rev int64
-		if s.rev >= 0 {
-			rev = rec.Column(s.rev).(*array.Int64).Value(r)
+		if revs != nil {
+			rev = revs.Value(r)
 		}
 		e := entities.Value(r)
 		i, seen := s.staged[e]
@@ -155,14 +163,16 @@ func (s *Sink) Write(ctx context.Context, b *pipeline.Batch) error {
 			continue
 		}
 		if !seen {
+			// Arrow's strings point into the batch's buffers, which the
+			// allocator reuses once the batch is released: keep copies.
 			i = len(s.rows)
-			s.rows = append(s.rows, Row{Entity: e, Values: make([]Value, len(s.cols))})
+			s.rows = append(s.rows, Row{Entity: strings.Clone(e), Values: make([]Value, len(s.cols))})
 			s.staged[s.rows[i].Entity] = i
 		}
 		row := &s.rows[i]
 		row.EventTime, row.Revision = ts, rev
-		for j, c := range s.cols {
-			row.Values[j] = value(rec.Column(c), r, s.units[j])
+		for j, col := range features {
+			row.Values[j] = value(col, r, s.units[j])
 		}
 	}
 	return nil
@@ -178,7 +188,7 @@ func value(col arrow.Array, r int, unit arrow.TimeUnit) Value {
 	case *array.Float64:
 		return Value{Float: a.Value(r)}
 	case *array.String:
-		return Value{Str: a.Value(r)}
+		return Value{Str: strings.Clone(a.Value(r))}
 	case *array.Timestamp:
 		return Value{Int: millis(int64(a.Value(r)), unit)}
 	}

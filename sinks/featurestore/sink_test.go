@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/shardflow/shardflow/internal/arrowpool"
 	"github.com/shardflow/shardflow/pipeline"
 	"github.com/shardflow/shardflow/sinks/featurestore"
 	"github.com/shardflow/shardflow/sinks/featurestore/storetest"
@@ -76,7 +77,13 @@ var schema = arrow.NewSchema([]arrow.Field{
 // n < 0 makes every value null.
 func batch(t *testing.T, rows ...featurestore.Row) *pipeline.Batch {
 	t.Helper()
-	rb := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	return batchIn(t, memory.DefaultAllocator, rows...)
+}
+
+// batchIn is batch with its buffers from mem.
+func batchIn(t *testing.T, mem memory.Allocator, rows ...featurestore.Row) *pipeline.Batch {
+	t.Helper()
+	rb := array.NewRecordBuilder(mem, schema)
 	defer rb.Release()
 	for _, r := range rows {
 		rb.Field(0).(*array.StringBuilder).Append(r.Entity)
@@ -168,6 +175,34 @@ func TestRowsAreStagedUntilCommit(t *testing.T) {
 	}
 	if got := s.Counters()["feature_rows_written"]; got != 3 {
 		t.Errorf("feature_rows_written = %d, want 3", got)
+	}
+}
+
+// The job's allocator recycles a released batch's buffers for the next one:
+// what the sink staged must not change with them.
+func TestStagedRowsOutliveTheirBatch(t *testing.T) {
+	ctx := context.Background()
+	pool, err := arrowpool.New(arrowpool.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMemStore(view)
+	s := newSink(t, m)
+	for _, r := range []featurestore.Row{storetest.Row("aaaa", 100, 1), storetest.Row("bbbb", 100, 2)} {
+		if err := s.Write(ctx, batchIn(t, pool, r)); err != nil { // Write releases the batch
+			t.Fatal(err)
+		}
+	}
+	h, err := s.PreCommit(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, 1, h); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]featurestore.Row{"aaaa": storetest.Row("aaaa", 100, 1), "bbbb": storetest.Row("bbbb", 100, 2)}
+	if got := stored(t, m); !equalRows(got, want) {
+		t.Fatalf("stored %v, want %v", got, want)
 	}
 }
 
