@@ -32,7 +32,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -114,6 +113,22 @@ func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
 }
 
 func (s *Store) putPipeline(ctx context.Context, rows []featurestore.Row) error {
+	err := s.send(ctx, rows)
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// The server lost its scripts (a restart, SCRIPT FLUSH): load the
+		// script and send the rows once more.
+		if err = put.Load(ctx, s.client).Err(); err == nil {
+			err = s.send(ctx, rows)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("redisstore: put: %w", err)
+	}
+	return nil
+}
+
+// send writes rows in one pipeline of scripts.
+func (s *Store) send(ctx context.Context, rows []featurestore.Row) error {
 	p := s.client.Pipeline()
 	cmds := make([]*redis.Cmd, len(rows))
 	for i, r := range rows {
@@ -129,25 +144,16 @@ func (s *Store) putPipeline(ctx context.Context, rows []featurestore.Row) error 
 		}
 		cmds[i] = put.EvalSha(ctx, p, []string{s.key(r.Entity)}, args...)
 	}
-	_, err := p.Exec(ctx)
-	if err != nil && isNoScript(err) {
-		// The server lost its scripts (a restart, SCRIPT FLUSH): load again once.
-		if err = put.Load(ctx, s.client).Err(); err == nil {
-			return s.putPipeline(ctx, rows)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("redisstore: put: %w", err)
+	if _, err := p.Exec(ctx); err != nil {
+		return err
 	}
 	for _, c := range cmds {
 		if err := c.Err(); err != nil {
-			return fmt.Errorf("redisstore: put: %w", err)
+			return err
 		}
 	}
 	return nil
 }
-
-func isNoScript(err error) bool { return strings.HasPrefix(err.Error(), "NOSCRIPT") }
 
 func format(t featurestore.Type, v featurestore.Value) string {
 	switch t {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/shardflow/shardflow/internal/testenv"
 	"github.com/shardflow/shardflow/sinks/featurestore"
 	"github.com/shardflow/shardflow/sinks/featurestore/redisstore"
@@ -94,6 +96,27 @@ func TestConcurrentWritersKeepTheNewest(t *testing.T) {
 		if r == nil || r.EventTime != now+1 || r.Values[0].Int != 2 {
 			t.Fatalf("entity %s: got %+v, want the newer row", entities[i], r)
 		}
+	}
+}
+
+// A server that lost its scripts (a restart, SCRIPT FLUSH) gets the script
+// again and the rows once more.
+func TestPutAfterScriptFlush(t *testing.T) {
+	addr := testenv.Redis(t)
+	s := open(t, "redis://"+addr+"/2", storetest.View("flushed", 0))
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	row := storetest.Row("u1", 1000, 1)
+	if err := s.Put(ctx, []featurestore.Row{row}); err != nil {
+		t.Fatalf("Put after SCRIPT FLUSH: %v", err)
+	}
+	got, err := s.Get(ctx, []string{"u1"})
+	if err != nil || got[0] == nil || got[0].EventTime != 1000 {
+		t.Fatalf("Get = %v, %v; want the row", got, err)
 	}
 }
 
