@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"runtime"
 	"slices"
@@ -41,6 +42,7 @@ type Builder struct {
 	postStages  []Stage // run after the window, where the shards meet
 	sink        Sink
 	sides       map[Side]Sink
+	emitted     map[Side]emittedSide // the sides the bound stages emit
 	store       CheckpointStore
 	interval    time.Duration
 	errs        []error
@@ -149,6 +151,24 @@ func (b *Builder) DeadLetters(s Sink) *Builder {
 	return b
 }
 
+// SideOutput sets the sink of side, a secondary output that a stage of the
+// job emits (see SideOutputter); the sink is staged and committed with the
+// same checkpoints as the main output.
+func (b *Builder) SideOutput(side Side, s Sink) *Builder {
+	switch {
+	case side == MainSide:
+		return b.fail("SideOutput: the main side's sink is set with To")
+	case side == DeadLetterSide:
+		return b.fail("SideOutput(%q): set the dead-letter sink with DeadLetters", side)
+	case s == nil:
+		return b.fail("SideOutput(%q, nil)", side)
+	case b.sides[side] != nil:
+		return b.fail("SideOutput(%q) called twice", side)
+	}
+	b.sides[side] = s
+	return b
+}
+
 // Checkpoints makes the job take a checkpoint every interval and keep it in
 // store, from which the next run resumes. Without a store, checkpoints still
 // commit the sinks but nothing is kept: a restart starts over.
@@ -205,6 +225,7 @@ func (b *Builder) Build(opts ...Option) (*Job, error) {
 	}()
 	fp := sha256.New()
 	fmt.Fprintf(fp, "job=%s\nsource=%s\n", b.name, b.src.Name())
+	b.emitted = map[Side]emittedSide{}
 	schema := RawSchema
 	var err error
 	if j.shardOps, schema, err = b.bind("shard", b.shardStages, schema, fp); err != nil {
@@ -242,6 +263,9 @@ func (b *Builder) Build(opts ...Option) (*Job, error) {
 			return nil, err
 		}
 		fmt.Fprintf(fp, "keyed=%s -> %s\n", stage.Name(), out)
+		if err := b.noteSides(stage); err != nil {
+			return nil, err
+		}
 		schema = out
 	}
 
@@ -270,6 +294,9 @@ func (b *Builder) Build(opts ...Option) (*Job, error) {
 		}
 		fmt.Fprintf(fp, "side %s=%s\n", DeadLetterSide, s.Name())
 	}
+	if err := b.bindSides(fp); err != nil {
+		return nil, err
+	}
 	if err := uniqueSinkNames(j.allSinks()); err != nil {
 		return nil, fmt.Errorf("pipeline: job %q: %w", b.name, err)
 	}
@@ -293,10 +320,60 @@ func (b *Builder) bind(where string, stages []Stage, in *arrow.Schema, fp interf
 			return nil, nil, fmt.Errorf("pipeline: job %q: %s: %w", b.name, s.Name(), err)
 		}
 		fmt.Fprintf(fp, "%s=%s -> %s\n", where, s.Name(), out)
+		if err := b.noteSides(s); err != nil {
+			return nil, nil, err
+		}
 		bound = append(bound, boundStage{name: s.Name(), newOp: newOp})
 		in = out
 	}
 	return bound, in, nil
+}
+
+// emittedSide is a side that a stage emits, with the schema of its batches.
+type emittedSide struct {
+	stage  string
+	schema *arrow.Schema
+}
+
+// noteSides records the sides a bound stage emits.
+func (b *Builder) noteSides(s Stage) error {
+	so, ok := s.(SideOutputter)
+	if !ok {
+		return nil
+	}
+	for side, schema := range so.SideOutputs() {
+		switch prev, dup := b.emitted[side]; {
+		case side == MainSide || side == DeadLetterSide:
+			return fmt.Errorf("pipeline: job %q: %s: emits side %q, which is reserved", b.name, s.Name(), side)
+		case dup:
+			return fmt.Errorf("pipeline: job %q: %s and %s both emit side %q", b.name, prev.stage, s.Name(), side)
+		}
+		b.emitted[side] = emittedSide{stage: s.Name(), schema: schema}
+	}
+	return nil
+}
+
+// bindSides binds the sink of every side a stage emits to the side's schema.
+func (b *Builder) bindSides(fp interface{ Write([]byte) (int, error) }) error {
+	for _, side := range slices.Sorted(maps.Keys(b.sides)) {
+		if side == DeadLetterSide {
+			continue
+		}
+		if _, ok := b.emitted[side]; !ok {
+			return fmt.Errorf("pipeline: job %q: SideOutput(%q): no stage of the job emits that side", b.name, side)
+		}
+	}
+	for _, side := range slices.Sorted(maps.Keys(b.emitted)) {
+		e, s := b.emitted[side], b.sides[side]
+		if s == nil {
+			return fmt.Errorf("pipeline: job %q: %s emits side %q: give it a sink with SideOutput(%q, sink)", b.name, e.stage, side, side)
+		}
+		if err := s.Bind(e.schema); err != nil {
+			return fmt.Errorf("pipeline: job %q: side %q sink %s: %w", b.name, side, s.Name(), err)
+		}
+		fmt.Fprintf(fp, "side %s=%s %s\n", side, s.Name(), e.schema)
+	}
+	return nil
 }
 
 func fieldNames(s *arrow.Schema) string {

@@ -79,6 +79,15 @@ type Stage interface {
 	Bind(in *arrow.Schema) (out *arrow.Schema, newOp func(env OperatorEnv) (Operator, error), err error)
 }
 
+// SideOutputter is implemented by a Stage whose operators emit batches on
+// sides of their own besides the main output, as Flink's side outputs: each
+// side's batches have the schema given here, known once Bind has run, and go
+// to the sink the job gives that side (Builder.SideOutput). A job fails to
+// build when a side has no sink, instead of losing its rows.
+type SideOutputter interface {
+	SideOutputs() map[Side]*arrow.Schema
+}
+
 // OperatorEnv is what an operator instance is created with.
 type OperatorEnv struct {
 	// Mem allocates the operator's Arrow memory.

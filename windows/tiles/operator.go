@@ -1,0 +1,380 @@
+package tiles
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/shardflow/shardflow/expr"
+	"github.com/shardflow/shardflow/pipeline"
+)
+
+// emitRows bounds the rows of one output batch.
+const emitRows = 4096
+
+// entity is one key's tiles, in ascending order of their index (event time
+// divided by the tile size). Tile i's slots are ints[i*nInts:], and so on.
+type entity struct {
+	key    string
+	shard  string // the shard of its latest record: where its state is checkpointed
+	idx    []int64
+	n      []int64 // records per tile
+	ints   []int64
+	floats []float64
+	lastTs []int64 // the tile's latest event time
+	lasts  []value
+	serial uint64 // the batch that last touched it
+}
+
+// value is a Last feature's value: strings in s, the rest in i (floats as
+// their bits).
+type value struct {
+	null bool
+	i    int64
+	s    string
+}
+
+// Operator computes a Spec's features; it is a pipeline.PartitionedOperator.
+type Operator struct {
+	p           *plan
+	mem         memory.Allocator
+	part, parts int
+	ents        map[string]*entity
+	pending     map[int64][]*entity // tiles not emitted yet, by index
+	order       idxHeap             // pending's indices
+	wm          int64
+	wt          int64 // tiles below it have been emitted: floor(wm / tile)
+	preds       []expr.Bound
+	predOf      []int // per feature: index into preds, or -1
+	masks       [][]bool
+	serial      uint64
+	touched     []*entity
+	ts          []int64
+	all         []int32
+
+	lateRows, nullRows, tileRows, onlineRows int64
+}
+
+var _ pipeline.PartitionedOperator = (*Operator)(nil)
+
+func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
+	o := &Operator{p: p, mem: env.Mem, part: env.Partition, parts: max(env.Partitions, 1),
+		ents: map[string]*entity{}, pending: map[int64][]*entity{}, wm: pipeline.MinTime, predOf: make([]int, len(p.feats))}
+	o.wt = floorDiv(o.wm, p.tile)
+	if o.mem == nil {
+		o.mem = memory.DefaultAllocator
+	}
+	seen := map[string]int{}
+	for i, f := range p.feats {
+		o.predOf[i] = -1
+		if f.pred == nil {
+			continue
+		}
+		s := f.pred.String()
+		if j, ok := seen[s]; ok {
+			o.predOf[i] = j
+			continue
+		}
+		b, err := f.pred.Bind(p.in)
+		if err != nil {
+			return nil, fmt.Errorf("tiles: feature %q: %w", f.name, err)
+		}
+		seen[s] = len(o.preds)
+		o.predOf[i] = len(o.preds)
+		o.preds = append(o.preds, b)
+	}
+	o.masks = make([][]bool, len(o.preds))
+	return o, nil
+}
+
+// Counters implements pipeline.CounterReporter.
+func (o *Operator) Counters() map[string]int64 {
+	return map[string]int64{"late_rows": o.lateRows, "null_rows": o.nullRows, "tile_rows": o.tileRows, "online_rows": o.onlineRows}
+}
+
+// Process adds b's rows to their entities' tiles and, with an online side,
+// emits the touched entities' current features.
+func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.Emit) error {
+	defer b.Release()
+	if b.Len() == 0 {
+		return nil
+	}
+	rec := b.Rec
+	if s := rec.Schema(); s != o.p.in && !s.Equal(o.p.in) {
+		return fmt.Errorf("tiles: %s: batch schema %s differs from the bound schema", o.p.name, s)
+	}
+	n := int(rec.NumRows())
+	sel := b.Rows
+	if sel == nil {
+		if len(o.all) < n {
+			o.all = make([]int32, n)
+			for i := range o.all {
+				o.all[i] = int32(i)
+			}
+		}
+		sel = o.all[:n]
+	}
+	for i, pb := range o.preds {
+		if o.masks[i] = pb.Match(rec, o.masks[i]); len(o.masks[i]) < n {
+			return fmt.Errorf("tiles: %s: predicate returned %d results for %d rows", o.p.name, len(o.masks[i]), n)
+		}
+	}
+	tcol := rec.Column(o.p.timeCol)
+	ts := o.eventTimes(tcol)
+	keys, ok := rec.Column(o.p.keyCol).(*array.String)
+	if !ok {
+		return fmt.Errorf("tiles: %s: key column is %s, want a string", o.p.name, rec.Column(o.p.keyCol).DataType())
+	}
+	cols := make([]arrow.Array, len(o.p.feats))
+	for i, f := range o.p.feats {
+		if f.col >= 0 {
+			cols[i] = rec.Column(f.col)
+		}
+	}
+	o.serial++
+	o.touched = o.touched[:0]
+	for _, r := range sel {
+		i := int(r)
+		if tcol.IsNull(i) || keys.IsNull(i) {
+			o.nullRows++
+			continue
+		}
+		t := ts[i]
+		idx := floorDiv(t, o.p.tile)
+		if idx < o.wt {
+			o.lateRows++
+			continue
+		}
+		e := o.ents[keys.Value(i)]
+		if e == nil {
+			e = &entity{key: strings.Clone(keys.Value(i))}
+			o.ents[e.key] = e
+		}
+		pos := o.tile(e, idx)
+		o.add(e, pos, i, t, cols)
+		e.shard = b.Shard
+		if e.serial != o.serial {
+			e.serial = o.serial
+			o.touched = append(o.touched, e)
+		}
+	}
+	if o.p.online == "" || len(o.touched) == 0 {
+		return nil
+	}
+	out := newRows(o)
+	defer out.release()
+	for _, e := range o.touched {
+		out.add(e, len(e.idx)-1)
+		if out.len() == emitRows {
+			o.onlineRows += out.flush(b, o.p.online, emit)
+		}
+	}
+	o.onlineRows += out.flush(b, o.p.online, emit)
+	return nil
+}
+
+// tile returns the position of e's tile idx, adding it (and marking it
+// pending) if e has none yet.
+func (o *Operator) tile(e *entity, idx int64) int {
+	pos := len(e.idx)
+	for pos > 0 && e.idx[pos-1] > idx { // records mostly come in order: search from the end
+		pos--
+	}
+	if pos > 0 && e.idx[pos-1] == idx {
+		return pos - 1
+	}
+	p := o.p
+	e.idx = slices.Insert(e.idx, pos, idx)
+	e.n = slices.Insert(e.n, pos, 0)
+	e.lastTs = slices.Insert(e.lastTs, pos, math.MinInt64)
+	e.ints = slices.Insert(e.ints, pos*p.nInts, make([]int64, p.nInts)...)
+	e.floats = slices.Insert(e.floats, pos*p.nFloats, make([]float64, p.nFloats)...)
+	e.lasts = slices.Insert(e.lasts, pos*p.nLasts, make([]value, p.nLasts)...)
+	o.schedule(idx, e)
+	return pos
+}
+
+func (o *Operator) schedule(idx int64, e *entity) {
+	if _, ok := o.pending[idx]; !ok {
+		heap.Push(&o.order, idx)
+	}
+	o.pending[idx] = append(o.pending[idx], e)
+}
+
+// add adds row i (event time t) to e's tile at pos.
+func (o *Operator) add(e *entity, pos, i int, t int64, cols []arrow.Array) {
+	p := o.p
+	e.n[pos]++
+	ints, floats := e.ints[pos*p.nInts:], e.floats[pos*p.nFloats:]
+	latest := t >= e.lastTs[pos]
+	if latest {
+		e.lastTs[pos] = t
+	}
+	for fi := range p.feats {
+		f := &p.feats[fi]
+		if pi := o.predOf[fi]; pi >= 0 && !o.masks[pi][i] {
+			continue
+		}
+		switch f.kind {
+		case kindCount, kindCountIf:
+			ints[f.slot]++
+		case kindSum, kindSumIf:
+			c := cols[fi]
+			if c.IsNull(i) {
+				continue
+			}
+			if f.float {
+				floats[f.slot] += c.(*array.Float64).Value(i)
+			} else {
+				ints[f.slot] += c.(*array.Int64).Value(i)
+			}
+		case kindLast:
+			if latest {
+				e.lasts[pos*p.nLasts+f.slot] = valueOf(cols[fi], i, e.lasts[pos*p.nLasts+f.slot].s)
+			}
+		}
+	}
+}
+
+// valueOf is row i of c as a Last value; prev is the string it replaces,
+// kept when equal so that a repeated value costs no copy.
+func valueOf(c arrow.Array, i int, prev string) value {
+	if c.IsNull(i) {
+		return value{null: true}
+	}
+	switch a := c.(type) {
+	case *array.String:
+		if s := a.Value(i); s != prev {
+			return value{s: strings.Clone(s)}
+		}
+		return value{s: prev}
+	case *array.Int64:
+		return value{i: a.Value(i)}
+	case *array.Float64:
+		return value{i: int64(math.Float64bits(a.Value(i)))}
+	case *array.Timestamp:
+		return value{i: int64(a.Value(i))}
+	}
+	return value{null: true}
+}
+
+// OnWatermark emits the rows of the tiles that end at or before wm, and
+// drops the tiles no future row needs.
+func (o *Operator) OnWatermark(_ context.Context, wm int64, emit pipeline.Emit) error {
+	if wm <= o.wm {
+		return nil
+	}
+	o.wm = wm
+	wt := floorDiv(wm, o.p.tile)
+	if wt <= o.wt {
+		return nil
+	}
+	o.wt = wt
+	out := newRows(o)
+	defer out.release()
+	meta := &pipeline.Batch{}
+	for o.order.Len() > 0 && o.order[0] < wt {
+		idx := heap.Pop(&o.order).(int64)
+		ents := o.pending[idx]
+		delete(o.pending, idx)
+		slices.SortFunc(ents, func(a, b *entity) int { return strings.Compare(a.key, b.key) })
+		for _, e := range ents {
+			pos, ok := slices.BinarySearch(e.idx, idx)
+			if !ok {
+				return fmt.Errorf("tiles: %s: entity %q lost its pending tile %d", o.p.name, e.key, idx)
+			}
+			out.add(e, pos)
+			if out.len() == emitRows {
+				o.tileRows += out.flush(meta, pipeline.MainSide, emit)
+			}
+		}
+	}
+	o.tileRows += out.flush(meta, pipeline.MainSide, emit)
+	o.prune()
+	return nil
+}
+
+// prune drops the tiles at or before min(wt, latest tile) - the longest
+// window, which no future row reads, and the entities whose latest tile is
+// that far behind wt: a later record of theirs starts afresh, and none of the
+// old tiles would be in its windows.
+func (o *Operator) prune() {
+	for k, e := range o.ents {
+		last := e.idx[len(e.idx)-1]
+		if last <= o.wt-o.p.maxOver {
+			delete(o.ents, k)
+			continue
+		}
+		keepAfter := min(o.wt, last) - o.p.maxOver
+		if keepAfter < e.idx[0] {
+			continue
+		}
+		n, _ := slices.BinarySearch(e.idx, keepAfter+1)
+		o.dropFirst(e, n)
+	}
+}
+
+func (o *Operator) dropFirst(e *entity, n int) {
+	p := o.p
+	e.idx = slices.Delete(e.idx, 0, n)
+	e.n = slices.Delete(e.n, 0, n)
+	e.lastTs = slices.Delete(e.lastTs, 0, n)
+	e.ints = slices.Delete(e.ints, 0, n*p.nInts)
+	e.floats = slices.Delete(e.floats, 0, n*p.nFloats)
+	e.lasts = slices.Delete(e.lasts, 0, n*p.nLasts)
+}
+
+func (o *Operator) eventTimes(tcol arrow.Array) []int64 {
+	raw := tcol.(*array.Timestamp).Values()
+	var div, mul int64 = 1, 1
+	switch o.p.timeUnit {
+	case arrow.Millisecond:
+		return unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)) // arrow.Timestamp is an int64
+	case arrow.Second:
+		mul = 1000
+	case arrow.Microsecond:
+		div = 1000
+	case arrow.Nanosecond:
+		div = 1_000_000
+	}
+	o.ts = slices.Grow(o.ts[:0], len(raw))[:len(raw)]
+	for i, v := range raw {
+		if mul != 1 {
+			o.ts[i] = int64(v) * mul
+		} else {
+			o.ts[i] = floorDiv(int64(v), div)
+		}
+	}
+	return o.ts
+}
+
+// floorDiv is a / b rounded down (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
+}
+
+// idxHeap is a min-heap of tile indices.
+type idxHeap []int64
+
+func (h idxHeap) Len() int           { return len(h) }
+func (h idxHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h idxHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *idxHeap) Push(x any)        { *h = append(*h, x.(int64)) }
+func (h *idxHeap) Pop() any {
+	old := *h
+	v := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return v
+}
