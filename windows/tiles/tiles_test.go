@@ -128,7 +128,9 @@ func reference(seen []event, u string, T int64) string {
 			last = e
 		}
 	}
-	ts := func(ms int64) string { return arrow.Timestamp(ms).ToTime(arrow.Millisecond).Format("2006-01-02T15:04:05.999999999Z0700") }
+	ts := func(ms int64) string {
+		return arrow.Timestamp(ms).ToTime(arrow.Millisecond).Format("2006-01-02T15:04:05.999999999Z0700")
+	}
 	return fmt.Sprintf("window_start=%s window_end=%s user_id=%s events_1h=%d purchases_1h=%d revenue_1h=%g events_3m=%d last_page=%s last_event_ts=%s revision=%d",
 		ts(T*minute), ts(end), u, events, buys, rev, events3, last.page, ts(last.ts), events)
 }
