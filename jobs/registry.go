@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shardflow/shardflow/pipeline"
+	"github.com/shardflow/shardflow/sinks/featurestore"
 )
 
 // Env is what a ready-made job is built with.
@@ -16,6 +17,9 @@ type Env struct {
 	Source pipeline.Source
 	// OutDir is the root of the job's output: its tables and dead_letter/.
 	OutDir string
+	// Features is the URL of the online feature store of a job with a View
+	// (see featurestore.ParseURL); default stores.Default.
+	Features string
 	// CheckpointDir holds the job's checkpoints.
 	CheckpointDir string
 	// CheckpointInterval is how often a checkpoint is taken.
@@ -47,11 +51,13 @@ type Definition struct {
 	Summary string
 	// Tables names the Parquet tables the job writes under Env.OutDir.
 	Tables []string
+	// View is the feature view the job keeps in an online store, nil for none.
+	View *featurestore.View
 	// Build declares and builds the job on env.
 	Build func(env Env) (*pipeline.Job, error)
 }
 
-var registry = []Definition{Clickstream}
+var registry = []Definition{Clickstream, Features}
 
 // All returns the ready-made jobs, by name.
 func All() []Definition {
