@@ -40,7 +40,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(), newReplayCmd(), newProduceCmd(), newStreamsCmd(), newJobsCmd())
+	root.AddCommand(newRunCmd(), newReplayCmd(), newProduceCmd(), newStreamsCmd(), newJobsCmd(), newFeaturesCmd())
 	root.AddCommand(newPlanCmd())
 	return root
 }

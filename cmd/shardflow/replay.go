@@ -32,6 +32,7 @@ range its own --checkpoints (and --out, unless the tables may hold both).`,
 			if err := f.validate(cmd); err != nil {
 				return err
 			}
+			f.featuresSet = cmd.Flags().Changed("features")
 			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kcfg}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}

@@ -23,6 +23,8 @@ import (
 	"github.com/shardflow/shardflow/jobs"
 	"github.com/shardflow/shardflow/metrics"
 	"github.com/shardflow/shardflow/pipeline"
+	"github.com/shardflow/shardflow/sinks/featurestore"
+	"github.com/shardflow/shardflow/sinks/featurestore/stores"
 	"github.com/shardflow/shardflow/sources/kinesis"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -32,6 +34,8 @@ type runFlags struct {
 	source      string
 	out         string
 	checkpoints string
+	features    string // the online feature store of a job with a feature view
+	featuresSet bool   // --features was given
 	interval    time.Duration
 	events      int64
 	shards      int
@@ -62,6 +66,7 @@ SIGINT or SIGTERM take a final checkpoint and exit 0; a second signal aborts.`,
 			if err := f.validate(cmd); err != nil {
 				return err
 			}
+			f.featuresSet = cmd.Flags().Changed("features")
 			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kinesis.Config{Start: f.start}, Follow: f.follow}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
@@ -79,6 +84,7 @@ func addJobFlags(cmd *cobra.Command, f *runFlags, data, source, sourceUsage stri
 	fl.StringVar(&f.source, "source", source, sourceUsage)
 	fl.StringVar(&f.out, "out", filepath.Join(data, "out"), "output directory (Parquet tables, dead_letter/)")
 	fl.StringVar(&f.checkpoints, "checkpoints", filepath.Join(data, "checkpoints"), "checkpoint directory")
+	fl.StringVar(&f.features, "features", stores.Default, "online feature store of a job with features: sqlite://PATH | redis://HOST:PORT/DB | dynamodb://TABLE [?layout=feast&project=NAME]")
 	fl.DurationVar(&f.interval, "checkpoint-interval", 10*time.Second, "time between checkpoints")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug | info | warn | error")
 	fl.StringVar(&f.status, "status", "auto", "live status line: auto (on a terminal) | on | off")
@@ -121,6 +127,9 @@ func (f runFlags) validate(cmd *cobra.Command) error {
 	}
 	add(localDir("out", f.out))
 	add(localDir("checkpoints", f.checkpoints))
+	if _, err := featurestore.ParseURL(f.features); err != nil {
+		add(fmt.Errorf("--features: %w", err))
+	}
 	switch f.status {
 	case "auto", "on", "off":
 	default:
@@ -198,6 +207,9 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 	if err != nil {
 		return err
 	}
+	if def.View == nil && f.featuresSet {
+		return fmt.Errorf("--features: job %s keeps no online features; the jobs that do: %s", def.Name, strings.Join(featureJobs(), ", "))
+	}
 	level, _ := parseLevel(f.logLevel)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
@@ -239,6 +251,7 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 		Source:             src,
 		OutDir:             f.out,
 		CheckpointDir:      f.checkpoints,
+		Features:           f.features,
 		CheckpointInterval: f.interval,
 		Logger:             logger,
 		Options:            opts,
@@ -488,7 +501,12 @@ func printSummary(w io.Writer, def jobs.Definition, f runFlags, st pipeline.Stat
 		}
 		return fmt.Sprintf("%s%s in this run, %s since the job started", count(total-before), suffix, count(total))
 	}
-	tw("windows", sinceStart("windows_fired", ""))
+	if _, ok := st.Counters["windows_fired"]; ok {
+		tw("windows", sinceStart("windows_fired", ""))
+	}
+	if def.View != nil {
+		tw("features", fmt.Sprintf("%s online rows to %s (%s)", sinceStart("online_rows", ""), f.features, def.View.Name))
+	}
 	if late := st.Counters["late_rows"]; late > 0 {
 		tw("late rows", sinceStart("late_rows", " dropped"))
 	}
