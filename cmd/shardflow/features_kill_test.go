@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/shardflow/shardflow/internal/testenv"
+	"github.com/shardflow/shardflow/jobs"
+	"github.com/shardflow/shardflow/sinks/featurestore/stores"
+	"github.com/shardflow/shardflow/sources/generator"
+)
+
+// The features job SIGKILLed at random moments and restarted, with another
+// parallelism each time, until it finishes ends with the online store and
+// the user_features table of an uninterrupted run: every user's row alike,
+// no offline row twice.
+func TestKillAnywhereFeatures(t *testing.T) {
+	bin := buildBinary(t)
+	input := writeInput(t, 4, 60_000)
+	src := "file://" + filepath.Join(input, "*.jsonl")
+	args := func(dir string, parallelism int) []string {
+		return []string{"run", "features", "--source", src, "--status", "off",
+			"--out", filepath.Join(dir, "out"), "--checkpoints", filepath.Join(dir, "ckpt"),
+			"--features", "sqlite://" + filepath.Join(dir, "features.db"),
+			"--checkpoint-interval", checkpointInterval.String(), "--parallelism", strconv.Itoa(parallelism)}
+	}
+	want := t.TempDir()
+	if out, err := exec.Command(bin, args(want, 1)...).CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	}
+	got := t.TempDir()
+	seed := uint64(time.Now().UnixNano())
+	rng, prng := rand.New(rand.NewPCG(seed, 7)), rand.New(rand.NewPCG(seed, 8))
+	kills, _ := runKilled(t, func() *exec.Cmd { return exec.Command(bin, args(got, 1+prng.IntN(3))...) },
+		newestCheckpoint(t, filepath.Join(got, "ckpt")), checkpointInterval, rng, 6)
+	t.Logf("finished after %d kills (seed %d)", kills, seed)
+	if kills < 3 {
+		t.Fatalf("only %d kills: the test did not test", kills)
+	}
+
+	query := func(dir string) []string {
+		rows := testenv.DuckDB(t, fmt.Sprintf(
+			"SELECT * FROM read_parquet('%s/out/user_features/**/*.parquet', hive_partitioning=true) ORDER BY window_start, user_id", dir))
+		out := make([]string, len(rows))
+		for i, r := range rows {
+			out[i] = fmt.Sprint(r)
+		}
+		return out
+	}
+	wantRows, gotRows := query(want), query(got)
+	if len(wantRows) == 0 || !slices.Equal(gotRows, wantRows) {
+		t.Errorf("user_features: %d rows after kills, %d uninterrupted (and more than 0); first difference: %s", len(gotRows), len(wantRows), firstDiff(gotRows, wantRows))
+	}
+	users := make([]string, generator.NumUsers)
+	for u := range users {
+		users[u] = fmt.Sprintf("u%04d", u)
+	}
+	if w, g := onlineRows(t, want, users), onlineRows(t, got, users); len(w) == 0 || !slices.Equal(g, w) {
+		t.Errorf("online store: %d users after kills, %d uninterrupted (and more than 0); first difference: %s", len(g), len(w), firstDiff(g, w))
+	}
+}
+
+// onlineRows renders the rows of users in the SQLite store under dir.
+func onlineRows(t *testing.T, dir string, users []string) []string {
+	t.Helper()
+	ctx := context.Background()
+	s, err := stores.Open(ctx, "sqlite://"+filepath.Join(dir, "features.db"), jobs.UserFeatures)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.Get(ctx, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows {
+		if r != nil {
+			out = append(out, fmt.Sprintf("%s %d %d %+v", r.Entity, r.EventTime, r.Revision, r.Values))
+		}
+	}
+	return out
+}
+
+func firstDiff(got, want []string) string {
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			return fmt.Sprintf("%s, want %s", got[i], want[i])
+		}
+	}
+	return fmt.Sprintf("%d rows, want %d", len(got), len(want))
+}
