@@ -53,9 +53,17 @@ func (t *keyedTask) serve(ctx context.Context, m keyedMsg) error {
 	switch {
 	case m.snap != nil:
 		r := keyedSnapshot{index: t.index}
-		if ss, ok := t.op.(ShardSnapshotter); ok {
+		if sp, ok := t.op.(SnapshotPreparer); ok {
+			r.err = sp.PrepareSnapshot(ctx, emit)
+			if r.err == nil && t.err != nil {
+				r.err = t.err
+			}
+		}
+		switch ss, ok := t.op.(ShardSnapshotter); {
+		case r.err != nil:
+		case ok:
 			r.state, r.shards, r.err = ss.SnapshotShards()
-		} else {
+		default:
 			r.state, r.err = t.op.Snapshot()
 		}
 		if cr, ok := t.op.(CounterReporter); ok {

@@ -44,6 +44,15 @@ type KeyedOperator interface {
 	Restore(state []byte) error
 }
 
+// SnapshotPreparer is implemented by a KeyedOperator that holds back output
+// between checkpoints (an online feature row per entity instead of one per
+// batch): PrepareSnapshot is called right before each Snapshot, when the
+// checkpoint's barriers have arrived, and what it emits is part of that
+// checkpoint, as with Flink's prepareSnapshotPreBarrier.
+type SnapshotPreparer interface {
+	PrepareSnapshot(ctx context.Context, emit Emit) error
+}
+
 // ShardSnapshotter is implemented by a KeyedOperator whose state is kept per
 // source shard, so that one shard's state can be saved, loaded and moved
 // alone (with the shard's lease, across workers). The runtime prefers it to

@@ -31,7 +31,7 @@ type entity struct {
 	floats []float64
 	lastTs []int64 // the tile's latest event time
 	lasts  []value
-	serial uint64 // the batch that last touched it
+	dirty  bool   // touched since the last checkpoint
 }
 
 // value is a Last feature's value: strings in s, the rest in i (floats as
@@ -55,15 +55,17 @@ type Operator struct {
 	preds       []expr.Bound
 	predOf      []int // per feature: index into preds, or -1
 	masks       [][]bool
-	serial      uint64
-	touched     []*entity
+	dirty       []*entity // touched since the last checkpoint, in order of first touch
 	ts          []int64
 	all         []int32
 
 	lateRows, nullRows, tileRows, onlineRows int64
 }
 
-var _ pipeline.PartitionedOperator = (*Operator)(nil)
+var (
+	_ pipeline.PartitionedOperator = (*Operator)(nil)
+	_ pipeline.SnapshotPreparer    = (*Operator)(nil)
+)
 
 func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 	o := &Operator{p: p, mem: env.Mem, part: env.Partition, parts: max(env.Partitions, 1),
@@ -100,9 +102,8 @@ func (o *Operator) Counters() map[string]int64 {
 	return map[string]int64{"late_rows": o.lateRows, "null_rows": o.nullRows, "tile_rows": o.tileRows, "online_rows": o.onlineRows}
 }
 
-// Process adds b's rows to their entities' tiles and, with an online side,
-// emits the touched entities' current features.
-func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.Emit) error {
+// Process adds b's rows to their entities' tiles.
+func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit) error {
 	defer b.Release()
 	if b.Len() == 0 {
 		return nil
@@ -139,8 +140,6 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 			cols[i] = rec.Column(f.col)
 		}
 	}
-	o.serial++
-	o.touched = o.touched[:0]
 	for _, r := range sel {
 		i := int(r)
 		if tcol.IsNull(i) || keys.IsNull(i) {
@@ -161,23 +160,34 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 		pos := o.tile(e, idx)
 		o.add(e, pos, i, t, cols)
 		e.shard = b.Shard
-		if e.serial != o.serial {
-			e.serial = o.serial
-			o.touched = append(o.touched, e)
+		if o.p.online != "" && !e.dirty {
+			e.dirty = true
+			o.dirty = append(o.dirty, e)
 		}
 	}
-	if o.p.online == "" || len(o.touched) == 0 {
+	return nil
+}
+
+// PrepareSnapshot implements pipeline.SnapshotPreparer: with an online side,
+// it emits there the current features of every entity that records have
+// touched since the last checkpoint, so that each checkpoint holds them.
+func (o *Operator) PrepareSnapshot(_ context.Context, emit pipeline.Emit) error {
+	if len(o.dirty) == 0 {
 		return nil
 	}
 	out := newRows(o)
 	defer out.release()
-	for _, e := range o.touched {
+	meta := &pipeline.Batch{}
+	for _, e := range o.dirty {
+		e.dirty = false
 		out.add(e, len(e.idx)-1)
 		if out.len() == emitRows {
-			o.onlineRows += out.flush(b, o.p.online, emit)
+			o.onlineRows += out.flush(meta, o.p.online, emit)
 		}
 	}
-	o.onlineRows += out.flush(b, o.p.online, emit)
+	clear(o.dirty)
+	o.dirty = o.dirty[:0]
+	o.onlineRows += out.flush(meta, o.p.online, emit)
 	return nil
 }
 

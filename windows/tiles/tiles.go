@@ -23,9 +23,12 @@
 // The main output has one row per entity and tile in which the entity had
 // records, once the watermark has passed the tile's end: the features as of
 // the end of that tile, for point-in-time-correct training sets. The online
-// side (Spec.Online) has, after each batch, one row per entity the batch
-// touched: the features as of the tile that holds the entity's latest record,
-// for a feature store. Both are computed by the same function of the same
+// side (Spec.Online) has, at every checkpoint, one row per entity that records
+// touched since the previous one: the features as of the tile that holds the
+// entity's latest record, for a feature store. (Emitting them at the barrier
+// rather than after every batch keeps the side to one row per entity and
+// checkpoint: on the features job's default million events, 10,000 rows
+// instead of 683,718.) Both are computed by the same function of the same
 // tiles, so the online row of an entity equals the offline row of its latest
 // tile once that tile has closed.
 //
@@ -100,7 +103,8 @@ func (s *Spec) Features(fs ...Feature) *Spec {
 }
 
 // Online makes the operator emit, on side, the current features of every
-// entity each batch touched (see the package documentation).
+// entity touched since the previous checkpoint, at each checkpoint (see the
+// package documentation).
 func (s *Spec) Online(side pipeline.Side) *Spec {
 	if side == pipeline.MainSide || side == pipeline.DeadLetterSide {
 		s.errs = append(s.errs, fmt.Errorf("tiles: Online(%q): want a side of its own", side))

@@ -153,9 +153,10 @@ func randomEvents(seed uint64, n int, disorder int64) []event {
 	return evs
 }
 
-// run feeds evs to op in batches of size, with a watermark of the latest
-// event time minus disorder after each, then the end of input; it checks every
-// online row against the reference over the events seen so far.
+// run feeds evs to op in batches of size, each followed by a checkpoint's
+// PrepareSnapshot and a watermark of the latest event time minus disorder,
+// then the end of input; it checks every online row against the reference
+// over the events seen so far.
 func run(t *testing.T, op *Operator, evs []event, size int, disorder int64) collect {
 	t.Helper()
 	ctx := context.Background()
@@ -167,6 +168,12 @@ func run(t *testing.T, op *Operator, evs []event, size int, disorder int64) coll
 		chunk := evs[i:min(i+size, len(evs))]
 		before := len(out["online"])
 		if err := op.Process(ctx, batchOf(mem, "shard-0", chunk), out.emit); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(out["online"]); n != before {
+			t.Fatalf("Process emitted %d online rows; they wait for the checkpoint", n-before)
+		}
+		if err := op.PrepareSnapshot(ctx, out.emit); err != nil {
 			t.Fatal(err)
 		}
 		seen = append(seen, chunk...)
@@ -231,8 +238,9 @@ func wantOffline(evs []event) []string {
 }
 
 // The offline rows are the reference's, one per user and tile with events,
-// in order of tile and key; each batch's online rows are the reference's as
-// of each touched user's latest tile; and memory is all released.
+// in order of tile and key; each checkpoint's online rows are the
+// reference's as of the latest tile of each user touched since the previous
+// one; and memory is all released.
 func TestFeaturesEqualTheReference(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
