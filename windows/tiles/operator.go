@@ -31,7 +31,7 @@ type entity struct {
 	floats []float64
 	lastTs []int64 // the tile's latest event time
 	lasts  []value
-	dirty  bool   // touched since the last checkpoint
+	dirty  bool // touched since the last checkpoint
 }
 
 // value is a Last feature's value: strings in s, the rest in i (floats as
