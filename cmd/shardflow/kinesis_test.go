@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,4 +191,23 @@ func expectedPageStats(t *testing.T, ref *generator.Reference) (rows []*pageStat
 		return rows[i].window < rows[j].window || rows[i].window == rows[j].window && rows[i].page < rows[j].page
 	})
 	return rows, malformed
+}
+
+// A replay from a time the stream no longer retains fails in one line that
+// names the oldest time retained, instead of reading from the oldest record
+// as if nothing were missing.
+func TestReplayOlderThanRetentionIsRefused(t *testing.T) {
+	srv := testenv.Kinesalite(t)
+	testenv.CreateStream(t, srv.Client, "short", 2)
+	for k, v := range map[string]string{"AWS_ENDPOINT_URL": srv.Endpoint(), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+		"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"} {
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	from := time.Now().Add(-30 * time.Hour).UTC().Format(time.RFC3339)
+	code, out, errs := runCLI(t, "replay", "clickstream", "--source", "kinesis://short", "--from", from, "--status", "off",
+		"--out", filepath.Join(dir, "out"), "--checkpoints", filepath.Join(dir, "ckpt"))
+	if code == 0 || !strings.Contains(errs, "start not retained: "+from+" is older than what stream short retains (24 hours)") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("exit %d, stderr %q (stdout %q); want one line refusing the start", code, errs, out)
+	}
 }

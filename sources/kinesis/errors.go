@@ -10,6 +10,10 @@ import (
 // record goes to the dead letters.
 var ErrCorruptAggregate = errors.New("kinesis: corrupt KPL aggregate")
 
+// ErrExpired is returned when a shard would start at a time older than the
+// stream retains.
+var ErrExpired = errors.New("kinesis: start not retained")
+
 // IsThrottle reports whether err says the caller exceeded a Kinesis rate
 // limit (read throughput, API call rate, KMS).
 func IsThrottle(err error) bool { return kinesiserr.IsThrottle(err) }

@@ -146,7 +146,7 @@ func (s *Source) learnIdentity(ctx context.Context) error {
 	learned := s.learned
 	s.idMu.Unlock()
 	if !learned {
-		arn, created, err := s.describe(ctx)
+		arn, created, retention, err := s.describe(ctx)
 		if _, gaveUp := errors.AsType[*kinesiserr.GaveUpError](err); gaveUp || (err != nil && ctx.Err() != nil) {
 			return err
 		} else if err != nil {
@@ -161,6 +161,7 @@ func (s *Source) learnIdentity(ctx context.Context) error {
 		if s.resumed != nil {
 			s.resumeErr = s.checkResumeLocked()
 		}
+		s.retention = retention
 		s.idMu.Unlock()
 	}
 	s.idMu.Lock()
@@ -168,13 +169,32 @@ func (s *Source) learnIdentity(ctx context.Context) error {
 	return s.resumeErr
 }
 
-// describe returns the stream's ARN and creation time from
-// DescribeStreamSummary, retried as the source's other calls; "" and nil
-// for what the server does not tell.
-func (s *Source) describe(ctx context.Context) (arn string, created *time.Time, err error) {
+// checkRetention refuses to start a shard at a time that the stream no
+// longer retains (before now - its retention period, once a listing has
+// learned it): Kinesis would silently start such a shard at its oldest
+// record, and the records in between would be missing without a word.
+func (s *Source) checkRetention(now time.Time) error {
+	s.idMu.Lock()
+	retention := s.retention
+	s.idMu.Unlock()
+	if retention <= 0 || s.start.typ != types.ShardIteratorTypeAtTimestamp {
+		return nil
+	}
+	if oldest := now.Add(-retention); s.start.at.Before(oldest) {
+		return fmt.Errorf("%w: %s is older than what stream %s retains (%d hours): its oldest records are from about %s; "+
+			"start there or later, or at trim_horizon to read what is left",
+			ErrExpired, s.start.at.UTC().Format(time.RFC3339), s.cfg.Stream, int(retention.Hours()), oldest.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// describe returns the stream's ARN, creation time and retention period
+// from DescribeStreamSummary, retried as the source's other calls; "", nil
+// and 0 for what the server does not tell.
+func (s *Source) describe(ctx context.Context) (arn string, created *time.Time, retention time.Duration, err error) {
 	api, ok := s.api.(describer)
 	if !ok {
-		return "", nil, nil
+		return "", nil, 0, nil
 	}
 	var out *kinesis.DescribeStreamSummaryOutput
 	err = s.call(ctx, fmt.Sprintf("describe stream %q", s.cfg.Stream), func(ctx context.Context) (err error) {
@@ -182,10 +202,10 @@ func (s *Source) describe(ctx context.Context) (arn string, created *time.Time, 
 		return err
 	})
 	if err != nil || out.StreamDescriptionSummary == nil {
-		return "", nil, err
+		return "", nil, 0, err
 	}
 	sum := out.StreamDescriptionSummary
-	return aws.ToString(sum.StreamARN), sum.StreamCreationTimestamp, nil
+	return aws.ToString(sum.StreamARN), sum.StreamCreationTimestamp, time.Duration(aws.ToInt32(sum.RetentionPeriodHours)) * time.Hour, nil
 }
 
 // knownARN returns the stream's ARN when known: configured, or learned by a

@@ -29,9 +29,10 @@ type Source struct {
 	consumerARN string // enhanced fan-out, once registered
 
 	idMu      sync.Mutex
-	streamARN string     // configured, or learned by the first listing
-	created   *time.Time // the stream's creation time, learned by the first listing
-	learned   bool       // the identity is known: the first listing described the stream
+	streamARN string        // configured, or learned by the first listing
+	created   *time.Time    // the stream's creation time, learned by the first listing
+	learned   bool          // the identity is known: the first listing described the stream
+	retention time.Duration // the stream's retention period, learned with the identity; 0 if unknown
 	resumed   *identity
 	resumeErr error // Resume's verdict once checked; every later listing repeats it
 	// latestFrom is, with Start latest, when the job first started reading
@@ -193,6 +194,11 @@ func (s *Source) OpenShard(ctx context.Context, shard pipeline.Shard, after pipe
 	}
 	if after.Seq != "" && !after.IsEarliest() && strings.Trim(after.Seq, "0123456789") != "" {
 		return nil, fmt.Errorf("kinesis: open shard %s: sequence number %q is not a decimal", shard.ID, after.Seq)
+	}
+	if after.Seq == "" && !after.IsEarliest() { // at the configured start
+		if err := s.checkRetention(time.Now()); err != nil {
+			return nil, err
+		}
 	}
 	return newShardReader(s, shard.ID, after), nil
 }
