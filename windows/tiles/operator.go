@@ -22,12 +22,21 @@ const emitRows = 4096
 
 // entity is one key's tiles, in ascending order of their index (event time
 // divided by the tile size). Tile i's slots are ints[i*nInts:], and so on.
+//
+// The integer slots and n are running totals: tile i's hold the sum of tiles
+// 0..i (plus what pruned tiles added, in base and nBase), so that a window's
+// sum is one difference however many tiles it spans (1,440 for a day of
+// minutes). Integer sums do not depend on the order of the additions, so the
+// totals are rebuilt exactly from the tiles' own values at a restore. Float
+// sums do, and are added up tile by tile.
 type entity struct {
 	key    string
 	shard  string // the shard of its latest record: where its state is checkpointed
 	idx    []int64
-	n      []int64 // records per tile
-	ints   []int64
+	n      []int64 // records, a running total
+	nBase  int64
+	ints   []int64 // running totals
+	base   []int64 // the totals before tile 0
 	floats []float64
 	lastTs []int64 // the tile's latest event time
 	lasts  []value
@@ -202,10 +211,17 @@ func (o *Operator) tile(e *entity, idx int64) int {
 		return pos - 1
 	}
 	p := o.p
+	prevN, prevInts := e.nBase, e.base // the totals through the tile before pos
+	if pos > 0 {
+		prevN, prevInts = e.n[pos-1], e.ints[(pos-1)*p.nInts:pos*p.nInts]
+	}
+	if prevInts == nil {
+		prevInts = make([]int64, p.nInts)
+	}
 	e.idx = slices.Insert(e.idx, pos, idx)
-	e.n = slices.Insert(e.n, pos, 0)
+	e.n = slices.Insert(e.n, pos, prevN)
 	e.lastTs = slices.Insert(e.lastTs, pos, math.MinInt64)
-	e.ints = slices.Insert(e.ints, pos*p.nInts, make([]int64, p.nInts)...)
+	e.ints = slices.Insert(e.ints, pos*p.nInts, prevInts...)
 	e.floats = slices.Insert(e.floats, pos*p.nFloats, make([]float64, p.nFloats)...)
 	e.lasts = slices.Insert(e.lasts, pos*p.nLasts, make([]value, p.nLasts)...)
 	o.schedule(idx, e)
@@ -222,8 +238,10 @@ func (o *Operator) schedule(idx int64, e *entity) {
 // add adds row i (event time t) to e's tile at pos.
 func (o *Operator) add(e *entity, pos, i int, t int64, cols []arrow.Array) {
 	p := o.p
-	e.n[pos]++
-	ints, floats := e.ints[pos*p.nInts:], e.floats[pos*p.nFloats:]
+	for j := pos; j < len(e.n); j++ { // records mostly join the latest tile: this is one step
+		e.n[j]++
+	}
+	floats := e.floats[pos*p.nFloats:]
 	latest := t >= e.lastTs[pos]
 	if latest {
 		e.lastTs[pos] = t
@@ -235,7 +253,7 @@ func (o *Operator) add(e *entity, pos, i int, t int64, cols []arrow.Array) {
 		}
 		switch f.kind {
 		case kindCount, kindCountIf:
-			ints[f.slot]++
+			e.addInt(pos, p.nInts, f.slot, 1)
 		case kindSum, kindSumIf:
 			c := cols[fi]
 			if c.IsNull(i) {
@@ -244,7 +262,7 @@ func (o *Operator) add(e *entity, pos, i int, t int64, cols []arrow.Array) {
 			if f.float {
 				floats[f.slot] += c.(*array.Float64).Value(i)
 			} else {
-				ints[f.slot] += c.(*array.Int64).Value(i)
+				e.addInt(pos, p.nInts, f.slot, c.(*array.Int64).Value(i))
 			}
 		case kindLast:
 			if latest {
@@ -252,6 +270,34 @@ func (o *Operator) add(e *entity, pos, i int, t int64, cols []arrow.Array) {
 			}
 		}
 	}
+}
+
+// addInt adds v to integer slot of tile pos, and so to the running totals
+// of every later tile.
+func (e *entity) addInt(pos, nInts, slot int, v int64) {
+	for j := pos*nInts + slot; j < len(e.ints); j += nInts {
+		e.ints[j] += v
+	}
+}
+
+// intSum is integer slot's sum over the tiles from position k to pos.
+func (e *entity) intSum(k, pos, nInts, slot int) int64 {
+	before := int64(0)
+	if k > 0 {
+		before = e.ints[(k-1)*nInts+slot]
+	} else if e.base != nil {
+		before = e.base[slot]
+	}
+	return e.ints[pos*nInts+slot] - before
+}
+
+// records is the number of records in the tiles from position k to pos.
+func (e *entity) records(k, pos int) int64 {
+	before := e.nBase
+	if k > 0 {
+		before = e.n[k-1]
+	}
+	return e.n[pos] - before
 }
 
 // valueOf is row i of c as a Last value; prev is the string it replaces,
@@ -334,6 +380,8 @@ func (o *Operator) prune() {
 
 func (o *Operator) dropFirst(e *entity, n int) {
 	p := o.p
+	e.nBase = e.n[n-1]
+	e.base = append(e.base[:0], e.ints[(n-1)*p.nInts:n*p.nInts]...)
 	e.idx = slices.Delete(e.idx, 0, n)
 	e.n = slices.Delete(e.n, 0, n)
 	e.lastTs = slices.Delete(e.lastTs, 0, n)

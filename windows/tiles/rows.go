@@ -2,6 +2,7 @@ package tiles
 
 import (
 	"math"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -38,20 +39,15 @@ func (r *rows) add(e *entity, pos int) {
 		fb := r.b.Field(3 + fi)
 		switch f.kind {
 		case kindCount, kindCountIf, kindSum, kindSumIf:
-			var si int64
-			var sf float64
+			if !f.float {
+				fb.(*array.Int64Builder).Append(e.intSum(first(e, pos, T-f.over), pos, p.nInts, f.slot))
+				break
+			}
+			var sum float64
 			for j := pos; j >= 0 && e.idx[j] > T-f.over; j-- {
-				if f.float {
-					sf += e.floats[j*p.nFloats+f.slot]
-				} else {
-					si += e.ints[j*p.nInts+f.slot]
-				}
+				sum += e.floats[j*p.nFloats+f.slot]
 			}
-			if f.float {
-				fb.(*array.Float64Builder).Append(sf)
-			} else {
-				fb.(*array.Int64Builder).Append(si)
-			}
+			fb.(*array.Float64Builder).Append(sum)
 		case kindLastTime:
 			fb.(*array.TimestampBuilder).Append(arrow.Timestamp(e.lastTs[pos]))
 		case kindLast:
@@ -68,12 +64,14 @@ func (r *rows) add(e *entity, pos int) {
 			}
 		}
 	}
-	var rev int64
-	for j := pos; j >= 0 && e.idx[j] > T-p.maxOver; j-- {
-		rev += e.n[j]
-	}
-	r.b.Field(3 + len(p.feats)).(*array.Int64Builder).Append(rev)
+	r.b.Field(3 + len(p.feats)).(*array.Int64Builder).Append(e.records(first(e, pos, T-p.maxOver), pos))
 	r.n++
+}
+
+// first is the position of e's first tile after index after, at most pos.
+func first(e *entity, pos int, after int64) int {
+	k, _ := slices.BinarySearch(e.idx[:pos+1], after+1)
+	return k
 }
 
 func appendOrNull(b array.Builder, null bool, appendValue func()) {

@@ -102,12 +102,12 @@ func (o *Operator) encode(withCounters bool, ents []*entity) []byte {
 		str(e.key)
 		str(e.shard)
 		b = binary.AppendUvarint(b, uint64(len(e.idx)))
-		for i, idx := range e.idx {
+		for i, idx := range e.idx { // each tile's own values, not the running totals
 			b = binary.AppendVarint(b, idx)
-			b = binary.AppendVarint(b, e.n[i])
+			b = binary.AppendVarint(b, e.records(i, i))
 			b = binary.AppendVarint(b, e.lastTs[i])
-			for _, v := range e.ints[i*p.nInts : (i+1)*p.nInts] {
-				b = binary.AppendVarint(b, v)
+			for slot := range p.nInts {
+				b = binary.AppendVarint(b, e.intSum(i, i, p.nInts, slot))
 			}
 			for _, v := range e.floats[i*p.nFloats : (i+1)*p.nFloats] {
 				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
@@ -165,10 +165,16 @@ func (t *Operator) decode(b []byte, counters bool, into *Operator) error {
 			}
 			prev = idx
 			e.idx = append(e.idx, idx)
-			e.n = append(e.n, r.Varint())
+			e.n = append(e.n, r.Varint()) // rebuilt as running totals below
 			e.lastTs = append(e.lastTs, r.Varint())
-			for range p.nInts {
+			for slot := range p.nInts {
 				e.ints = append(e.ints, r.Varint())
+				if i > 0 {
+					e.ints[i*p.nInts+slot] += e.ints[(i-1)*p.nInts+slot]
+				}
+			}
+			if i > 0 {
+				e.n[i] += e.n[i-1]
 			}
 			for range p.nFloats {
 				e.floats = append(e.floats, math.Float64frombits(r.Uint64()))
