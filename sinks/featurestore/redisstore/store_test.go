@@ -123,9 +123,8 @@ func TestPutAfterScriptFlush(t *testing.T) {
 func TestOpenRefuses(t *testing.T) {
 	addr := testenv.Redis(t)
 	for url, msg := range map[string]string{
-		"redis://" + addr + "/0?layout=feast&project=p": "not implemented yet",
-		"redis://" + addr + "/0?pool=3":                 "unknown parameter pool",
-		"sqlite://x.db":                                 "not a redis:// URL",
+		"redis://" + addr + "/0?pool=3": "unknown parameter pool",
+		"sqlite://x.db":                 "not a redis:// URL",
 	} {
 		loc, err := featurestore.ParseURL(url)
 		if err != nil {
