@@ -1,3 +1,13 @@
+#!/usr/bin/env python3
+# Prints the byte vectors of the stores' Feast-layout tests (redisstore,
+# sqlitestore, dynamostore feast_test.go), computed from Feast's documented
+# encoding with the standard library only, apart from the Go code: a
+# hand-written MurmurHash3 x86_32 (checked against mmh3's published
+# hash("foo") and the known hash("hello")), struct.pack for the entity key
+# (serialization version 3) and doubles, and a hand-written protobuf varint
+# for feast.types.Value and google.protobuf.Timestamp.
+#
+#   python3 sinks/featurestore/feast/testdata/vectors.py
 import struct
 def mm32(data, seed=0):
     c1,c2=0xcc9e2d51,0x1b873593
