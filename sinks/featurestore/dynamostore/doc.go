@@ -19,8 +19,10 @@
 // per row (attribute_not_exists(entity_id) OR event_ts < :t OR (event_ts = :t
 // AND revision <= :r)), up to 16 in
 // flight. ConditionalCheckFailed means the stored row is newer and is not an
-// error. Throttling is retried by the SDK's standard retryer only (raise its
-// MaxAttempts through Open's optFns); there is no retry of its own.
+// error. A throttled PutItem (ProvisionedThroughputExceeded, Throttling,
+// RequestLimitExceeded) is retried by the SDK's standard retryer and then by
+// the store, up to 8 times more with a backoff of 10ms doubling to 1s, before
+// Put fails.
 //
 // Reads: Get uses strongly consistent BatchGetItem calls of up to 100 keys
 // (duplicate entities are asked once), retries UnprocessedKeys with backoff
@@ -34,8 +36,9 @@
 //
 // The client is configured as config.LoadDefaultConfig does, then by Open's
 // optFns. The tests run against dynalite (testenv.Dynalite), with a fresh
-// table per Open; the TTL API, throttling and UnprocessedKeys are not
-// exercised there.
+// table per Open; the TTL API and UnprocessedKeys are not exercised there.
+// Throttling is, by an HTTP client in front of dynalite that refuses PutItems
+// as DynamoDB does.
 //
 // # Feast layout
 //

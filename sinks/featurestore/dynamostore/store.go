@@ -35,6 +35,10 @@ var reserved = []string{attrEntity, attrView, attrEventTime, attrRevision, attrE
 const (
 	// putsInFlight bounds the PutItem calls one Put has in flight.
 	putsInFlight = 16
+	// putRetries bounds the store's own retries of a throttled PutItem.
+	putRetries = 8
+	// putBackoff is the first wait before one; it doubles up to a second.
+	putBackoff = 10 * time.Millisecond
 	// getBatch is BatchGetItem's limit of keys per call.
 	getBatch = 100
 	// tableWait bounds how long Open waits for a table it created to be
@@ -55,6 +59,9 @@ type Store struct {
 	now    func() time.Time
 	// inFlight is putsInFlight; the benchmark varies it.
 	inFlight int
+	// backoff is the first wait before a throttled PutItem is sent again
+	// (putBackoff; tests shorten it).
+	backoff time.Duration
 	// feast is whether the store writes Feast's layout (see feast.go).
 	feast bool
 	// expiresAt is the attribute DynamoDB's TTL deletes items by.
@@ -67,7 +74,7 @@ var _ featurestore.Store = (*Store)(nil)
 // (PAY_PER_REQUEST) if it does not exist and waiting until it is ACTIVE. The
 // client is configured as the AWS SDK's config.LoadDefaultConfig does
 // (environment, shared profile, instance role), then by optFns (a test's
-// endpoint and credentials, retries). layout=feast is not implemented yet.
+// endpoint and credentials, retries).
 func Open(ctx context.Context, loc featurestore.Location, view featurestore.View, optFns ...func(*dynamodb.Options)) (*Store, error) {
 	if loc.Scheme != "dynamodb" {
 		return nil, fmt.Errorf("dynamostore: %s is not a dynamodb:// location", loc)
@@ -97,7 +104,7 @@ func Open(ctx context.Context, loc featurestore.Location, view featurestore.View
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: AWS config: %w", err)
 	}
-	s := &Store{client: dynamodb.NewFromConfig(cfg, optFns...), table: table, view: view, now: time.Now, inFlight: putsInFlight, feast: isFeast, expiresAt: attrExpiresAt}
+	s := &Store{client: dynamodb.NewFromConfig(cfg, optFns...), table: table, view: view, now: time.Now, inFlight: putsInFlight, backoff: putBackoff, feast: isFeast, expiresAt: attrExpiresAt}
 	if isFeast {
 		s.expiresAt = feastExpiresAt
 	}
@@ -215,8 +222,8 @@ func unsupported(err error) bool {
 
 // Put writes rows with one conditional PutItem each, putsInFlight at a time
 // (BatchWriteItem takes no condition). A failed condition means the stored
-// row is newer and is not an error. Throttled calls are retried by the SDK's
-// retryer (its MaxAttempts can be raised through Open's optFns).
+// row is newer and is not an error. A throttled call is retried by the SDK's
+// retryer, then by putItem with backoff.
 func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
 	puts := make([]*dynamodb.PutItemInput, len(rows))
 	for i, r := range rows {
@@ -234,15 +241,53 @@ func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
 	g.SetLimit(s.inFlight)
 	for i, put := range puts {
 		g.Go(func() error {
-			_, err := s.client.PutItem(ctx, put)
-			var stale *types.ConditionalCheckFailedException
-			if err != nil && !errors.As(err, &stale) {
+			if err := s.putItem(ctx, put); err != nil {
 				return fmt.Errorf("dynamostore: put %q into %s: %w", rows[i].Entity, s.table, err)
 			}
 			return nil
 		})
 	}
 	return g.Wait()
+}
+
+// putItem sends put, and again while DynamoDB throttles it, at most
+// putRetries times more, with a backoff of s.backoff doubling to a second:
+// these retries come after the SDK retryer's own, which gives up after its
+// few attempts while a hot partition may stay throttled for longer. A failed
+// condition (the stored row is newer) is not an error.
+func (s *Store) putItem(ctx context.Context, put *dynamodb.PutItemInput) error {
+	backoff := s.backoff
+	for retry := 0; ; retry++ {
+		_, err := s.client.PutItem(ctx, put)
+		var stale *types.ConditionalCheckFailedException
+		if err == nil || errors.As(err, &stale) {
+			return nil
+		}
+		if !throttled(err) || retry == putRetries {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (while throttled: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// throttled reports whether err is DynamoDB's answer to too many requests.
+func throttled(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode() {
+	case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded":
+		return true
+	}
+	return false
 }
 
 // item encodes r: absent attributes are nulls; Float64 values DynamoDB's
