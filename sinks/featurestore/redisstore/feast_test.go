@@ -206,3 +206,44 @@ func TestFeastReadsFeastWrites(t *testing.T) {
 		t.Errorf("a newer row did not replace Feast's: clicks = %x", v)
 	}
 }
+
+// TestFeastBeforeEpoch checks the script's reading of a Timestamp whose
+// seconds are negative (a ten-byte varint): older rows are ignored, newer
+// ones replace, to the millisecond.
+func TestFeastBeforeEpoch(t *testing.T) {
+	addr := testenv.Redis(t)
+	ctx := context.Background()
+	s := open(t, "redis://"+addr+"/6?layout=feast&project=proj", feastView)
+	c := redis.NewClient(&redis.Options{Addr: addr, DB: 6})
+	defer c.Close()
+	key := unhex(t, "010000000200000007000000757365725f69640200000002000000753170726f6a")
+	row := func(ms, rev, clicks int64) featurestore.Row {
+		return featurestore.Row{Entity: "u1", EventTime: ms, Revision: rev, Values: []featurestore.Value{{Int: clicks}, {Null: true}, {Null: true}, {Null: true}}}
+	}
+	for _, c2 := range []struct {
+		r          featurestore.Row
+		wantClicks int64
+	}{
+		{row(-1001, 3, 1), 1},
+		{row(-1002, 9, 2), 1}, // older
+		{row(-1001, 2, 3), 1}, // same instant, smaller revision
+		{row(-1001, 3, 4), 4}, // the same pair again
+		{row(-1000, 0, 5), 5}, // newer
+		{row(-2_000_000_000_000, 0, 6), 5},
+	} {
+		if err := s.Put(ctx, []featurestore.Row{c2.r}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, []string{"u1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0] == nil || got[0].Values[0].Int != c2.wantClicks {
+			t.Errorf("after a put at %d ms, revision %d: got %+v, want clicks %d", c2.r.EventTime, c2.r.Revision, got[0], c2.wantClicks)
+		}
+	}
+	// seconds=-1, nanos=0 now; before the last puts, seconds=-2, nanos=999000000:
+	if ts, _ := c.HGet(ctx, key, "_ts:user_stats").Result(); ts != unhex(t, "08ffffffffffffffffff01") {
+		t.Errorf("_ts = %x, want Timestamp{seconds: -1}", ts)
+	}
+}
