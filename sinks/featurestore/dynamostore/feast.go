@@ -31,7 +31,9 @@ const (
 // replaces the whole item, so it has no shardflow_event_ms) by event_ts, a
 // string whose order is the time order: Python's str() of a UTC datetime,
 // fixed width up to the seconds, and "+" sorts before the "." of a fraction.
-const feastCondition = "attribute_not_exists(#e) OR (attribute_exists(#m) AND (#m < :m OR (#m = :m AND #r <= :r))) OR (attribute_not_exists(#m) AND #t <= :t)"
+// A comparison with an attribute the item lacks is false, so #m's need no
+// attribute_exists.
+const feastCondition = "attribute_not_exists(#e) OR #m < :m OR (#m = :m AND #r <= :r) OR (attribute_not_exists(#m) AND #t <= :t)"
 
 // feastTable is the table of view: template, Feast's table_name_template
 // (default "{project}.{table_name}"), with {project} and {table_name}
