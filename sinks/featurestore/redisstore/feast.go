@@ -26,7 +26,10 @@ import (
 // without an expiry (another view's, or Feast's without key_ttl_seconds)
 // persistent.
 //
-// Lua numbers are doubles: exact for seconds, nanos and revisions below 2^53.
+// The key's expiry is read with PTTL and TIME rather than Redis 7's
+// PEXPIRETIME, so that the script runs on Redis 5 and later (it calls TIME
+// before writing, which needs the effects replication of Redis 5). Lua
+// numbers are doubles: exact for seconds, nanos and revisions below 2^53.
 var putFeast = redis.NewScript(`
 local function varint(b, i)
   local g = {}
@@ -72,13 +75,18 @@ if old[1] then
   local ns, nn, nrev = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
   if s > ns or (s == ns and (n > nn or (n == nn and rev > nrev))) then return 0 end
 end
-local exp = redis.call('PEXPIRETIME', KEYS[1])
+local pttl = redis.call('PTTL', KEYS[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[7], ARGV[2], ARGV[5], unpack(ARGV, 8))
 local at = tonumber(ARGV[6])
 if at == 0 then
-  if exp > 0 then redis.call('PERSIST', KEYS[1]) end
-elseif exp == -2 or (exp > 0 and exp < at) then
+  if pttl >= 0 then redis.call('PERSIST', KEYS[1]) end
+elseif pttl == -2 then
   redis.call('PEXPIREAT', KEYS[1], at)
+elseif pttl >= 0 then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + pttl < at then
+    redis.call('PEXPIREAT', KEYS[1], at)
+  end
 end
 return 1
 `)

@@ -65,7 +65,12 @@
 // expiry, and never gives an expiry to a key that existed without one; a
 // view without a TTL removes the key's expiry (PERSIST). So no view's row
 // goes before its own TTL, and a row may outlive its TTL while another view
-// keeps the key; Get never returns it then.
+// keeps the key; Get never returns it then. The script reads the key's
+// expiry with PTTL and TIME, so it runs on Redis 5 and later.
+//
+// Feast's delete_table (feast apply dropping the view) removes the key, or
+// only Feast's fields of the view when other views share it; the _rev:<view>
+// field then stays, unread, until a later row of the view rewrites it.
 package redisstore
 
 import (
