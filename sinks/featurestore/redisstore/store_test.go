@@ -51,8 +51,13 @@ func TestStore(t *testing.T) {
 // as the scheduler pleases: the newest row of each entity stays.
 func TestConcurrentWritersKeepTheNewest(t *testing.T) {
 	addr := testenv.Redis(t)
+	for _, c := range []struct{ layout, query string }{{"native", ""}, {"feast", "?layout=feast&project=race"}} {
+		t.Run("layout="+c.layout, func(t *testing.T) { concurrentWriters(t, "redis://"+addr+"/1"+c.query) })
+	}
+}
+
+func concurrentWriters(t *testing.T, url string) {
 	v := storetest.View("race", 0)
-	url := "redis://" + addr + "/1"
 	a, b := open(t, url, v), open(t, url, v)
 	now := time.Now().UnixMilli()
 	var rowsOld, rowsNew []featurestore.Row

@@ -32,10 +32,16 @@ func TestNative(t *testing.T) {
 }
 
 func TestTwoStoresNewestWins(t *testing.T) {
+	for _, c := range []struct{ layout, query string }{{"native", ""}, {"feast", "?layout=feast&project=p"}} {
+		t.Run("layout="+c.layout, func(t *testing.T) { twoStoresNewestWins(t, c.query) })
+	}
+}
+
+func twoStoresNewestWins(t *testing.T, query string) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "fs.db")
+	url := "sqlite://" + filepath.Join(t.TempDir(), "fs.db") + query
 	view := storetest.View("v", 0)
-	a, b := open(t, path, view), open(t, path, view)
+	a, b := openURL(t, url, view), openURL(t, url, view)
 	for i := 0; i < 50; i++ {
 		hi, lo := a, b
 		if i%2 == 1 {
