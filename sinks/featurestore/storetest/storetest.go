@@ -2,7 +2,7 @@
 // store shares: rows round-trip with their types and nulls, an older row never
 // replaces a newer one, a Put is idempotent, large Puts are split as the store
 // needs, and expired rows are not read. Each store's tests run it against the
-// real server.
+// real server, in the native layout and in Feast's (with TimestampSeconds).
 package storetest
 
 import (
