@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shardflow/shardflow/sinks/featurestore"
+	"github.com/shardflow/shardflow/sinks/featurestore/feast"
 )
 
 // The item attributes the store keeps besides the features.
@@ -34,6 +35,10 @@ var reserved = []string{attrEntity, attrView, attrEventTime, attrRevision, attrE
 const (
 	// putsInFlight bounds the PutItem calls one Put has in flight.
 	putsInFlight = 16
+	// putRetries bounds the store's own retries of a throttled PutItem.
+	putRetries = 8
+	// putBackoff is the first wait before one; it doubles up to a second.
+	putBackoff = 10 * time.Millisecond
 	// getBatch is BatchGetItem's limit of keys per call.
 	getBatch = 100
 	// tableWait bounds how long Open waits for a table it created to be
@@ -54,6 +59,13 @@ type Store struct {
 	now    func() time.Time
 	// inFlight is putsInFlight; the benchmark varies it.
 	inFlight int
+	// backoff is the first wait before a throttled PutItem is sent again
+	// (putBackoff; tests shorten it).
+	backoff time.Duration
+	// feast is whether the store writes Feast's layout (see feast.go).
+	feast bool
+	// expiresAt is the attribute DynamoDB's TTL deletes items by.
+	expiresAt string
 }
 
 var _ featurestore.Store = (*Store)(nil)
@@ -62,13 +74,10 @@ var _ featurestore.Store = (*Store)(nil)
 // (PAY_PER_REQUEST) if it does not exist and waiting until it is ACTIVE. The
 // client is configured as the AWS SDK's config.LoadDefaultConfig does
 // (environment, shared profile, instance role), then by optFns (a test's
-// endpoint and credentials, retries). layout=feast is not implemented yet.
+// endpoint and credentials, retries).
 func Open(ctx context.Context, loc featurestore.Location, view featurestore.View, optFns ...func(*dynamodb.Options)) (*Store, error) {
 	if loc.Scheme != "dynamodb" {
 		return nil, fmt.Errorf("dynamostore: %s is not a dynamodb:// location", loc)
-	}
-	if loc.Layout == featurestore.Feast {
-		return nil, fmt.Errorf("dynamostore: %s: layout=feast is not implemented yet; use layout=native", loc)
 	}
 	if err := loc.Unknown(); err != nil {
 		return nil, err
@@ -76,16 +85,29 @@ func Open(ctx context.Context, loc featurestore.Location, view featurestore.View
 	if err := view.Validate(); err != nil {
 		return nil, err
 	}
-	for _, f := range view.Features {
-		if slices.Contains(reserved, f.Name) {
-			return nil, fmt.Errorf("dynamostore: view %q: feature %q has the name of an attribute the store keeps (%v)", view.Name, f.Name, reserved)
+	table, isFeast := loc.Target, loc.Layout == featurestore.Feast
+	if isFeast {
+		// Feature names live in the values map, apart from the item's own
+		// attributes.
+		var err error
+		if table, err = feastTable(loc.Target, loc.Project, view.Name); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, f := range view.Features {
+			if slices.Contains(reserved, f.Name) {
+				return nil, fmt.Errorf("dynamostore: view %q: feature %q has the name of an attribute the store keeps (%v)", view.Name, f.Name, reserved)
+			}
 		}
 	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: AWS config: %w", err)
 	}
-	s := &Store{client: dynamodb.NewFromConfig(cfg, optFns...), table: loc.Target, view: view, now: time.Now, inFlight: putsInFlight}
+	s := &Store{client: dynamodb.NewFromConfig(cfg, optFns...), table: table, view: view, now: time.Now, inFlight: putsInFlight, backoff: putBackoff, feast: isFeast, expiresAt: attrExpiresAt}
+	if isFeast {
+		s.expiresAt = feastExpiresAt
+	}
 	if err := s.ensureTable(ctx); err != nil {
 		return nil, err
 	}
@@ -100,7 +122,7 @@ func (s *Store) ensureTable(ctx context.Context) error {
 	var notFound *types.ResourceNotFoundException
 	switch {
 	case errors.As(err, &notFound):
-		_, err = s.client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		in := &dynamodb.CreateTableInput{
 			TableName:   &s.table,
 			BillingMode: types.BillingModePayPerRequest,
 			AttributeDefinitions: []types.AttributeDefinition{
@@ -111,7 +133,11 @@ func (s *Store) ensureTable(ctx context.Context) error {
 				{AttributeName: aws.String(attrEntity), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(attrView), KeyType: types.KeyTypeRange},
 			},
-		})
+		}
+		if s.feast { // as Feast's update() creates it
+			in.AttributeDefinitions, in.KeySchema = in.AttributeDefinitions[:1], in.KeySchema[:1]
+		}
+		_, err = s.client.CreateTable(ctx, in)
 		var inUse *types.ResourceInUseException
 		if err != nil && !errors.As(err, &inUse) { // in use: another writer created it first
 			return fmt.Errorf("dynamostore: create table %s: %w", s.table, err)
@@ -128,7 +154,7 @@ func (s *Store) ensureTable(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("dynamostore: describe table %s: %w", s.table, err)
 	}
-	if err := checkKeys(s.table, desc.Table.KeySchema); err != nil {
+	if err := s.checkKeys(desc.Table.KeySchema); err != nil {
 		return err
 	}
 	if s.view.TTL > 0 {
@@ -137,7 +163,7 @@ func (s *Store) ensureTable(ctx context.Context) error {
 	return nil
 }
 
-func checkKeys(table string, schema []types.KeySchemaElement) error {
+func (s *Store) checkKeys(schema []types.KeySchemaElement) error {
 	var hash, rng string
 	for _, k := range schema {
 		switch k.KeyType {
@@ -147,8 +173,11 @@ func checkKeys(table string, schema []types.KeySchemaElement) error {
 			rng = aws.ToString(k.AttributeName)
 		}
 	}
-	if hash != attrEntity || rng != attrView {
-		return fmt.Errorf("dynamostore: table %s has keys (%q, %q); the native layout needs partition key %q and sort key %q", table, hash, rng, attrEntity, attrView)
+	if s.feast && (hash != feastEntity || rng != "") {
+		return fmt.Errorf("dynamostore: table %s has keys (%q, %q); Feast's layout needs partition key %q and no sort key", s.table, hash, rng, feastEntity)
+	}
+	if !s.feast && (hash != attrEntity || rng != attrView) {
+		return fmt.Errorf("dynamostore: table %s has keys (%q, %q); the native layout needs partition key %q and sort key %q", s.table, hash, rng, attrEntity, attrView)
 	}
 	return nil
 }
@@ -168,15 +197,15 @@ func (s *Store) enableTTL(ctx context.Context) error {
 	if t := d.TimeToLiveDescription; t != nil {
 		switch t.TimeToLiveStatus {
 		case types.TimeToLiveStatusEnabled, types.TimeToLiveStatusEnabling:
-			if a := aws.ToString(t.AttributeName); a != attrExpiresAt {
-				return fmt.Errorf("dynamostore: table %s expires items on %q, not %q", s.table, a, attrExpiresAt)
+			if a := aws.ToString(t.AttributeName); a != s.expiresAt {
+				return fmt.Errorf("dynamostore: table %s expires items on %q, not %q", s.table, a, s.expiresAt)
 			}
 			return nil
 		}
 	}
 	_, err = s.client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName:               &s.table,
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(attrExpiresAt), Enabled: aws.Bool(true)},
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(s.expiresAt), Enabled: aws.Bool(true)},
 	})
 	if err != nil && !unsupported(err) {
 		return fmt.Errorf("dynamostore: enable TTL on %s: %w", s.table, err)
@@ -193,30 +222,26 @@ func unsupported(err error) bool {
 
 // Put writes rows with one conditional PutItem each, putsInFlight at a time
 // (BatchWriteItem takes no condition). A failed condition means the stored
-// row is newer and is not an error. Throttled calls are retried by the SDK's
-// retryer (its MaxAttempts can be raised through Open's optFns).
+// row is newer and is not an error. A throttled call is retried by the SDK's
+// retryer, then by putItem with backoff.
 func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
-	items := make([]map[string]types.AttributeValue, len(rows))
+	puts := make([]*dynamodb.PutItemInput, len(rows))
 	for i, r := range rows {
-		item, err := s.item(r)
+		var err error
+		if s.feast {
+			puts[i], err = s.feastPut(r)
+		} else {
+			puts[i], err = s.nativePut(r)
+		}
 		if err != nil {
 			return err
 		}
-		items[i] = item
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.inFlight)
-	for i, item := range items {
+	for i, put := range puts {
 		g.Go(func() error {
-			_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
-				TableName:                 &s.table,
-				Item:                      item,
-				ConditionExpression:       aws.String(putCondition),
-				ExpressionAttributeNames:  map[string]string{"#e": attrEntity, "#t": attrEventTime, "#r": attrRevision},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":t": item[attrEventTime], ":r": item[attrRevision]},
-			})
-			var stale *types.ConditionalCheckFailedException
-			if err != nil && !errors.As(err, &stale) {
+			if err := s.putItem(ctx, put); err != nil {
 				return fmt.Errorf("dynamostore: put %q into %s: %w", rows[i].Entity, s.table, err)
 			}
 			return nil
@@ -225,15 +250,52 @@ func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
 	return g.Wait()
 }
 
+// putItem sends put, and again while DynamoDB throttles it, at most
+// putRetries times more, with a backoff of s.backoff doubling to a second:
+// these retries come after the SDK retryer's own, which gives up after its
+// few attempts while a hot partition may stay throttled for longer. A failed
+// condition (the stored row is newer) is not an error.
+func (s *Store) putItem(ctx context.Context, put *dynamodb.PutItemInput) error {
+	backoff := s.backoff
+	for retry := 0; ; retry++ {
+		_, err := s.client.PutItem(ctx, put)
+		var stale *types.ConditionalCheckFailedException
+		if err == nil || errors.As(err, &stale) {
+			return nil
+		}
+		if !throttled(err) || retry == putRetries {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (while throttled: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// throttled reports whether err is DynamoDB's answer to too many requests.
+func throttled(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch api.ErrorCode() {
+	case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded":
+		return true
+	}
+	return false
+}
+
 // item encodes r: absent attributes are nulls; Float64 values DynamoDB's
 // Number cannot hold (NaN, infinities, magnitudes outside 1e-130..1e126) are
 // kept as 8 bytes (B, IEEE 754 big-endian).
 func (s *Store) item(r featurestore.Row) (map[string]types.AttributeValue, error) {
-	if r.Entity == "" {
-		return nil, fmt.Errorf("dynamostore: view %q: a row has an empty entity", s.view.Name)
-	}
-	if len(r.Values) != len(s.view.Features) {
-		return nil, fmt.Errorf("dynamostore: view %q: entity %q has %d values for %d features", s.view.Name, r.Entity, len(r.Values), len(s.view.Features))
+	if err := s.check(r); err != nil {
+		return nil, err
 	}
 	item := make(map[string]types.AttributeValue, len(r.Values)+4)
 	item[attrEntity] = &types.AttributeValueMemberS{Value: r.Entity}
@@ -264,6 +326,32 @@ func (s *Store) item(r featurestore.Row) (map[string]types.AttributeValue, error
 	return item, nil
 }
 
+// nativePut is the conditional PutItem of r in the native layout.
+func (s *Store) nativePut(r featurestore.Row) (*dynamodb.PutItemInput, error) {
+	item, err := s.item(r)
+	if err != nil {
+		return nil, err
+	}
+	return &dynamodb.PutItemInput{
+		TableName:                 &s.table,
+		Item:                      item,
+		ConditionExpression:       aws.String(putCondition),
+		ExpressionAttributeNames:  map[string]string{"#e": attrEntity, "#t": attrEventTime, "#r": attrRevision},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": item[attrEventTime], ":r": item[attrRevision]},
+	}, nil
+}
+
+// check refuses a row the view cannot hold.
+func (s *Store) check(r featurestore.Row) error {
+	if r.Entity == "" {
+		return fmt.Errorf("dynamostore: view %q: a row has an empty entity", s.view.Name)
+	}
+	if len(r.Values) != len(s.view.Features) {
+		return fmt.Errorf("dynamostore: view %q: entity %q has %d values for %d features", s.view.Name, r.Entity, len(r.Values), len(s.view.Features))
+	}
+	return nil
+}
+
 func number(n int64) *types.AttributeValueMemberN {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
@@ -282,13 +370,24 @@ func (s *Store) Get(ctx context.Context, entities []string) ([]*featurestore.Row
 	}
 	for chunk := range slices.Chunk(unique, getBatch) {
 		keys := make([]map[string]types.AttributeValue, len(chunk))
+		// ids maps a Feast entity_id back to its entity.
+		var ids map[string]string
+		if s.feast {
+			ids = make(map[string]string, len(chunk))
+		}
 		for i, e := range chunk {
+			if s.feast {
+				id := feast.DynamoEntityID(feast.EntityKey(s.view.Entity, e))
+				ids[id] = e
+				keys[i] = map[string]types.AttributeValue{feastEntity: &types.AttributeValueMemberS{Value: id}}
+				continue
+			}
 			keys[i] = map[string]types.AttributeValue{
 				attrEntity: &types.AttributeValueMemberS{Value: e},
 				attrView:   &types.AttributeValueMemberS{Value: s.view.Name},
 			}
 		}
-		if err := s.batchGet(ctx, keys, found); err != nil {
+		if err := s.batchGet(ctx, keys, ids, found); err != nil {
 			return nil, err
 		}
 	}
@@ -305,7 +404,7 @@ func (s *Store) Get(ctx context.Context, entities []string) ([]*featurestore.Row
 }
 
 // batchGet reads keys into found, retrying unprocessed keys with backoff.
-func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, found map[string]*featurestore.Row) error {
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, ids map[string]string, found map[string]*featurestore.Row) error {
 	backoff := 10 * time.Millisecond
 	for len(keys) > 0 {
 		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
@@ -315,7 +414,21 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 			return fmt.Errorf("dynamostore: get from %s: %w", s.table, err)
 		}
 		for _, item := range out.Responses[s.table] {
-			r, err := s.row(item)
+			var r *featurestore.Row
+			var err error
+			if s.feast {
+				id, ok := item[feastEntity].(*types.AttributeValueMemberS)
+				var e string
+				if ok {
+					e, ok = ids[id.Value]
+				}
+				if !ok {
+					return fmt.Errorf("dynamostore: %s: BatchGetItem returned an item that was not asked for", s.table)
+				}
+				r, err = s.feastRow(e, item)
+			} else {
+				r, err = s.row(item)
+			}
 			if err != nil {
 				return err
 			}

@@ -149,7 +149,7 @@ func TestOpenRefuses(t *testing.T) {
 		view featurestore.View
 		want string
 	}{
-		{"dynamodb://t?layout=feast&project=p", storetest.View("v", 0), "layout=feast is not implemented yet"},
+		{"dynamodb://t?layout=feast&project=p", storetest.View("v", 0), "needs {table_name}"},
 		{"dynamodb://t?region=x", storetest.View("v", 0), "unknown parameter region"},
 		{"dynamodb://t", featurestore.View{Name: "v", Entity: "id", Features: []featurestore.Feature{{Name: "event_ts", Type: featurestore.Int64}}}, "attribute the store keeps"},
 	} {

@@ -24,7 +24,8 @@
 // followed by the project's UTF-8 bytes; feature field _mmh3("<view>:<feature>")
 // = mmh3.hash(s, seed 0, unsigned) i.e. MurmurHash3 x86_32 of the UTF-8
 // string, as 4 little-endian bytes -> Value bytes; field "_ts:<view>" ->
-// Timestamp bytes. EXPIRE only if key_ttl_seconds is set (not done here).
+// Timestamp bytes. EXPIRE only if key_ttl_seconds is set (redisstore keeps
+// its own expiry rule for views with a TTL; see its package doc).
 //
 // DynamoDB (dynamodb.py): table table_name_template.format(project, table_name),
 // default "{project}.{table_name}"; item entity_id (S, the hash key) =

@@ -25,7 +25,52 @@
 // stored, whatever the interleaving of writers. Put sends its rows in
 // pipelines of PipelineRows scripts.
 //
-// The Feast layout (layout=feast) is not built yet and is refused.
+// # Layout (feast)
+//
+// With layout=feast&project=NAME the store writes Feast's Redis online
+// layout (feast-dev/feast sdk/python/feast/infra/online_stores/redis.py; the
+// encodings are in package feast), so a Feast feature server with the same
+// project, feature view and entity_key_serialization_version 3 reads the rows
+// with no copy job:
+//
+//	key     EntityKey(<entity join key>=<entity>) + <project>   one hash per
+//	                                    entity and project, shared by the
+//	                                    project's views of that entity
+//	fields  murmur3_32("<view>:<feature>"), 4 bytes LE   the feast.types.Value
+//	                                    protobuf; a null is the empty Value
+//	                                    (Feast's None), written all the same
+//	        _ts:<view>                  google.protobuf.Timestamp of the event
+//	                                    time (milliseconds in nanos)
+//	        _rev:<view>                 the revision, decimal: shardflow's own;
+//	                                    Feast reads with HMGET of the fields
+//	                                    above and never sees it
+//
+// Timestamp features are Value.unix_timestamp_val, whole seconds (truncated
+// toward zero, as Feast's int(datetime.timestamp()) does), so they read back
+// without their milliseconds; the event time keeps them. Get reads with HMGET
+// of the view's fields, as Feast does; a missing field is a null.
+//
+// The compare-and-set is one Lua script per entity, as in the native layout,
+// but it reads the stored event time from the Timestamp protobuf in
+// _ts:<view> itself, so a row Feast's own materialization wrote is compared
+// too (its revision is 0: it has no _rev field). Feast skips a write whose
+// timestamp equals the stored one; shardflow replaces at an equal (event
+// time, revision), as every store does. The script sets only this view's
+// fields and leaves the other views' alone (Feast's HSET does the same).
+//
+// Expiry: Feast's key_ttl_seconds EXPIREs the whole key from the time of each
+// write, so the last writer of any view decides when every view of the key
+// goes. Here a view with a TTL moves the key's expiry (PEXPIREAT) to its
+// row's event time + TTL only when that is later than the key's current
+// expiry, and never gives an expiry to a key that existed without one; a
+// view without a TTL removes the key's expiry (PERSIST). So no view's row
+// goes before its own TTL, and a row may outlive its TTL while another view
+// keeps the key; Get never returns it then. The script reads the key's
+// expiry with PTTL and TIME, so it runs on Redis 5 and later.
+//
+// Feast's delete_table (feast apply dropping the view) removes the key, or
+// only Feast's fields of the view when other views share it; the _rev:<view>
+// field then stays, unread, until a later row of the view rewrites it.
 package redisstore
 
 import (
@@ -64,6 +109,9 @@ return 1
 type Store struct {
 	view   featurestore.View
 	client *redis.Client
+	script *redis.Script // put or putFeast
+	// feast is the Feast layout's names; nil in the native layout.
+	feast *feastLayout
 }
 
 var _ featurestore.Store = (*Store)(nil)
@@ -73,16 +121,13 @@ func Open(ctx context.Context, loc featurestore.Location, view featurestore.View
 	if loc.Scheme != "redis" {
 		return nil, fmt.Errorf("redisstore: %s is not a redis:// URL", loc)
 	}
-	if loc.Layout != featurestore.Native {
-		return nil, fmt.Errorf("redisstore: %s: layout=%s is not implemented yet; use the native layout", loc, loc.Layout)
-	}
 	if err := loc.Unknown(); err != nil {
 		return nil, err
 	}
 	if err := view.Validate(); err != nil {
 		return nil, err
 	}
-	opts, err := redis.ParseURL(loc.String())
+	opts, err := redis.ParseURL("redis://" + loc.Target) // without layout and project, which are not go-redis options
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", loc, err)
 	}
@@ -91,11 +136,15 @@ func Open(ctx context.Context, loc featurestore.Location, view featurestore.View
 		c.Close()
 		return nil, fmt.Errorf("redisstore: %s: %w", loc, err)
 	}
-	if err := put.Load(ctx, c).Err(); err != nil {
+	s := &Store{view: view, client: c, script: put}
+	if loc.Layout == featurestore.Feast {
+		s.feast, s.script = newFeastLayout(loc.Project, view), putFeast
+	}
+	if err := s.script.Load(ctx, c).Err(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("redisstore: %s: loading the write script: %w", loc, err)
 	}
-	return &Store{view: view, client: c}, nil
+	return s, nil
 }
 
 func (s *Store) key(entity string) string { return s.view.Name + ":" + entity }
@@ -113,12 +162,16 @@ func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
 }
 
 func (s *Store) putPipeline(ctx context.Context, rows []featurestore.Row) error {
-	err := s.send(ctx, rows)
+	send := s.send
+	if s.feast != nil {
+		send = s.sendFeast
+	}
+	err := send(ctx, rows)
 	if redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// The server lost its scripts (a restart, SCRIPT FLUSH): load the
 		// script and send the rows once more.
-		if err = put.Load(ctx, s.client).Err(); err == nil {
-			err = s.send(ctx, rows)
+		if err = s.script.Load(ctx, s.client).Err(); err == nil {
+			err = send(ctx, rows)
 		}
 	}
 	if err != nil {
@@ -179,6 +232,9 @@ func parse(t featurestore.Type, s string) (featurestore.Value, error) {
 
 // Get implements featurestore.Store.
 func (s *Store) Get(ctx context.Context, entities []string) ([]*featurestore.Row, error) {
+	if s.feast != nil {
+		return s.getFeast(ctx, entities)
+	}
 	p := s.client.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(entities))
 	for i, e := range entities {

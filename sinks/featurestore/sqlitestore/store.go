@@ -24,7 +24,43 @@
 // deletes expired rows at most once a minute, a bounded batch at a time.
 // The database runs in WAL mode with a busy timeout, through one connection.
 //
-// The feast layout (layout=feast) is not implemented yet.
+// # Feast layout
+//
+// With layout=feast&project=NAME the store writes the table of Feast's SQLite
+// online store (feast-dev/feast sdk/python/feast/infra/online_stores/sqlite.py;
+// the encodings are in package feast), so Feast configured with the same
+// file (online_store path), project and feature view reads the rows with no
+// copy job. The table is "<project>_<view>", one row per entity and feature:
+//
+//	CREATE TABLE "<project>_<view>" (      -- Feast's DDL, then two columns
+//	  entity_key   BLOB,                   -- EntityKey (serialization v3)
+//	  feature_name TEXT,
+//	  value        BLOB,                   -- feast.types.Value protobuf; a
+//	                                       -- null is the empty Value (X'')
+//	  value_text   TEXT,                   -- Python str() of strings, ints
+//	                                       -- and doubles; NULL otherwise
+//	  vector_value BLOB,                   -- NULL
+//	  event_ts     timestamp,              -- INTEGER Unix seconds
+//	  created_ts   timestamp,              -- INTEGER Unix seconds of the Put
+//	  shardflow_event_ms INTEGER,          -- the event time in Unix ms
+//	  shardflow_revision INTEGER,          -- the revision
+//	  PRIMARY KEY(entity_key, feature_name))
+//
+// with Feast's index "<project>_<view>_ek" on entity_key. Feast's read is a
+// SELECT of entity_key, feature_name, value and event_ts, so it never sees
+// shardflow's two columns; a table Feast created (feast apply) gets them by
+// ALTER TABLE. Timestamp features are Value.unix_timestamp_val, whole seconds
+// (truncated toward zero), so they read back without their milliseconds.
+//
+// Each feature's row is upserted ON CONFLICT(entity_key, feature_name) DO
+// UPDATE ... WHERE the row's (event ms, revision) is not older than the
+// stored one's, in one transaction per Put. The stored pair is shardflow's
+// columns when they belong to the row's event_ts (shardflow_event_ms / 1000 =
+// event_ts), else event_ts * 1000 and revision 0: Feast's own upsert leaves
+// the columns it does not name, so after a Feast write they may be an older
+// write's. Get reads the view's features of an entity; a feature without a
+// row is null, and the row's event time is its features' newest. With a TTL,
+// Put sweeps rows whose event time + TTL has passed, as in the native layout.
 package sqlitestore
 
 import (
@@ -47,6 +83,11 @@ type Store struct {
 	table string
 	put   string
 	get   string
+	// sweepSQL deletes up to 10,000 rows expired at ? (Unix ms); empty
+	// without a TTL.
+	sweepSQL string
+	// feast is whether the store writes Feast's layout.
+	feast bool
 
 	mu        sync.Mutex
 	lastSweep time.Time
@@ -78,17 +119,19 @@ func Open(ctx context.Context, loc featurestore.Location, view featurestore.View
 	if err := view.Validate(); err != nil {
 		return nil, err
 	}
-	if loc.Layout != featurestore.Native {
-		return nil, fmt.Errorf("sqlitestore: %s: layout %q is not implemented yet", loc, loc.Layout)
-	}
 	dsn := "file:" + loc.Target + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: %s: %w", loc, err)
 	}
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, view: view, table: quote(view.Name)}
-	if err := s.init(ctx); err != nil {
+	s := &Store{db: db, view: view, table: quote(view.Name), feast: loc.Layout == featurestore.Feast}
+	if s.feast {
+		err = s.initFeast(ctx, loc.Project)
+	} else {
+		err = s.init(ctx)
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlitestore: %s: %w", loc, err)
 	}
@@ -151,6 +194,9 @@ func (s *Store) init(ctx context.Context) error {
 		" WHERE excluded.event_ts > " + s.table + ".event_ts OR excluded.event_ts = " + s.table + ".event_ts AND excluded.revision >= " + s.table + ".revision"
 	s.get = "SELECT " + strings.Join(quoted[1:len(quoted)-1], ", ") + " FROM " + s.table +
 		" WHERE entity_id = ? AND (expires_at IS NULL OR expires_at >= ?)"
+	if s.view.TTL > 0 {
+		s.sweepSQL = "DELETE FROM " + s.table + " WHERE rowid IN (SELECT rowid FROM " + s.table + " WHERE expires_at < ? LIMIT 10000)"
+	}
 	return nil
 }
 
@@ -161,6 +207,23 @@ func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
 		return fmt.Errorf("sqlitestore: put: %w", err)
 	}
 	defer tx.Rollback()
+	if s.feast {
+		if err := s.putFeast(ctx, tx, rows); err != nil {
+			return fmt.Errorf("sqlitestore: put: %w", err)
+		}
+	} else if err := s.putNative(ctx, tx, rows); err != nil {
+		return err
+	}
+	if err := s.sweep(ctx, tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlitestore: put: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) putNative(ctx context.Context, tx *sql.Tx, rows []featurestore.Row) error {
 	st, err := tx.PrepareContext(ctx, s.put)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: put: %w", err)
@@ -193,18 +256,12 @@ func (s *Store) Put(ctx context.Context, rows []featurestore.Row) error {
 			return fmt.Errorf("sqlitestore: put: %w", err)
 		}
 	}
-	if err := s.sweep(ctx, tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlitestore: put: %w", err)
-	}
 	return nil
 }
 
 // sweep deletes at most 10,000 expired rows, at most once a minute.
 func (s *Store) sweep(ctx context.Context, tx *sql.Tx) error {
-	if s.view.TTL <= 0 {
+	if s.sweepSQL == "" {
 		return nil
 	}
 	s.mu.Lock()
@@ -217,8 +274,7 @@ func (s *Store) sweep(ctx context.Context, tx *sql.Tx) error {
 	if !due {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, "DELETE FROM "+s.table+" WHERE rowid IN (SELECT rowid FROM "+s.table+
-		" WHERE expires_at < ? LIMIT 10000)", now.UnixMilli())
+	_, err := tx.ExecContext(ctx, s.sweepSQL, now.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("sqlitestore: sweep: %w", err)
 	}
@@ -227,6 +283,9 @@ func (s *Store) sweep(ctx context.Context, tx *sql.Tx) error {
 
 // Get reads the rows of entities; see featurestore.Store.
 func (s *Store) Get(ctx context.Context, entities []string) ([]*featurestore.Row, error) {
+	if s.feast {
+		return s.getFeast(ctx, entities)
+	}
 	st, err := s.db.PrepareContext(ctx, s.get)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: get: %w", err)

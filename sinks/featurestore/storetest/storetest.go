@@ -2,7 +2,7 @@
 // store shares: rows round-trip with their types and nulls, an older row never
 // replaces a newer one, a Put is idempotent, large Puts are split as the store
 // needs, and expired rows are not read. Each store's tests run it against the
-// real server.
+// real server, in the native layout and in Feast's (with TimestampSeconds).
 package storetest
 
 import (
@@ -52,11 +52,36 @@ func Revised(r featurestore.Row, rev int64) featurestore.Row {
 	return r
 }
 
+// Option changes what the suite expects of a store.
+type Option func(*config)
+
+type config struct {
+	timestampSeconds bool
+}
+
+// TimestampSeconds is for a store that keeps Timestamp feature values in
+// whole seconds, truncated toward zero (Feast's unix_timestamp_val): the
+// suite expects them back so. Event times keep their milliseconds.
+func TimestampSeconds() Option { return func(c *config) { c.timestampSeconds = true } }
+
 // Run runs the suite.
-func Run(t *testing.T, open Open) {
+func Run(t *testing.T, open Open, opts ...Option) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	// expect checks what Get returns for each entity of want.
+	expect := func(t *testing.T, s featurestore.Store, view featurestore.View, want map[string]*featurestore.Row) {
+		t.Helper()
+		if cfg.timestampSeconds {
+			want = truncateTimestamps(view, want)
+		}
+		check(t, s, want)
+	}
 	now := time.Now().UnixMilli()
 	t.Run("RoundTrip", func(t *testing.T) {
-		s := open(t, View("roundtrip", 0))
+		sv := View("roundtrip", 0)
+		s := open(t, sv)
 		nulls := featurestore.Row{Entity: "u-null", EventTime: now, Values: []featurestore.Value{
 			{Null: true}, {Null: true}, {Null: true}, {Null: true},
 		}}
@@ -64,15 +89,16 @@ func Run(t *testing.T, open Open) {
 			{Int: math.MinInt64}, {Float: -math.MaxFloat64}, {Str: ""}, {Int: 0},
 		}}
 		put(t, s, Row("u1", now, 1), nulls, extremes)
-		expect(t, s, map[string]*featurestore.Row{"u1": ptr(Row("u1", now, 1)), "u-null": &nulls, extremes.Entity: &extremes, "missing": nil})
+		expect(t, s, sv, map[string]*featurestore.Row{"u1": ptr(Row("u1", now, 1)), "u-null": &nulls, extremes.Entity: &extremes, "missing": nil})
 	})
 	t.Run("NeverBackInTime", func(t *testing.T) {
-		s := open(t, View("monotonic", 0))
+		sv := View("monotonic", 0)
+		s := open(t, sv)
 		put(t, s, Row("a", now, 2), Row("b", now, 2), Row("c", now, 2))
 		// a: older, ignored; b: same event time and revision, replaces; c:
 		// newer, replaces; d: new.
 		put(t, s, Row("a", now-1, 1), Row("b", now, 3), Row("c", now+1, 4), Row("d", now-5, 5))
-		expect(t, s, map[string]*featurestore.Row{
+		expect(t, s, sv, map[string]*featurestore.Row{
 			"a": ptr(Row("a", now, 2)), "b": ptr(Row("b", now, 3)), "c": ptr(Row("c", now+1, 4)), "d": ptr(Row("d", now-5, 5)),
 		})
 		// At one event time the revision decides: e's greater revision stays
@@ -80,21 +106,23 @@ func Run(t *testing.T, open Open) {
 		// g's newer event time wins over any revision.
 		put(t, s, Revised(Row("e", now, 1), 5), Revised(Row("f", now, 1), 5), Revised(Row("g", now, 1), 5))
 		put(t, s, Revised(Row("e", now, 2), 4), Revised(Row("f", now, 3), 6), Revised(Row("g", now+1, 4), 0))
-		expect(t, s, map[string]*featurestore.Row{
+		expect(t, s, sv, map[string]*featurestore.Row{
 			"e": ptr(Revised(Row("e", now, 1), 5)), "f": ptr(Revised(Row("f", now, 3), 6)), "g": ptr(Row("g", now+1, 4)),
 		})
 	})
 	t.Run("Idempotent", func(t *testing.T) {
-		s := open(t, View("idempotent", 0))
+		sv := View("idempotent", 0)
+		s := open(t, sv)
 		rows := []featurestore.Row{Row("x", now, 1), Row("y", now, 2)}
 		put(t, s, rows...)
 		put(t, s, rows...)
 		put(t, s, Row("x", now-10, 9))
 		put(t, s, rows...)
-		expect(t, s, map[string]*featurestore.Row{"x": ptr(Row("x", now, 1)), "y": ptr(Row("y", now, 2))})
+		expect(t, s, sv, map[string]*featurestore.Row{"x": ptr(Row("x", now, 1)), "y": ptr(Row("y", now, 2))})
 	})
 	t.Run("LargePut", func(t *testing.T) {
-		s := open(t, View("large", 0))
+		sv := View("large", 0)
+		s := open(t, sv)
 		var rows []featurestore.Row
 		want := map[string]*featurestore.Row{}
 		for i := range 2500 {
@@ -103,20 +131,44 @@ func Run(t *testing.T, open Open) {
 			want[r.Entity] = &r
 		}
 		put(t, s, rows...)
-		expect(t, s, want)
+		expect(t, s, sv, want)
 	})
 	t.Run("TTL", func(t *testing.T) {
-		s := open(t, View("ttl", time.Hour))
+		sv := View("ttl", time.Hour)
+		s := open(t, sv)
 		fresh := Row("fresh", now, 1)
 		put(t, s, fresh, Row("stale", now-2*time.Hour.Milliseconds(), 2))
-		expect(t, s, map[string]*featurestore.Row{"fresh": &fresh, "stale": nil})
+		expect(t, s, sv, map[string]*featurestore.Row{"fresh": &fresh, "stale": nil})
 	})
 	t.Run("ViewsApart", func(t *testing.T) {
-		a := open(t, View("view_a", 0))
+		av := View("view_a", 0)
+		a := open(t, av)
 		put(t, a, Row("same-user", now, 1))
-		b := open(t, View("view_b", 0))
-		expect(t, b, map[string]*featurestore.Row{"same-user": nil})
+		bv := View("view_b", 0)
+		b := open(t, bv)
+		expect(t, b, bv, map[string]*featurestore.Row{"same-user": nil})
 	})
+}
+
+// truncateTimestamps returns want with the Timestamp values in whole
+// seconds, truncated toward zero.
+func truncateTimestamps(view featurestore.View, want map[string]*featurestore.Row) map[string]*featurestore.Row {
+	out := make(map[string]*featurestore.Row, len(want))
+	for e, r := range want {
+		if r == nil {
+			out[e] = nil
+			continue
+		}
+		c := *r
+		c.Values = append([]featurestore.Value(nil), r.Values...)
+		for i, f := range view.Features {
+			if f.Type == featurestore.Timestamp && !c.Values[i].Null {
+				c.Values[i].Int = c.Values[i].Int / 1000 * 1000
+			}
+		}
+		out[e] = &c
+	}
+	return out
 }
 
 func ptr(r featurestore.Row) *featurestore.Row { return &r }
@@ -128,8 +180,8 @@ func put(t *testing.T, s featurestore.Store, rows ...featurestore.Row) {
 	}
 }
 
-// expect checks what Get returns for each entity of want.
-func expect(t *testing.T, s featurestore.Store, want map[string]*featurestore.Row) {
+// check checks what Get returns for each entity of want.
+func check(t *testing.T, s featurestore.Store, want map[string]*featurestore.Row) {
 	t.Helper()
 	var entities []string
 	for e := range want {
