@@ -155,6 +155,8 @@ func storeContents(t *testing.T, url string, users []string) []string {
 	out := make([]string, len(rows))
 	for i, r := range rows {
 		if r != nil {
+			last := &r.Values[len(r.Values)-1] // last_event_ts, in whole seconds in Feast's layout
+			last.Int -= last.Int % 1000
 			out[i] = fmt.Sprintf("%s %d %d %+v", r.Entity, r.EventTime, r.Revision, r.Values)
 		}
 	}
@@ -162,7 +164,8 @@ func storeContents(t *testing.T, url string, users []string) []string {
 }
 
 // The features job gives every user the features computed from its events
-// directly, alike in SQLite, Redis and DynamoDB; its offline table has one
+// directly, alike in SQLite, Redis and DynamoDB, in shardflow's layout and in
+// Feast's (where timestamps are whole seconds); its offline table has one
 // row per user and minute with events, the reference's too, and each user's
 // latest row equals its online one. A replay into the same stores, from
 // scratch or of a prefix of the input, changes nothing.
@@ -184,7 +187,8 @@ func TestFeaturesJob(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	urls := []string{"sqlite://" + filepath.Join(dir, "features.db"), "redis://" + redis + "/3", "dynamodb://features_job"}
+	urls := []string{"sqlite://" + filepath.Join(dir, "features.db"), "redis://" + redis + "/3", "dynamodb://features_job",
+		"sqlite://" + filepath.Join(dir, "feast.db") + "?layout=feast&project=shop", "redis://" + redis + "/4?layout=feast&project=shop"}
 
 	var first []string
 	for i, url := range urls {

@@ -51,7 +51,7 @@ entity the store does not hold, or whose row has expired, has null features.`,
 			return getFeatures(ctx, url, *def.View, args, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&url, "features", stores.Default, "the online store: sqlite://PATH | redis://HOST:PORT/DB | dynamodb://TABLE [?layout=feast&project=NAME]")
+	cmd.Flags().StringVar(&url, "features", stores.Default, "the online store: sqlite://PATH | redis://HOST:PORT/DB | dynamodb://TABLE; ?layout=feast&project=NAME for Feast's layout (README: Feast layout)")
 	cmd.Flags().StringVar(&job, "job", jobs.Features.Name, "the job whose feature view to read")
 	return cmd
 }

@@ -84,7 +84,7 @@ func addJobFlags(cmd *cobra.Command, f *runFlags, data, source, sourceUsage stri
 	fl.StringVar(&f.source, "source", source, sourceUsage)
 	fl.StringVar(&f.out, "out", filepath.Join(data, "out"), "output directory (Parquet tables, dead_letter/)")
 	fl.StringVar(&f.checkpoints, "checkpoints", filepath.Join(data, "checkpoints"), "checkpoint directory")
-	fl.StringVar(&f.features, "features", stores.Default, "online feature store of a job with features: sqlite://PATH | redis://HOST:PORT/DB | dynamodb://TABLE [?layout=feast&project=NAME]")
+	fl.StringVar(&f.features, "features", stores.Default, "online feature store of a job with features: sqlite://PATH | redis://HOST:PORT/DB | dynamodb://TABLE; ?layout=feast&project=NAME for Feast's layout (README: Feast layout)")
 	fl.DurationVar(&f.interval, "checkpoint-interval", 10*time.Second, "time between checkpoints")
 	fl.StringVar(&f.logLevel, "log-level", "warn", "debug | info | warn | error")
 	fl.StringVar(&f.status, "status", "auto", "live status line: auto (on a terminal) | on | off")
