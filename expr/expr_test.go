@@ -270,3 +270,16 @@ func BenchmarkMatch(b *testing.B) {
 		})
 	}
 }
+
+// BindShared binds each distinct predicate once and maps every input to it;
+// an error names the predicate that failed.
+func TestBindShared(t *testing.T) {
+	buy, view := expr.Eq("event_type", "purchase"), expr.Eq("event_type", "page_view")
+	bound, of, _, err := expr.BindShared([]expr.Predicate{buy, nil, view, expr.Eq("event_type", "purchase")}, schema)
+	if err != nil || len(bound) != 2 || !slices.Equal(of, []int{0, -1, 1, 0}) {
+		t.Fatalf("BindShared = %d bound, %v, %v; want 2, [0 -1 1 0]", len(bound), of, err)
+	}
+	if _, _, i, err := expr.BindShared([]expr.Predicate{buy, expr.Eq("nope", "x")}, schema); err == nil || i != 1 {
+		t.Fatalf("a bad predicate: %d, %v; want index 1 and an error", i, err)
+	}
+}

@@ -19,3 +19,31 @@ type Bound interface {
 	// predicate; a null never does. It reuses dst when it is long enough.
 	Match(rec arrow.RecordBatch, dst []bool) []bool
 }
+
+// BindShared binds preds to schema once per distinct predicate (by String),
+// for an operator that evaluates each once per batch however many of its
+// aggregates share it: bound holds the distinct ones, and of[i] is the index
+// in bound of preds[i], -1 for a nil one. On error, i names the predicate.
+func BindShared(preds []Predicate, schema *arrow.Schema) (bound []Bound, of []int, i int, err error) {
+	of = make([]int, len(preds))
+	seen := map[string]int{}
+	for i, p := range preds {
+		of[i] = -1
+		if p == nil {
+			continue
+		}
+		s := p.String()
+		if j, ok := seen[s]; ok {
+			of[i] = j
+			continue
+		}
+		b, err := p.Bind(schema)
+		if err != nil {
+			return nil, nil, i, err
+		}
+		seen[s] = len(bound)
+		of[i] = len(bound)
+		bound = append(bound, b)
+	}
+	return bound, of, 0, nil
+}

@@ -139,8 +139,8 @@ func equalValues(got, want []featurestore.Value) bool {
 	return true
 }
 
-// storeContents renders every user's row in the store at url.
-func storeContents(t *testing.T, url string, users []string) []string {
+// getRows reads users' rows from the store at url.
+func getRows(t *testing.T, url string, users []string) []*featurestore.Row {
 	t.Helper()
 	ctx := context.Background()
 	s, err := stores.Open(ctx, url, UserFeatures)
@@ -152,11 +152,22 @@ func storeContents(t *testing.T, url string, users []string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rows
+}
+
+// storeContents renders every user's row in the store at url, its
+// last_event_ts in whole seconds as Feast's layout keeps it.
+func storeContents(t *testing.T, url string, users []string) []string {
+	t.Helper()
+	rows := getRows(t, url, users)
+	for _, r := range rows {
+		if r != nil {
+			r.Values[len(r.Values)-1].Int -= r.Values[len(r.Values)-1].Int % 1000
+		}
+	}
 	out := make([]string, len(rows))
 	for i, r := range rows {
 		if r != nil {
-			last := &r.Values[len(r.Values)-1] // last_event_ts, in whole seconds in Feast's layout
-			last.Int -= last.Int % 1000
 			out[i] = fmt.Sprintf("%s %d %d %+v", r.Entity, r.EventTime, r.Revision, r.Values)
 		}
 	}
@@ -181,12 +192,7 @@ func TestFeaturesJob(t *testing.T) {
 		}
 	})
 	redis := testenv.Redis(t)
-	srv := testenv.Dynalite(t)
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.Endpoint())
-	t.Setenv("AWS_ACCESS_KEY_ID", "x")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	testenv.DynaliteForSDK(t)
 	urls := []string{"sqlite://" + filepath.Join(dir, "features.db"), "redis://" + redis + "/3", "dynamodb://features_job",
 		"sqlite://" + filepath.Join(dir, "feast.db") + "?layout=feast&project=shop", "redis://" + redis + "/4?layout=feast&project=shop"}
 
@@ -226,16 +232,7 @@ func TestFeaturesJob(t *testing.T) {
 
 func checkOnline(t *testing.T, url string, users []string, ref map[string][]refEvent) {
 	t.Helper()
-	ctx := context.Background()
-	s, err := stores.Open(ctx, url, UserFeatures)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	rows, err := s.Get(ctx, users)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := getRows(t, url, users)
 	for i, u := range users {
 		want := refFeatures(ref[u], latestTile(ref[u]))
 		if rows[i] == nil || !equalValues(rows[i].Values, want) {

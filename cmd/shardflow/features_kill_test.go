@@ -14,6 +14,7 @@ import (
 	"github.com/shardflow/shardflow/internal/testenv"
 	"github.com/shardflow/shardflow/jobs"
 	"github.com/shardflow/shardflow/sinks/featurestore/stores"
+	"github.com/shardflow/shardflow/sinks/featurestore/storetest"
 	"github.com/shardflow/shardflow/sources/generator"
 )
 
@@ -76,17 +77,7 @@ func onlineRows(t *testing.T, dir string, users []string) []string {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rows, err := s.Get(ctx, users)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, r := range rows {
-		if r != nil {
-			out = append(out, fmt.Sprintf("%s %d %d %+v", r.Entity, r.EventTime, r.Revision, r.Values))
-		}
-	}
-	return out
+	return storetest.Contents(t, s, users)
 }
 
 func firstDiff(got, want []string) string {

@@ -70,3 +70,17 @@ func Dynalite(t testing.TB) *DynamoDBServer {
 	p := Start(t, "dynalite", cmd, PrintedPort)
 	return &DynamoDBServer{Process: p, Client: DynamoDBClient(p.Endpoint(), idleClosing(t))}
 }
+
+// DynaliteForSDK starts dynalite as Dynalite does and points the standard AWS
+// configuration at it for the rest of t (endpoint, region, credentials), as a
+// user's environment would, for code that loads the SDK's configuration
+// itself.
+func DynaliteForSDK(t testing.TB) *DynamoDBServer {
+	t.Helper()
+	srv := Dynalite(t)
+	for k, v := range map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": srv.Endpoint(), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+		"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"} {
+		t.Setenv(k, v)
+	}
+	return srv
+}

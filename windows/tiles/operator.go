@@ -78,29 +78,19 @@ var (
 
 func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 	o := &Operator{p: p, mem: env.Mem, part: env.Partition, parts: max(env.Partitions, 1),
-		ents: map[string]*entity{}, pending: map[int64][]*entity{}, wm: pipeline.MinTime, predOf: make([]int, len(p.feats))}
+		ents: map[string]*entity{}, pending: map[int64][]*entity{}, wm: pipeline.MinTime}
 	o.wt = floorDiv(o.wm, p.tile)
 	if o.mem == nil {
 		o.mem = memory.DefaultAllocator
 	}
-	seen := map[string]int{}
+	preds := make([]expr.Predicate, len(p.feats))
 	for i, f := range p.feats {
-		o.predOf[i] = -1
-		if f.pred == nil {
-			continue
-		}
-		s := f.pred.String()
-		if j, ok := seen[s]; ok {
-			o.predOf[i] = j
-			continue
-		}
-		b, err := f.pred.Bind(p.in)
-		if err != nil {
-			return nil, fmt.Errorf("tiles: feature %q: %w", f.name, err)
-		}
-		seen[s] = len(o.preds)
-		o.predOf[i] = len(o.preds)
-		o.preds = append(o.preds, b)
+		preds[i] = f.pred
+	}
+	var bad int
+	var err error
+	if o.preds, o.predOf, bad, err = expr.BindShared(preds, p.in); err != nil {
+		return nil, fmt.Errorf("tiles: feature %q: %w", p.feats[bad].name, err)
 	}
 	o.masks = make([][]bool, len(o.preds))
 	return o, nil

@@ -141,15 +141,7 @@ func (s *Store) sendFeast(ctx context.Context, rows []featurestore.Row) error {
 		}
 		cmds[i] = putFeast.EvalSha(ctx, p, []string{s.feastKey(r.Entity)}, args...)
 	}
-	if _, err := p.Exec(ctx); err != nil {
-		return err
-	}
-	for _, c := range cmds {
-		if err := c.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return execScripts(ctx, p, cmds)
 }
 
 // getFeast reads entities with one HMGET each of the view's fields, as Feast

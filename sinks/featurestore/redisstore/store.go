@@ -197,6 +197,12 @@ func (s *Store) send(ctx context.Context, rows []featurestore.Row) error {
 		}
 		cmds[i] = put.EvalSha(ctx, p, []string{s.key(r.Entity)}, args...)
 	}
+	return execScripts(ctx, p, cmds)
+}
+
+// execScripts sends the pipeline p of script calls cmds and returns the
+// first error, of the pipeline or of a call.
+func execScripts(ctx context.Context, p redis.Pipeliner, cmds []*redis.Cmd) error {
 	if _, err := p.Exec(ctx); err != nil {
 		return err
 	}

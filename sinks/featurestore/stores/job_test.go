@@ -15,6 +15,7 @@ import (
 	"github.com/shardflow/shardflow/pipeline/checkpoint"
 	"github.com/shardflow/shardflow/sinks/featurestore"
 	"github.com/shardflow/shardflow/sinks/featurestore/stores"
+	"github.com/shardflow/shardflow/sinks/featurestore/storetest"
 	"github.com/shardflow/shardflow/sources/generator"
 	"github.com/shardflow/shardflow/windows"
 )
@@ -80,17 +81,7 @@ func contents(t *testing.T, url string, users []string) []string {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rows, err := s.Get(context.Background(), users)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, r := range rows {
-		if r != nil {
-			out = append(out, fmt.Sprintf("%s %d %+v", r.Entity, r.EventTime, r.Values))
-		}
-	}
-	return out
+	return storetest.Contents(t, s, users)
 }
 
 // A job's rows reach every store alike; running the job again from scratch

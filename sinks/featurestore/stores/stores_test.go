@@ -44,11 +44,6 @@ func TestOpenByURL(t *testing.T) {
 // dynamoURL starts dynalite and points the standard AWS configuration at it
 // for the rest of t, as a user's environment would.
 func dynamoURL(t *testing.T, table string) string {
-	srv := testenv.Dynalite(t)
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", srv.Endpoint())
-	t.Setenv("AWS_ACCESS_KEY_ID", "x")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	testenv.DynaliteForSDK(t)
 	return "dynamodb://" + table
 }

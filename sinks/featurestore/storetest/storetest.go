@@ -209,3 +209,21 @@ func show(r *featurestore.Row) string {
 	}
 	return fmt.Sprintf("%+v", *r)
 }
+
+// Contents renders the rows s holds of entities, one line each ("entity
+// event-time revision values"), skipping the entities it does not hold, for
+// tests that compare what two runs left in their stores.
+func Contents(t testing.TB, s featurestore.Store, entities []string) []string {
+	t.Helper()
+	rows, err := s.Get(context.Background(), entities)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows {
+		if r != nil {
+			out = append(out, fmt.Sprintf("%s %d %d %+v", r.Entity, r.EventTime, r.Revision, r.Values))
+		}
+	}
+	return out
+}
