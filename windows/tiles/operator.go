@@ -67,6 +67,7 @@ type Operator struct {
 	dirty       []*entity // touched since the last checkpoint, in order of first touch
 	ts          []int64
 	all         []int32
+	totals      []int64 // scratch for tile
 
 	lateRows, nullRows, tileRows, onlineRows int64
 }
@@ -201,13 +202,18 @@ func (o *Operator) tile(e *entity, idx int64) int {
 		return pos - 1
 	}
 	p := o.p
-	prevN, prevInts := e.nBase, e.base // the totals through the tile before pos
-	if pos > 0 {
-		prevN, prevInts = e.n[pos-1], e.ints[(pos-1)*p.nInts:pos*p.nInts]
+	// The new tile starts at the totals through the tile before it, copied
+	// out first: they are in the slice the insertion moves.
+	prevN, prevInts := e.nBase, o.totals[:0]
+	switch {
+	case pos > 0:
+		prevN, prevInts = e.n[pos-1], append(prevInts, e.ints[(pos-1)*p.nInts:pos*p.nInts]...)
+	case e.base != nil:
+		prevInts = append(prevInts, e.base...)
+	default:
+		prevInts = append(prevInts, make([]int64, p.nInts)...)
 	}
-	if prevInts == nil {
-		prevInts = make([]int64, p.nInts)
-	}
+	o.totals = prevInts
 	e.idx = slices.Insert(e.idx, pos, idx)
 	e.n = slices.Insert(e.n, pos, prevN)
 	e.lastTs = slices.Insert(e.lastTs, pos, math.MinInt64)
