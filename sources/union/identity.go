@@ -65,7 +65,7 @@ func (s *Source) Identity() []byte {
 // without an identity is refused: a union always records one.
 func (s *Source) Resume(prev []byte) error {
 	if prev == nil {
-		return fmt.Errorf("%w: the checkpoint records no union members, this job reads the union of %s; "+
+		return fmt.Errorf("%w: the checkpoint records no union members, this union has %s; "+
 			"run the job it was taken of, or start over with a new checkpoint directory and --overwrite",
 			pipeline.ErrIncompatibleSource, list(s.current()))
 	}
@@ -76,8 +76,8 @@ func (s *Source) Resume(prev []byte) error {
 	}
 	now := s.current()
 	if what := changed(was.Members, now); what != "" {
-		return fmt.Errorf("%w: the checkpoint was taken of the union of %s, this job reads the union of %s (%s); "+
-			"run with the members it was taken of, in that order, or start over with a new checkpoint directory and --overwrite",
+		return fmt.Errorf("%w: the checkpoint's union had members %s, this one has %s (%s); "+
+			"run with the members the checkpoint had, in that order, or start over with a new checkpoint directory and --overwrite",
 			pipeline.ErrIncompatibleSource, list(was.Members), list(now), what)
 	}
 	for i, m := range s.members {
