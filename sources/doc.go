@@ -6,6 +6,8 @@
 //   - sources/file: JSON-lines files matched by a glob, one shard per file.
 //   - sources/kinesis: Amazon Kinesis Data Streams, one shard per Kinesis shard,
 //     with lineage and KPL deaggregation.
+//   - sources/union: several sources as one input, each member's shard ids
+//     prefixed by its name, checkpointed with every member's identity.
 //   - sources/sourcetest: the conformance suite that every source passes.
 //
 // A source lists shards and opens a pipeline.ShardReader per shard that
