@@ -186,7 +186,10 @@ func (s *EnrichStage) bindTable(rec arrow.RecordBatch, inKind keyKind) (*tableIn
 			return nil, fmt.Errorf("column %q: %w", c, err)
 		}
 		idx.colIdx[i] = j
+		// Kept after rec is released: in Go memory, the garbage collector
+		// frees it with the last operator.
 		idx.cols[i] = rec.Column(j).Data()
+		idx.cols[i].Retain()
 	}
 	if err := idx.build(rec.Column(k), s.tableKey); err != nil {
 		return nil, err

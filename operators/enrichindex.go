@@ -125,10 +125,7 @@ func (t *tableIndex) lookup(d arrow.ArrayData, rows []int32) ([]int32, error) {
 	if n == 0 {
 		return rows, nil
 	}
-	var valid []byte
-	if d.NullN() > 0 && d.Buffers()[0] != nil {
-		valid = d.Buffers()[0].Bytes()
-	}
+	valid := validity(d)
 	id := d.DataType().ID()
 	if (id == arrow.STRING || id == arrow.LARGE_STRING) != (t.strs != nil) {
 		return rows, fmt.Errorf("key column is %s, not the type the stage was bound to", d.DataType())
@@ -154,6 +151,16 @@ func (t *tableIndex) lookup(d arrow.ArrayData, rows []int32) ([]int32, error) {
 		return lookupInts(t.ints, cast[uint32](d.Buffers()[1].Bytes())[off:off+n], valid, off, rows), nil
 	}
 	return rows, fmt.Errorf("key column is %s, not the type the stage was bound to", d.DataType())
+}
+
+// validity returns d's validity bitmap, nil when every value is valid. The
+// null count of a slice is not known (-1) until computed: only 0 says there
+// is no null.
+func validity(d arrow.ArrayData) []byte {
+	if d.Buffers()[0] == nil || d.NullN() == 0 {
+		return nil
+	}
+	return d.Buffers()[0].Bytes()
 }
 
 func bufBytes(d arrow.ArrayData, i int) []byte {
@@ -197,10 +204,7 @@ func takeOrNull(mem memory.Allocator, d arrow.ArrayData, idx []int32) arrow.Arra
 	if t.ID() == arrow.NULL {
 		return array.NewData(t, n, []*memory.Buffer{nil}, nil, n, 0)
 	}
-	var srcValid []byte
-	if d.NullN() > 0 && d.Buffers()[0] != nil {
-		srcValid = d.Buffers()[0].Bytes()
-	}
+	srcValid := validity(d)
 	valid := newBuffer(mem, int(bitutil.BytesForBits(int64(n))))
 	dstValid := valid.Bytes()
 	clear(dstValid)
