@@ -336,3 +336,44 @@ func TestEnrichRejectsAnotherSchema(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestEnrichLargeStringKeys joins a large_utf8 input key against a utf8
+// table key, and a utf8 input key against a large_utf8 one.
+func TestEnrichLargeStringKeys(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	path := writeFile(t, "pages.csv", "page,category\n/a,x\n/b,y\n")
+	for _, tc := range []struct {
+		name       string
+		input      arrow.DataType
+		tableTypes map[string]arrow.DataType
+	}{
+		{"large input", arrow.BinaryTypes.LargeString, nil},
+		{"large table key", arrow.BinaryTypes.String, map[string]arrow.DataType{"page": arrow.BinaryTypes.LargeString}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := arrow.NewSchema([]arrow.Field{{Name: "page", Type: tc.input, Nullable: true}}, nil)
+			_, op := newOp(t, mem, Enrich(CSVTable(path, tc.tableTypes), "page", "category"), in)
+			rb := array.NewRecordBuilder(mem, in)
+			defer rb.Release()
+			for _, p := range []string{"/b", "/c", "", "/a"} {
+				if p == "" {
+					rb.Field(0).AppendNull()
+					continue
+				}
+				switch b := rb.Field(0).(type) {
+				case *array.LargeStringBuilder:
+					b.Append(p)
+				case *array.StringBuilder:
+					b.Append(p)
+				}
+			}
+			main, _ := collect(t, op, &pipeline.Batch{Rec: rb.NewRecordBatch(), Shard: "s"})
+			defer releaseAll(main)
+			got := strings.Join(rowStrings(main[0].Rec), "|")
+			if want := "page=/b category=y|page=/c category=null|page=null category=null|page=/a category=x"; got != want {
+				t.Errorf("got  %s\nwant %s", got, want)
+			}
+		})
+	}
+}
