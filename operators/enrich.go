@@ -260,6 +260,11 @@ func (e *EnrichOperator) Process(_ context.Context, b *pipeline.Batch, emit pipe
 		}
 		e.kept = e.kept[:0]
 		e.rows = compactRows(e.rows, &e.kept)
+		// The null count of a slice is unknown (-1) until asked for, and the
+		// take of take.go reads validity only where it is known to be > 0.
+		for _, c := range b.Rec.Columns() {
+			c.NullN()
+		}
 		if in, err = takeRecord(e.mem, b.Rec, e.kept); err != nil {
 			b.Release()
 			return fmt.Errorf("operators: %s: shard %s: %w", e.name, b.Shard, err)

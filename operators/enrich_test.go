@@ -377,3 +377,25 @@ func TestEnrichLargeStringKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestEnrichDropKeepsNullsOfASlice drops rows of a sliced batch whose other
+// columns have nulls: the kept rows keep them.
+func TestEnrichDropKeepsNullsOfASlice(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	path := writeFile(t, "pages.csv", "page,category\n/a,x\n/b,y\n")
+	_, op := newOp(t, mem, Enrich(CSVTable(path, nil), "page", "category").DropUnmatched(), visitSchema)
+	rb := array.NewRecordBuilder(mem, visitSchema)
+	defer rb.Release()
+	users, pages := rb.Field(0).(*array.StringBuilder), rb.Field(1).(*array.StringBuilder)
+	users.AppendValues([]string{"u0", "", "u2", "", "u4"}, []bool{true, false, true, false, true})
+	pages.AppendValues([]string{"/a", "/a", "/b", "/zz", "/b"}, nil)
+	rec := rb.NewRecordBatch()
+	defer rec.Release()
+	main, _ := collect(t, op, &pipeline.Batch{Rec: rec.NewSlice(1, 4), Shard: "s"})
+	defer releaseAll(main)
+	got := strings.Join(rowStrings(main[0].Rec), "|")
+	if want := "user_id=null page=/a category=x|user_id=u2 page=/b category=y"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
