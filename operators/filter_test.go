@@ -182,3 +182,19 @@ func TestProjectAndRename(t *testing.T) {
 		t.Errorf("counters %v", c)
 	}
 }
+
+// A slice does not know its null count until asked; Filter keeps the nulls
+// of one whose columns nothing asked about.
+func TestFilterSlicedInputKeepsNulls(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	full := eventBatch(mem)
+	sliced := full.WithRecord(full.Rec.NewSlice(1, 5))
+	full.Release()
+	_, op := newOp(t, mem, Filter(expr.Ne("event_type", "click")), eventSchema)
+	main, _ := collect(t, op, sliced)
+	defer releaseAll(main)
+	if got, want := rowStrings(main[0].Rec), []string{row1, row2, row4}; !slices.Equal(got, want) {
+		t.Errorf("rows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

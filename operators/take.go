@@ -68,7 +68,8 @@ func takeData(mem memory.Allocator, d arrow.ArrayData, idx []int32) (arrow.Array
 	// Validity.
 	var valid *memory.Buffer
 	nulls := 0
-	if d.NullN() > 0 && d.Buffers()[0] != nil {
+	// A slice may not know its null count yet (-1): then look at every bit.
+	if d.NullN() != 0 && d.Buffers()[0] != nil {
 		valid = newBuffer(mem, int(bitutil.BytesForBits(int64(n))))
 		src, dst := d.Buffers()[0].Bytes(), valid.Bytes()
 		clear(dst)
