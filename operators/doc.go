@@ -1,7 +1,8 @@
 // Package operators holds the shard-local stages of a job: JSON decodes raw
 // source records into a declared Arrow schema, Filter keeps the rows an
 // expr.Predicate matches, Project selects and reorders columns, Rename
-// renames one.
+// renames one, and Enrich joins each row with a static table (CSVTable here,
+// a Parquet file in operators/parquettable) by key.
 //
 // The runtime fuses these operators in one goroutine per shard. They work a
 // batch at a time and column at a time: the JSON decoder reads each record in
