@@ -1,0 +1,119 @@
+package windows
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+)
+
+// stringHash is the 64-bit hash of a string dict's values. Tests replace it
+// with one that collides, to check that counts stay exact.
+var stringHash = func(b []byte) uint64 { return maphash.Bytes(hashSeed, b) }
+
+var hashSeed = maphash.MakeSeed()
+
+// strTable maps the string values of a dict to their ids.
+//
+// The values are stored in data as records, in id order, each 8-byte
+// aligned: the id (4 bytes), the length (4 bytes), the bytes. offs holds
+// each id's record offset. slots is an open-addressing table with linear
+// probing: a free slot is 0, a used one holds the high 32 bits of the value's
+// hash and its record offset / 8 + 1. A lookup compares the bytes of every
+// record whose hash bits match, so values are told apart by their bytes,
+// never by their hash; and it reads a slot and then one record, whose id,
+// length and (short) bytes share a cache line.
+type strTable struct {
+	hash  func([]byte) uint64
+	slots []uint64
+	mask  uint64
+	used  int
+	data  []byte
+	offs  []int
+
+	hs    []uint64 // lookup scratch: per row, the hash
+	cand  []uint32 // and the record its home slot names, if any
+	touch uint32   // keeps the reads that bring the records into the cache
+}
+
+const minStrSlots = 64
+
+func (t *strTable) init(hash func([]byte) uint64) {
+	t.hash = hash
+	t.slots = make([]uint64, minStrSlots)
+	t.mask = minStrSlots - 1
+}
+
+// value returns the bytes of id, which the caller must not modify.
+func (t *strTable) value(id uint32) []byte { return t.record(t.offs[id]) }
+
+// record returns the bytes of the record at off.
+func (t *strTable) record(off int) []byte {
+	n := int(binary.LittleEndian.Uint32(t.data[off+4:]))
+	return t.data[off+8 : off+8+n : off+8+n]
+}
+
+func (t *strTable) recordID(off int) uint32 { return binary.LittleEndian.Uint32(t.data[off:]) }
+
+// find returns the id of v, whose hash is h.
+func (t *strTable) find(v []byte, h uint64) (uint32, bool) {
+	tag := h &^ 0xffff_ffff
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		s := t.slots[i]
+		if s == 0 {
+			return 0, false
+		}
+		if s&^0xffff_ffff == tag {
+			off := int(uint32(s)-1) * 8
+			if string(t.record(off)) == string(v) {
+				return t.recordID(off), true
+			}
+		}
+	}
+}
+
+// add stores a copy of v, which is not in t, as value id; its hash is h and
+// id is the next id (the number of values and nulls before it).
+func (t *strTable) add(v []byte, h uint64, id uint32) {
+	off := t.appendRecord(v, id)
+	if (t.used+1)*2 > len(t.slots) {
+		t.grow()
+	}
+	t.put(h, off)
+	t.used++
+}
+
+// addNull gives the null id an empty record, outside the slots.
+func (t *strTable) addNull(id uint32) { t.appendRecord(nil, id) }
+
+func (t *strTable) appendRecord(v []byte, id uint32) int {
+	off := len(t.data)
+	t.data = binary.LittleEndian.AppendUint32(t.data, id)
+	t.data = binary.LittleEndian.AppendUint32(t.data, uint32(len(v)))
+	t.data = append(t.data, v...)
+	for len(t.data)%8 != 0 {
+		t.data = append(t.data, 0)
+	}
+	t.offs = append(t.offs, off)
+	return off
+}
+
+func (t *strTable) put(h uint64, off int) {
+	i := h & t.mask
+	for t.slots[i] != 0 {
+		i = (i + 1) & t.mask
+	}
+	t.slots[i] = h&^0xffff_ffff | uint64(off/8+1)
+}
+
+// grow doubles the slots, rehashing the values from their bytes.
+func (t *strTable) grow() {
+	old := t.slots
+	n := len(old) * 2
+	t.slots = make([]uint64, n)
+	t.mask = uint64(n - 1)
+	for _, s := range old {
+		if s != 0 {
+			off := int(uint32(s)-1) * 8
+			t.put(t.hash(t.record(off)), off)
+		}
+	}
+}
