@@ -139,51 +139,61 @@ func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []in
 		data = bufs[2].Bytes()
 	}
 	t := &d.strs
-	t.hs, t.cand = grow(t.hs, len(sel)), grow(t.cand, len(sel))
-	hs, cand := t.hs, t.cand
-	for k, i := range sel {
-		hs[k] = t.hash(data[offs[i]:offs[i+1]])
-	}
-	// Tight loops, so that many rows' reads are in flight at once.
-	slots, mask := t.slots, t.mask
-	for k, h := range hs {
-		s := slots[h&mask]
-		c := uint32(s) // record offset / 8 + 1, or 0 for a free slot
-		if s&^0xffff_ffff != h&^0xffff_ffff {
-			c = 0
+	for len(sel) > 0 {
+		chunk := sel[:min(len(sel), lookupChunk)]
+		sel = sel[len(chunk):]
+		var hs [lookupChunk]uint64
+		var cand [lookupChunk]uint32
+		for k, i := range chunk {
+			hs[k] = t.hash(data[offs[i]:offs[i+1]])
 		}
-		cand[k] = c
-	}
-	var touch uint32
-	for _, c := range cand {
-		if c != 0 {
-			touch += binary.LittleEndian.Uint32(t.data[int(c-1)*8+4:])
-		}
-	}
-	t.touch = touch
-	for k, i := range sel {
-		if hasNulls && arr.IsNull(int(i)) {
-			if nulls {
-				dst[i] = d.internNull()
+		// Tight loops, so that many rows' reads are in flight at once.
+		slots, mask := t.slots, t.mask
+		for k := range chunk {
+			h := hs[k]
+			s := slots[h&mask]
+			c := uint32(s) // record offset / 8 + 1, or 0 for a free slot
+			if s&^0xffff_ffff != h&^0xffff_ffff {
+				c = 0
 			}
-			continue
+			cand[k] = c
 		}
-		v := data[offs[i]:offs[i+1]]
-		if c := cand[k]; c != 0 {
-			if off := int(c-1) * 8; string(t.record(off)) == string(v) {
-				dst[i] = t.recordID(off)
+		var touch uint32
+		for _, c := range cand[:len(chunk)] {
+			if c != 0 {
+				touch += binary.LittleEndian.Uint32(t.data[int(c-1)*8+4:])
+			}
+		}
+		t.touch = touch
+		for k, i := range chunk {
+			if hasNulls && arr.IsNull(int(i)) {
+				if nulls {
+					dst[i] = d.internNull()
+				}
 				continue
 			}
+			v := data[offs[i]:offs[i+1]]
+			if c := cand[k]; c != 0 {
+				if off := int(c-1) * 8; string(t.record(off)) == string(v) {
+					dst[i] = t.recordID(off)
+					continue
+				}
+			}
+			id, ok := t.find(v, hs[k])
+			if !ok {
+				id = d.n
+				d.n++
+				t.add(v, hs[k], id)
+			}
+			dst[i] = id
 		}
-		id, ok := t.find(v, hs[k])
-		if !ok {
-			id = d.n
-			d.n++
-			t.add(v, hs[k], id)
-		}
-		dst[i] = id
 	}
 }
+
+// lookupChunk is how many rows lookupStrings takes through its passes at a
+// time: enough for the reads in flight to overlap, few enough that what the
+// first passes brought into the cache is still there for the last.
+const lookupChunk = 256
 
 func lookupInts[T intValue](d *dict, arr arrow.Array, sel []int32, dst []uint32, nulls bool) {
 	vals := values[T](arr)
