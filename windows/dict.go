@@ -152,6 +152,9 @@ func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []in
 		for k := range chunk {
 			h := hs[k]
 			s := slots[h&mask]
+			if s != 0 && s&^0xffff_ffff != h&^0xffff_ffff {
+				s = slots[(h+1)&mask] // often in the same cache line
+			}
 			c := uint32(s) // record offset / 8 + 1, or 0 for a free slot
 			if s&^0xffff_ffff != h&^0xffff_ffff {
 				c = 0
