@@ -40,8 +40,8 @@ func newDict(p physType) *dict {
 
 func (d *dict) len() int { return int(d.n) }
 
-// bytes returns the bytes of string id; the caller must not modify them.
-func (d *dict) bytes(id uint32) []byte { return d.strs.value(id) }
+// strBytes returns the bytes of string id; the caller must not modify them.
+func (d *dict) strBytes(id uint32) []byte { return d.strs.value(id) }
 
 // str returns string id without copying it: the bytes of interned values
 // are never written again.
@@ -127,12 +127,12 @@ func (d *dict) lookup(arr arrow.Array, sel []int32, dst []uint32, nulls bool) {
 // offsets from its first row, into its data buffer.
 //
 // A batch's values are mostly already in the dict, and finding one costs a
-// few cache misses (its slot, its offsets, its bytes) in tables much larger
-// than the cache. So the rows go through in passes whose iterations do not
+// cache miss for its slot and one for its record, in tables much larger than
+// the cache. So the rows go through in passes whose iterations do not
 // depend on each other, letting the CPU wait for many rows' misses at once:
-// the first hashes every row and reads its home slot, the second compares
-// the bytes of the record that slot names; only rows whose home slot did not
-// hold them probe further, or add a value.
+// one hashes the rows, one reads their home slots, one the records those
+// slots name, and the last compares the bytes; only rows whose value was not
+// at home probe further, or add a value.
 func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []int32, dst []uint32, hasNulls, nulls bool) {
 	var data []byte
 	if bufs := arr.Data().Buffers(); len(bufs) > 2 && bufs[2] != nil {
@@ -143,7 +143,7 @@ func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []in
 		chunk := sel[:min(len(sel), lookupChunk)]
 		sel = sel[len(chunk):]
 		var hs [lookupChunk]uint64
-		var cand [lookupChunk]uint32
+		var cand [lookupChunk]uint64
 		for k, i := range chunk {
 			hs[k] = t.hash(data[offs[i]:offs[i+1]])
 		}
@@ -152,19 +152,18 @@ func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []in
 		for k := range chunk {
 			h := hs[k]
 			s := slots[h&mask]
-			if s != 0 && s&^0xffff_ffff != h&^0xffff_ffff {
+			if s != 0 && s&tagBits != h&tagBits {
 				s = slots[(h+1)&mask] // often in the same cache line
 			}
-			c := uint32(s) // record offset / 8 + 1, or 0 for a free slot
-			if s&^0xffff_ffff != h&^0xffff_ffff {
-				c = 0
+			if s&tagBits != h&tagBits {
+				s = 0
 			}
-			cand[k] = c
+			cand[k] = s // 0, or a used slot that may name row k's value
 		}
 		var touch uint32
-		for _, c := range cand[:len(chunk)] {
-			if c != 0 {
-				touch += binary.LittleEndian.Uint32(t.data[int(c-1)*8+4:])
+		for _, s := range cand[:len(chunk)] {
+			if s != 0 {
+				touch += binary.LittleEndian.Uint32(t.data[slotRecord(s)+4:])
 			}
 		}
 		t.touch = touch
@@ -176,8 +175,8 @@ func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []in
 				continue
 			}
 			v := data[offs[i]:offs[i+1]]
-			if c := cand[k]; c != 0 {
-				if off := int(c-1) * 8; string(t.record(off)) == string(v) {
+			if s := cand[k]; s != 0 {
+				if off := slotRecord(s); string(t.record(off)) == string(v) {
 					dst[i] = t.recordID(off)
 					continue
 				}
@@ -223,7 +222,7 @@ func (d *dict) internFrom(src *dict, id uint32) uint32 {
 	case src.isNull(id):
 		return d.internNull()
 	case d.phys.isString():
-		return d.internBytes(src.bytes(id))
+		return d.internBytes(src.strBytes(id))
 	default:
 		return d.internInt(src.intVals[id])
 	}
@@ -242,7 +241,7 @@ func (d *dict) compare(a, b uint32) int {
 	case bn:
 		return 1
 	case d.phys.isString():
-		return bytes.Compare(d.bytes(a), d.bytes(b))
+		return bytes.Compare(d.strBytes(a), d.strBytes(b))
 	case d.phys.isUint():
 		return cmp.Compare(uint64(d.intVals[a]), uint64(d.intVals[b]))
 	default:
@@ -258,9 +257,9 @@ func (d *dict) appendValue(b array.Builder, id uint32) {
 	}
 	switch b := b.(type) {
 	case *array.StringBuilder:
-		b.BinaryBuilder.Append(d.bytes(id))
+		b.BinaryBuilder.Append(d.strBytes(id))
 	case *array.LargeStringBuilder:
-		b.BinaryBuilder.Append(d.bytes(id))
+		b.BinaryBuilder.Append(d.strBytes(id))
 	case *array.BooleanBuilder:
 		b.Append(d.intVals[id] != 0)
 	case *array.Int8Builder:

@@ -16,11 +16,13 @@ var hashSeed = maphash.MakeSeed()
 // The values are stored in data as records, in id order, each 8-byte
 // aligned: the id (4 bytes), the length (4 bytes), the bytes. offs holds
 // each id's record offset. slots is an open-addressing table with linear
-// probing: a free slot is 0, a used one holds the high 32 bits of the value's
-// hash and its record offset / 8 + 1. A lookup compares the bytes of every
-// record whose hash bits match, so values are told apart by their bytes,
-// never by their hash; and it reads a slot and then one record, whose id,
-// length and (short) bytes share a cache line.
+// probing: a free slot is 0, a used one holds the high 24 bits of the value's
+// hash (tagBits) and its record offset / 8 + 1 in the low 40 bits (up to 8 TiB
+// of records). A lookup compares the bytes of every record whose hash bits
+// match, so values are told apart by their bytes, never by their hash; and it
+// reads a slot and then one record, whose id, length and (short) bytes share
+// a cache line. A value is at most 4 GiB long (Arrow's String offsets are
+// 32-bit; a LargeString value beyond that is not supported).
 type strTable struct {
 	hash  func([]byte) uint64
 	slots []uint64
@@ -29,12 +31,13 @@ type strTable struct {
 	data  []byte
 	offs  []int
 
-	hs    []uint64 // lookup scratch: per row, the hash
-	cand  []uint32 // and the record its home slot names, if any
-	touch uint32   // keeps the reads that bring the records into the cache
+	touch uint32 // keeps the reads of lookupStrings' second pass
 }
 
-const minStrSlots = 64
+const (
+	minStrSlots = 64
+	tagBits     = uint64(0xffff_ff00_0000_0000)
+)
 
 func (t *strTable) init(hash func([]byte) uint64) {
 	t.hash = hash
@@ -55,14 +58,14 @@ func (t *strTable) recordID(off int) uint32 { return binary.LittleEndian.Uint32(
 
 // find returns the id of v, whose hash is h.
 func (t *strTable) find(v []byte, h uint64) (uint32, bool) {
-	tag := h &^ 0xffff_ffff
+	tag := h & tagBits
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		s := t.slots[i]
 		if s == 0 {
 			return 0, false
 		}
-		if s&^0xffff_ffff == tag {
-			off := int(uint32(s)-1) * 8
+		if s&tagBits == tag {
+			off := slotRecord(s)
 			if string(t.record(off)) == string(v) {
 				return t.recordID(off), true
 			}
@@ -101,8 +104,11 @@ func (t *strTable) put(h uint64, off int) {
 	for t.slots[i] != 0 {
 		i = (i + 1) & t.mask
 	}
-	t.slots[i] = h&^0xffff_ffff | uint64(off/8+1)
+	t.slots[i] = h&tagBits | uint64(off/8+1)
 }
+
+// slotRecord is the record offset of used slot s.
+func slotRecord(s uint64) int { return int(s&^tagBits-1) * 8 }
 
 // grow doubles the slots, rehashing the values from their bytes.
 func (t *strTable) grow() {
@@ -112,7 +118,7 @@ func (t *strTable) grow() {
 	t.mask = uint64(n - 1)
 	for _, s := range old {
 		if s != 0 {
-			off := int(uint32(s)-1) * 8
+			off := slotRecord(s)
 			t.put(t.hash(t.record(off)), off)
 		}
 	}
