@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,6 +94,10 @@ func TestDictExactUnderHashCollisions(t *testing.T) {
 	vals := []string{"", "a", "aa", "ab", "b", "ba", "user-1", "user-10", "user-100", "\x00", "\x00\x00", "é", "a\x00"}
 	for i := range 300 {
 		vals = append(vals, fmt.Sprintf("u%d", i))
+	}
+	long := strings.Repeat("0123456789abcdef", 300)
+	for _, n := range []int{7, 8, 9, 15, 16, 17, 63, 64, 65, 4000, 4799} {
+		vals = append(vals, long[:n], long[1:n+1])
 	}
 	for _, hc := range collidingHashes() {
 		t.Run(hc.name, func(t *testing.T) {
