@@ -77,7 +77,9 @@ func (t *strTable) find(v []byte, h uint64) (uint32, bool) {
 // id is the next id (the number of values and nulls before it).
 func (t *strTable) add(v []byte, h uint64, id uint32) {
 	off := t.appendRecord(v, id)
-	if (t.used+1)*2 > len(t.slots) {
+	// At most 3/4 full: most values still sit in their home slot or the
+	// next, which lookupStrings reads first.
+	if (t.used+1)*4 > len(t.slots)*3 {
 		t.grow()
 	}
 	t.put(h, off)
