@@ -31,7 +31,7 @@ type dict struct {
 func newDict(p physType) *dict {
 	d := &dict{phys: p, nullID: -1}
 	if p.isString() {
-		d.strs.init(stringHash)
+		d.strs.init()
 	} else {
 		d.ints = map[int64]uint32{}
 	}
@@ -139,6 +139,27 @@ func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []in
 		data = bufs[2].Bytes()
 	}
 	t := &d.strs
+	if len(t.slots) <= smallStrSlots {
+		// The table is in the cache: one pass.
+		for _, i := range sel {
+			if hasNulls && arr.IsNull(int(i)) {
+				if nulls {
+					dst[i] = d.internNull()
+				}
+				continue
+			}
+			v := data[offs[i]:offs[i+1]]
+			h := t.hash(v)
+			id, ok := t.find(v, h)
+			if !ok {
+				id = d.n
+				d.n++
+				t.add(v, h, id)
+			}
+			dst[i] = id
+		}
+		return
+	}
 	for len(sel) > 0 {
 		chunk := sel[:min(len(sel), lookupChunk)]
 		sel = sel[len(chunk):]
@@ -176,8 +197,8 @@ func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []in
 			}
 			v := data[offs[i]:offs[i+1]]
 			if s := cand[k]; s != 0 {
-				if off := slotRecord(s); string(t.record(off)) == string(v) {
-					dst[i] = t.recordID(off)
+				if id, ok := t.match(slotRecord(s), v); ok {
+					dst[i] = id
 					continue
 				}
 			}
@@ -196,6 +217,10 @@ func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []in
 // time: enough for the reads in flight to overlap, few enough that what the
 // first passes brought into the cache is still there for the last.
 const lookupChunk = 256
+
+// smallStrSlots is the size of a string table that lookupStrings takes to be
+// in the cache (32 KiB of slots, some thousand values).
+const smallStrSlots = 4096
 
 func lookupInts[T intValue](d *dict, arr arrow.Array, sel []int32, dst []uint32, nulls bool) {
 	vals := values[T](arr)

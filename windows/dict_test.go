@@ -16,16 +16,30 @@ import (
 	"github.com/shardflow/shardflow/internal/cputime"
 )
 
-// BenchmarkDictLookup looks up batches of 4096 user ids drawn from 100k in a
-// string dict that already holds them all: the hot path of CountDistinct.
+// BenchmarkDictLookup looks up batches of 4096 strings in a string dict that
+// already holds them all: user ids drawn from 100k (the hot path of
+// CountDistinct) and pages drawn from 50 (of a key).
 func BenchmarkDictLookup(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		format string
+		n      int
+	}{
+		{"users", "user-%08d", 100_000},
+		{"pages", "/page/%d", 50},
+	} {
+		b.Run(bc.name, func(b *testing.B) { benchDictLookup(b, bc.format, bc.n) })
+	}
+}
+
+func benchDictLookup(b *testing.B, format string, card int) {
 	mem := memory.NewGoAllocator()
 	rng := rand.New(rand.NewPCG(1, 2))
 	var arrs []arrow.Array
 	for range 64 {
 		sb := array.NewStringBuilder(mem)
 		for range benchRows {
-			sb.Append(fmt.Sprintf("user-%08d", rng.IntN(100_000)))
+			sb.Append(fmt.Sprintf(format, rng.IntN(card)))
 		}
 		arrs = append(arrs, sb.NewArray())
 		sb.Release()
@@ -64,9 +78,9 @@ func BenchmarkDictLookup(b *testing.B) {
 // withStringHash makes the string dicts made until the end of the test hash
 // their values with h.
 func withStringHash(t *testing.T, h func([]byte) uint64) {
-	old := stringHash
-	stringHash = h
-	t.Cleanup(func() { stringHash = old })
+	old := testStringHash
+	testStringHash = h
+	t.Cleanup(func() { testStringHash = old })
 }
 
 // collidingHashes are hashes under which many different strings share a

@@ -5,11 +5,16 @@ import (
 	"hash/maphash"
 )
 
-// stringHash is the 64-bit hash of a string dict's values. Tests replace it
-// with one that collides, to check that counts stay exact.
-var stringHash = func(b []byte) uint64 { return maphash.Bytes(hashSeed, b) }
+// testStringHash, when a test sets it, replaces the 64-bit hash of the values
+// of the string dicts made after, with one that collides, to check that
+// counts stay exact.
+var testStringHash func([]byte) uint64
 
+// hashSeed seeds the hash of every string dict of the process, as Go's maps
+// are seeded: values chosen to collide are not known in advance.
 var hashSeed = maphash.MakeSeed()
+
+func stringHash(b []byte) uint64 { return maphash.Bytes(hashSeed, b) }
 
 // strTable maps the string values of a dict to their ids.
 //
@@ -24,7 +29,7 @@ var hashSeed = maphash.MakeSeed()
 // a cache line. A value is at most 4 GiB long (Arrow's String offsets are
 // 32-bit; a LargeString value beyond that is not supported).
 type strTable struct {
-	hash  func([]byte) uint64
+	test  func([]byte) uint64 // the hash, if not stringHash
 	slots []uint64
 	mask  uint64
 	used  int
@@ -39,10 +44,17 @@ const (
 	tagBits     = uint64(0xffff_ff00_0000_0000)
 )
 
-func (t *strTable) init(hash func([]byte) uint64) {
-	t.hash = hash
+func (t *strTable) init() {
+	t.test = testStringHash
 	t.slots = make([]uint64, minStrSlots)
 	t.mask = minStrSlots - 1
+}
+
+func (t *strTable) hash(v []byte) uint64 {
+	if t.test != nil {
+		return t.test(v)
+	}
+	return stringHash(v)
 }
 
 // value returns the bytes of id, which the caller must not modify.
@@ -54,7 +66,6 @@ func (t *strTable) record(off int) []byte {
 	return t.data[off+8 : off+8+n : off+8+n]
 }
 
-func (t *strTable) recordID(off int) uint32 { return binary.LittleEndian.Uint32(t.data[off:]) }
 
 // find returns the id of v, whose hash is h.
 func (t *strTable) find(v []byte, h uint64) (uint32, bool) {
@@ -65,12 +76,20 @@ func (t *strTable) find(v []byte, h uint64) (uint32, bool) {
 			return 0, false
 		}
 		if s&tagBits == tag {
-			off := slotRecord(s)
-			if string(t.record(off)) == string(v) {
-				return t.recordID(off), true
+			if id, ok := t.match(slotRecord(s), v); ok {
+				return id, true
 			}
 		}
 	}
+}
+
+// match returns the id of the record at off if its bytes are v.
+func (t *strTable) match(off int, v []byte) (uint32, bool) {
+	hdr := binary.LittleEndian.Uint64(t.data[off:])
+	if n := int(hdr >> 32); n != len(v) || string(t.data[off+8:off+8+n]) != string(v) {
+		return 0, false
+	}
+	return uint32(hdr), true
 }
 
 // add stores a copy of v, which is not in t, as value id; its hash is h and
