@@ -66,7 +66,6 @@ func (t *strTable) record(off int) []byte {
 	return t.data[off+8 : off+8+n : off+8+n]
 }
 
-
 // find returns the id of v, whose hash is h.
 func (t *strTable) find(v []byte, h uint64) (uint32, bool) {
 	tag := h & tagBits
