@@ -56,13 +56,12 @@ func (d *dict) internString(s string) uint32 {
 
 // internBytes returns the id of v, adding a copy of v if it is new.
 func (d *dict) internBytes(v []byte) uint32 {
-	h := d.strs.hash(v)
-	if id, ok := d.strs.find(v, h); ok {
+	if id, ok := d.strs.get(v); ok {
 		return id
 	}
 	id := d.n
 	d.n++
-	d.strs.add(v, h, id)
+	d.strs.add(v, id)
 	return id
 }
 
@@ -126,39 +125,37 @@ func (d *dict) lookup(arr arrow.Array, sel []int32, dst []uint32, nulls bool) {
 // lookupStrings is lookup for a string column: offs are the column's value
 // offsets from its first row, into its data buffer.
 //
-// A batch's values are mostly already in the dict, and finding one costs a
-// cache miss for its slot and one for its record, in tables much larger than
-// the cache. So the rows go through in passes whose iterations do not
-// depend on each other, letting the CPU wait for many rows' misses at once:
-// one hashes the rows, one reads their home slots, one the records those
-// slots name, and the last compares the bytes; only rows whose value was not
-// at home probe further, or add a value.
+// A small dict looks values up in its map. In a larger one, a batch's values
+// are mostly already in the dict, and finding one costs a cache miss for its
+// slot and one for its record, in tables much larger than the cache. So the
+// rows go through in passes whose iterations do not depend on each other,
+// letting the CPU wait for many rows' misses at once: one hashes the rows,
+// one reads their home slots, one the records those slots name, and the last
+// compares the bytes; only rows whose value was not at home probe further, or
+// add a value.
 func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []int32, dst []uint32, hasNulls, nulls bool) {
 	var data []byte
 	if bufs := arr.Data().Buffers(); len(bufs) > 2 && bufs[2] != nil {
 		data = bufs[2].Bytes()
 	}
 	t := &d.strs
-	if len(t.slots) <= smallStrSlots {
-		// The table is in the cache: one pass.
-		for _, i := range sel {
-			if hasNulls && arr.IsNull(int(i)) {
-				if nulls {
-					dst[i] = d.internNull()
-				}
-				continue
+	for len(sel) > 0 && t.small != nil {
+		i := sel[0]
+		sel = sel[1:]
+		if hasNulls && arr.IsNull(int(i)) {
+			if nulls {
+				dst[i] = d.internNull()
 			}
-			v := data[offs[i]:offs[i+1]]
-			h := t.hash(v)
-			id, ok := t.find(v, h)
-			if !ok {
-				id = d.n
-				d.n++
-				t.add(v, h, id)
-			}
-			dst[i] = id
+			continue
 		}
-		return
+		v := data[offs[i]:offs[i+1]]
+		id, ok := t.small[string(v)]
+		if !ok {
+			id = d.n
+			d.n++
+			t.add(v, id)
+		}
+		dst[i] = id
 	}
 	for len(sel) > 0 {
 		chunk := sel[:min(len(sel), lookupChunk)]
@@ -206,7 +203,7 @@ func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []in
 			if !ok {
 				id = d.n
 				d.n++
-				t.add(v, hs[k], id)
+				t.addHashed(v, hs[k], id)
 			}
 			dst[i] = id
 		}
@@ -217,10 +214,6 @@ func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []in
 // time: enough for the reads in flight to overlap, few enough that what the
 // first passes brought into the cache is still there for the last.
 const lookupChunk = 256
-
-// smallStrSlots is the size of a string table that lookupStrings takes to be
-// in the cache (32 KiB of slots, some thousand values).
-const smallStrSlots = 4096
 
 func lookupInts[T intValue](d *dict, arr arrow.Array, sel []int32, dst []uint32, nulls bool) {
 	vals := values[T](arr)

@@ -76,12 +76,17 @@ func benchDictLookup(b *testing.B, format string, card int) {
 }
 
 // withStringHash makes the string dicts made until the end of the test hash
-// their values with h.
-func withStringHash(t *testing.T, h func([]byte) uint64) {
-	old := testStringHash
-	testStringHash = h
-	t.Cleanup(func() { testStringHash = old })
+// their values with h and keep at most small of them in their map.
+func withStringHash(t *testing.T, h func([]byte) uint64, small int) {
+	oldHash, oldSmall := testStringHash, maxSmallStrs
+	testStringHash, maxSmallStrs = h, small
+	t.Cleanup(func() { testStringHash, maxSmallStrs = oldHash, oldSmall })
 }
+
+// smallLimits are limits of the map of string dicts for the tests: none (all
+// in the table), a few (moving to the table early on), the default (the map
+// only, for these tests' few values).
+var smallLimits = []int{0, 8, maxSmallStrs}
 
 // collidingHashes are hashes under which many different strings share a
 // hash, a home slot or the hash bits a slot keeps.
@@ -114,80 +119,86 @@ func TestDictExactUnderHashCollisions(t *testing.T) {
 		vals = append(vals, long[:n], long[1:n+1])
 	}
 	for _, hc := range collidingHashes() {
-		t.Run(hc.name, func(t *testing.T) {
-			withStringHash(t, hc.h)
-			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			defer mem.AssertSize(t, 0)
-			rng := newRand(5)
-			d := newDict(pStr)
-			ids := map[string]uint32{}
-			for round := range 4 {
-				sb := array.NewStringBuilder(mem)
-				var want []*string
-				for range 500 {
-					if rng.IntN(20) == 0 {
-						sb.AppendNull()
-						want = append(want, nil)
-						continue
-					}
-					v := vals[rng.IntN(len(vals))]
-					sb.Append(v)
-					want = append(want, &v)
-				}
-				arr := sb.NewArray()
-				sb.Release()
-				sel := make([]int32, 0, arr.Len())
-				for i := range arr.Len() {
-					if round%2 == 0 || i%3 != 0 { // a selection with gaps too
-						sel = append(sel, int32(i))
-					}
-				}
-				dst := make([]uint32, arr.Len())
-				d.lookup(arr, sel, dst, true)
-				arr.Release()
-				for _, i := range sel {
-					switch w := want[i]; {
-					case w == nil:
-						if !d.isNull(dst[i]) {
-							t.Fatalf("null row %d got id %d, not the null id", i, dst[i])
-						}
-					case d.isNull(dst[i]) || d.str(dst[i]) != *w:
-						t.Fatalf("row %d (%q) got id %d (%q)", i, *w, dst[i], d.str(dst[i]))
-					default:
-						if id, ok := ids[*w]; ok && id != dst[i] {
-							t.Fatalf("%q got id %d, earlier %d", *w, dst[i], id)
-						}
-						ids[*w] = dst[i]
-					}
-				}
+		for _, small := range smallLimits {
+			t.Run(fmt.Sprintf("%s/map %d", hc.name, small), func(t *testing.T) {
+				testDictExact(t, vals, hc.h, small)
+			})
+		}
+	}
+}
+
+func testDictExact(t *testing.T, vals []string, h func([]byte) uint64, small int) {
+	withStringHash(t, h, small)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rng := newRand(5)
+	d := newDict(pStr)
+	ids := map[string]uint32{}
+	for round := range 4 {
+		sb := array.NewStringBuilder(mem)
+		var want []*string
+		for range 500 {
+			if rng.IntN(20) == 0 {
+				sb.AppendNull()
+				want = append(want, nil)
+				continue
 			}
-			nonNull := d.len()
-			if d.nullID >= 0 {
-				nonNull--
+			v := vals[rng.IntN(len(vals))]
+			sb.Append(v)
+			want = append(want, &v)
+		}
+		arr := sb.NewArray()
+		sb.Release()
+		sel := make([]int32, 0, arr.Len())
+		for i := range arr.Len() {
+			if round%2 == 0 || i%3 != 0 { // a selection with gaps too
+				sel = append(sel, int32(i))
 			}
-			if nonNull != len(ids) {
-				t.Fatalf("%d values interned, want %d", nonNull, len(ids))
-			}
-			for _, v := range vals {
-				before := d.len()
-				id := d.internString(v)
-				if want, seen := ids[v]; seen && id != want || !seen && id != uint32(before) {
-					t.Fatalf("intern %q: id %d, want %d (seen %v)", v, id, want, seen)
+		}
+		dst := make([]uint32, arr.Len())
+		d.lookup(arr, sel, dst, true)
+		arr.Release()
+		for _, i := range sel {
+			switch w := want[i]; {
+			case w == nil:
+				if !d.isNull(dst[i]) {
+					t.Fatalf("null row %d got id %d, not the null id", i, dst[i])
 				}
-				ids[v] = id
-			}
-			copied := newDict(pStr)
-			for id := range uint32(d.len()) {
-				if got := copied.internFrom(d, id); got != id {
-					t.Fatalf("internFrom id %d gave %d", id, got)
+			case d.isNull(dst[i]) || d.str(dst[i]) != *w:
+				t.Fatalf("row %d (%q) got id %d (%q)", i, *w, dst[i], d.str(dst[i]))
+			default:
+				if id, ok := ids[*w]; ok && id != dst[i] {
+					t.Fatalf("%q got id %d, earlier %d", *w, dst[i], id)
 				}
+				ids[*w] = dst[i]
 			}
-			for v, id := range ids {
-				if got := copied.internString(v); got != id {
-					t.Fatalf("copy: %q has id %d, want %d", v, got, id)
-				}
-			}
-		})
+		}
+	}
+	nonNull := d.len()
+	if d.nullID >= 0 {
+		nonNull--
+	}
+	if nonNull != len(ids) {
+		t.Fatalf("%d values interned, want %d", nonNull, len(ids))
+	}
+	for _, v := range vals {
+		before := d.len()
+		id := d.internString(v)
+		if want, seen := ids[v]; seen && id != want || !seen && id != uint32(before) {
+			t.Fatalf("intern %q: id %d, want %d (seen %v)", v, id, want, seen)
+		}
+		ids[v] = id
+	}
+	copied := newDict(pStr)
+	for id := range uint32(d.len()) {
+		if got := copied.internFrom(d, id); got != id {
+			t.Fatalf("internFrom id %d gave %d", id, got)
+		}
+	}
+	for v, id := range ids {
+		if got := copied.internString(v); got != id {
+			t.Fatalf("copy: %q has id %d, want %d", v, got, id)
+		}
 	}
 }
 
@@ -197,51 +208,57 @@ func TestDictExactUnderHashCollisions(t *testing.T) {
 // restored into another number of them.
 func TestCountsExactUnderHashCollisions(t *testing.T) {
 	for _, hc := range collidingHashes() {
-		t.Run(hc.name, func(t *testing.T) {
-			withStringHash(t, hc.h)
-			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			defer mem.AssertSize(t, 0)
-			keys := []string{"page"}
-			spec := Tumbling(10 * time.Second).Aggregate(refAggs()...)
-			steps := randomSteps(newRand(21), 60, 1_700_000_000_000)
-			want := reference(steps, keys, 10_000, 10_000, 0)
+		for _, small := range smallLimits[:2] {
+			t.Run(fmt.Sprintf("%s/map %d", hc.name, small), func(t *testing.T) {
+				testCountsExact(t, hc.h, small)
+			})
+		}
+	}
+}
 
-			compareFired(t, runSteps(t, mem, newTestOp(t, mem, spec, keys), steps), want)
+func testCountsExact(t *testing.T, h func([]byte) uint64, small int) {
+	withStringHash(t, h, small)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	keys := []string{"page"}
+	spec := Tumbling(10 * time.Second).Aggregate(refAggs()...)
+	steps := randomSteps(newRand(21), 60, 1_700_000_000_000)
+	want := reference(steps, keys, 10_000, 10_000, 0)
 
-			op := newTestOp(t, mem, spec, keys)
-			op.minCompact, op.compact = 1, 1
-			var got []fired
-			for i := range steps {
-				got = append(got, runSteps(t, mem, op, steps[i:i+1])...)
-				state, err := op.Snapshot()
-				if err != nil {
-					t.Fatal(err)
-				}
-				op = newTestOp(t, mem, spec, keys)
-				op.minCompact, op.compact = 1, 1
-				if err := op.Restore(state); err != nil {
-					t.Fatalf("step %d: %v", i, err)
-				}
-			}
-			compareFired(t, got, want)
+	compareFired(t, runSteps(t, mem, newTestOp(t, mem, spec, keys), steps), want)
 
-			cut := len(steps) / 2
-			a := newPartitioned(t, mem, spec, keys, 3)
-			rows := a.run(steps[:cut])
-			states := a.snapshots()
-			b := newPartitioned(t, mem, spec, keys, 2)
-			for _, op := range b.ops {
-				if err := op.RestoreShards(states, nil); err != nil {
-					t.Fatal(err)
-				}
-			}
-			rows = append(rows, b.run(steps[cut:])...)
-			for i, w := range sortedFired(want) {
-				if !slices.Equal(rows[i], w) {
-					t.Fatalf("partitioned, watermark step %d:\n got %q\nwant %q", i, rows[i], w)
-				}
-			}
-		})
+	op := newTestOp(t, mem, spec, keys)
+	op.minCompact, op.compact = 1, 1
+	var got []fired
+	for i := range steps {
+		got = append(got, runSteps(t, mem, op, steps[i:i+1])...)
+		state, err := op.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		op = newTestOp(t, mem, spec, keys)
+		op.minCompact, op.compact = 1, 1
+		if err := op.Restore(state); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	compareFired(t, got, want)
+
+	cut := len(steps) / 2
+	a := newPartitioned(t, mem, spec, keys, 3)
+	rows := a.run(steps[:cut])
+	states := a.snapshots()
+	b := newPartitioned(t, mem, spec, keys, 2)
+	for _, op := range b.ops {
+		if err := op.RestoreShards(states, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows = append(rows, b.run(steps[cut:])...)
+	for i, w := range sortedFired(want) {
+		if !slices.Equal(rows[i], w) {
+			t.Fatalf("partitioned, watermark step %d:\n got %q\nwant %q", i, rows[i], w)
+		}
 	}
 }
 
@@ -266,7 +283,7 @@ func TestSnapshotIndependentOfStringHash(t *testing.T) {
 		t.Errorf("snapshot of the same state differs from testdata/snapshot-v1.bin (%d bytes, want %d)", len(state), len(old))
 	}
 	for _, hc := range collidingHashes()[:2] {
-		withStringHash(t, hc.h)
+		withStringHash(t, hc.h, 0)
 		op := newTestOp(t, mem, spec, keys)
 		if err := op.Restore(old); err != nil {
 			t.Fatalf("%s: %v", hc.name, err)

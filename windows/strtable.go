@@ -16,7 +16,14 @@ var hashSeed = maphash.MakeSeed()
 
 func stringHash(b []byte) uint64 { return maphash.Bytes(hashSeed, b) }
 
-// strTable maps the string values of a dict to their ids.
+// maxSmallStrs is how many values a string dict keeps in a Go map before it
+// moves them to its hash table. While a dict is small enough for the cache
+// (the keys of a stage, mostly) the map is as fast as anything; the table
+// wins once lookups miss the cache. Tests lower it.
+var maxSmallStrs = 1024
+
+// strTable maps the string values of a dict to their ids: through a Go map
+// while there are at most maxSmallStrs of them, then through its own table.
 //
 // The values are stored in data as records, in id order, each 8-byte
 // aligned: the id (4 bytes), the length (4 bytes), the bytes. offs holds
@@ -30,6 +37,8 @@ func stringHash(b []byte) uint64 { return maphash.Bytes(hashSeed, b) }
 // 32-bit; a LargeString value beyond that is not supported).
 type strTable struct {
 	test  func([]byte) uint64 // the hash, if not stringHash
+	small map[string]uint32   // value to id while the dict is small, then nil
+	limit int                 // of small
 	slots []uint64
 	mask  uint64
 	used  int
@@ -46,8 +55,8 @@ const (
 
 func (t *strTable) init() {
 	t.test = testStringHash
-	t.slots = make([]uint64, minStrSlots)
-	t.mask = minStrSlots - 1
+	t.limit = maxSmallStrs
+	t.small = map[string]uint32{}
 }
 
 func (t *strTable) hash(v []byte) uint64 {
@@ -91,10 +100,52 @@ func (t *strTable) match(off int, v []byte) (uint32, bool) {
 	return uint32(hdr), true
 }
 
-// add stores a copy of v, which is not in t, as value id; its hash is h and
-// id is the next id (the number of values and nulls before it).
-func (t *strTable) add(v []byte, h uint64, id uint32) {
+// get returns the id of v.
+func (t *strTable) get(v []byte) (uint32, bool) {
+	if t.small != nil {
+		id, ok := t.small[string(v)]
+		return id, ok
+	}
+	return t.find(v, t.hash(v))
+}
+
+// add stores a copy of v, which is not in t, as value id, the next id (the
+// number of values and nulls before it).
+func (t *strTable) add(v []byte, id uint32) {
 	off := t.appendRecord(v, id)
+	switch {
+	case t.small == nil:
+		t.insert(t.hash(v), off)
+	case len(t.small) < t.limit:
+		t.small[string(v)] = id
+	default:
+		t.leaveSmall()
+		t.insert(t.hash(v), off)
+	}
+}
+
+// addHashed is add for a table past its map, given v's hash h.
+func (t *strTable) addHashed(v []byte, h uint64, id uint32) {
+	t.insert(h, t.appendRecord(v, id))
+}
+
+// leaveSmall moves the values of the map to the table.
+func (t *strTable) leaveSmall() {
+	n := minStrSlots
+	for (len(t.small)+1)*4 > n*3 {
+		n *= 2
+	}
+	t.slots = make([]uint64, n)
+	t.mask = uint64(n - 1)
+	for s, id := range t.small {
+		t.put(t.hash([]byte(s)), t.offs[id])
+	}
+	t.used = len(t.small)
+	t.small = nil
+}
+
+// insert adds the record at off, whose value has hash h, to the table.
+func (t *strTable) insert(h uint64, off int) {
 	// At most 3/4 full: most values still sit in their home slot or the
 	// next, which lookupStrings reads first.
 	if (t.used+1)*4 > len(t.slots)*3 {
