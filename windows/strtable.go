@@ -45,7 +45,7 @@ type strTable struct {
 	data  []byte
 	offs  []int
 
-	touch uint32 // keeps the reads of lookupStrings' second pass
+	touch uint32 // keeps the reads of lookupStrings' pass over the records
 }
 
 const (
