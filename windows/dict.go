@@ -1,9 +1,10 @@
 package windows
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
-	"strings"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -11,13 +12,16 @@ import (
 
 // dict interns the values of one column as dense uint32 ids, so that a key or
 // a distinct value is hashed and copied once, when it is first seen, and then
-// handled as a small integer. Strings live in strs/strVals, integers (unsigned
-// as their bits, bools as 0 and 1) in ints/intVals. The null value, if seen,
-// has its own id.
+// handled as a small integer. Integers (unsigned as their bits, bools as 0
+// and 1) live in ints/intVals. Strings live back to back in data and are
+// found through strTable, an open-addressing table keyed by a 64-bit hash of
+// the bytes: a lookup hashes the bytes straight from the Arrow column and
+// compares them with the stored bytes of every candidate of the same hash, so
+// that two different strings with the same hash get two ids (the counts stay
+// exact whatever the hash). The null value, if seen, has its own id.
 type dict struct {
 	phys    physType
-	strs    map[string]uint32
-	strVals []string
+	strs    strTable
 	ints    map[int64]uint32
 	intVals []int64
 	nullID  int64 // -1 until a null is interned
@@ -27,7 +31,7 @@ type dict struct {
 func newDict(p physType) *dict {
 	d := &dict{phys: p, nullID: -1}
 	if p.isString() {
-		d.strs = map[string]uint32{}
+		d.strs.init()
 	} else {
 		d.ints = map[int64]uint32{}
 	}
@@ -36,15 +40,28 @@ func newDict(p physType) *dict {
 
 func (d *dict) len() int { return int(d.n) }
 
+// strBytes returns the bytes of string id; the caller must not modify them.
+func (d *dict) strBytes(id uint32) []byte { return d.strs.value(id) }
+
+// str returns string id without copying it: the bytes of interned values
+// are never written again.
+func (d *dict) str(id uint32) string {
+	b := d.strs.value(id)
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
 func (d *dict) internString(s string) uint32 {
-	if id, ok := d.strs[s]; ok {
+	return d.internBytes(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// internBytes returns the id of v, adding a copy of v if it is new.
+func (d *dict) internBytes(v []byte) uint32 {
+	if id, ok := d.strs.get(v); ok {
 		return id
 	}
 	id := d.n
 	d.n++
-	s = strings.Clone(s)
-	d.strs[s] = id
-	d.strVals = append(d.strVals, s)
+	d.strs.add(v, id)
 	return id
 }
 
@@ -63,9 +80,9 @@ func (d *dict) internNull() uint32 {
 	if d.nullID < 0 {
 		d.nullID = int64(d.n)
 		d.n++
-		// Keep the value slices indexed by id.
+		// Keep the values indexed by id.
 		if d.phys.isString() {
-			d.strVals = append(d.strVals, "")
+			d.strs.addNull(uint32(d.nullID))
 		} else {
 			d.intVals = append(d.intVals, 0)
 		}
@@ -82,30 +99,9 @@ func (d *dict) lookup(arr arrow.Array, sel []int32, dst []uint32, nulls bool) {
 	hasNulls := arr.NullN() > 0
 	switch a := arr.(type) {
 	case *array.String:
-		for _, i := range sel {
-			if hasNulls && a.IsNull(int(i)) {
-				if nulls {
-					dst[i] = d.internNull()
-				}
-				continue
-			}
-			s := a.Value(int(i))
-			id, ok := d.strs[s]
-			if !ok {
-				id = d.internString(s)
-			}
-			dst[i] = id
-		}
+		lookupStrings(d, a, a.ValueOffsets(), sel, dst, hasNulls, nulls)
 	case *array.LargeString:
-		for _, i := range sel {
-			if hasNulls && a.IsNull(int(i)) {
-				if nulls {
-					dst[i] = d.internNull()
-				}
-				continue
-			}
-			dst[i] = d.internString(a.Value(int(i)))
-		}
+		lookupStrings(d, a, a.ValueOffsets(), sel, dst, hasNulls, nulls)
 	case *array.Boolean:
 		for _, i := range sel {
 			if hasNulls && a.IsNull(int(i)) {
@@ -125,6 +121,99 @@ func (d *dict) lookup(arr arrow.Array, sel []int32, dst []uint32, nulls bool) {
 			lookupInts[uint8], lookupInts[uint16], lookupInts[uint32], lookupInts[uint64], nil, nil)(d, arr, sel, dst, nulls)
 	}
 }
+
+// lookupStrings is lookup for a string column: offs are the column's value
+// offsets from its first row, into its data buffer.
+//
+// A small dict looks values up in its map. In a larger one, a batch's values
+// are mostly already in the dict, and finding one costs a cache miss for its
+// slot and one for its record, in tables much larger than the cache. So the
+// rows go through in passes whose iterations do not depend on each other,
+// letting the CPU wait for many rows' misses at once: one hashes the rows,
+// one reads their home slots, one the records those slots name, and the last
+// compares the bytes; only rows whose value was not at home probe further, or
+// add a value.
+func lookupStrings[O int32 | int64](d *dict, arr arrow.Array, offs []O, sel []int32, dst []uint32, hasNulls, nulls bool) {
+	var data []byte
+	if bufs := arr.Data().Buffers(); len(bufs) > 2 && bufs[2] != nil {
+		data = bufs[2].Bytes()
+	}
+	t := &d.strs
+	for len(sel) > 0 && t.small != nil {
+		i := sel[0]
+		sel = sel[1:]
+		if hasNulls && arr.IsNull(int(i)) {
+			if nulls {
+				dst[i] = d.internNull()
+			}
+			continue
+		}
+		v := data[offs[i]:offs[i+1]]
+		id, ok := t.small[string(v)]
+		if !ok {
+			id = d.n
+			d.n++
+			t.add(v, id)
+		}
+		dst[i] = id
+	}
+	for len(sel) > 0 {
+		chunk := sel[:min(len(sel), lookupChunk)]
+		sel = sel[len(chunk):]
+		var hs [lookupChunk]uint64
+		var cand [lookupChunk]uint64
+		for k, i := range chunk {
+			hs[k] = t.hash(data[offs[i]:offs[i+1]])
+		}
+		// Tight loops, so that many rows' reads are in flight at once.
+		slots, mask := t.slots, t.mask
+		for k := range chunk {
+			h := hs[k]
+			s := slots[h&mask]
+			if s != 0 && s&tagBits != h&tagBits {
+				s = slots[(h+1)&mask] // often in the same cache line
+			}
+			if s&tagBits != h&tagBits {
+				s = 0
+			}
+			cand[k] = s // 0, or a used slot that may name row k's value
+		}
+		var touch uint32
+		for _, s := range cand[:len(chunk)] {
+			if s != 0 {
+				touch += binary.LittleEndian.Uint32(t.data[slotRecord(s)+4:])
+			}
+		}
+		t.touch = touch
+		for k, i := range chunk {
+			if hasNulls && arr.IsNull(int(i)) {
+				if nulls {
+					dst[i] = d.internNull()
+				}
+				continue
+			}
+			v := data[offs[i]:offs[i+1]]
+			if s := cand[k]; s != 0 {
+				if id, ok := t.match(slotRecord(s), v); ok {
+					dst[i] = id
+					continue
+				}
+			}
+			id, ok := t.find(v, hs[k])
+			if !ok {
+				id = d.n
+				d.n++
+				t.addHashed(v, hs[k], id)
+			}
+			dst[i] = id
+		}
+	}
+}
+
+// lookupChunk is how many rows lookupStrings takes through its passes at a
+// time: enough for the reads in flight to overlap, few enough that what the
+// first passes brought into the cache is still there for the last.
+const lookupChunk = 256
 
 func lookupInts[T intValue](d *dict, arr arrow.Array, sel []int32, dst []uint32, nulls bool) {
 	vals := values[T](arr)
@@ -151,7 +240,7 @@ func (d *dict) internFrom(src *dict, id uint32) uint32 {
 	case src.isNull(id):
 		return d.internNull()
 	case d.phys.isString():
-		return d.internString(src.strVals[id])
+		return d.internBytes(src.strBytes(id))
 	default:
 		return d.internInt(src.intVals[id])
 	}
@@ -170,7 +259,7 @@ func (d *dict) compare(a, b uint32) int {
 	case bn:
 		return 1
 	case d.phys.isString():
-		return strings.Compare(d.strVals[a], d.strVals[b])
+		return bytes.Compare(d.strBytes(a), d.strBytes(b))
 	case d.phys.isUint():
 		return cmp.Compare(uint64(d.intVals[a]), uint64(d.intVals[b]))
 	default:
@@ -186,9 +275,9 @@ func (d *dict) appendValue(b array.Builder, id uint32) {
 	}
 	switch b := b.(type) {
 	case *array.StringBuilder:
-		b.Append(d.strVals[id])
+		b.BinaryBuilder.Append(d.strBytes(id))
 	case *array.LargeStringBuilder:
-		b.Append(d.strVals[id])
+		b.BinaryBuilder.Append(d.strBytes(id))
 	case *array.BooleanBuilder:
 		b.Append(d.intVals[id] != 0)
 	case *array.Int8Builder:

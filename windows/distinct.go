@@ -15,6 +15,7 @@ import "math/bits"
 type distinctSet struct {
 	sparse *u64set
 	dense  [][]uint64
+	sink   uint64 // keeps the reads of addDistinctRows' first pass
 }
 
 // denseAt is the number of distinct values from which a group becomes dense,
@@ -46,6 +47,39 @@ func (d *distinctSet) add(a *acc, s int32, v uint32, due int64) bool {
 		return true
 	}
 	return false
+}
+
+// addDistinctRows adds value vids[r] for every row r of rows that keep keeps
+// (nil: all) to the set of its group, slots[j] in window bwins[wins[j]], for
+// aggregate ai. Bit i of the result is set if window i of the batch has
+// groups due to turn dense.
+//
+// The sets are larger than the cache and the values come in no order, so
+// most adds miss the cache. A first pass only reads the word each add will
+// touch, in a loop short enough that many of those misses are in flight at
+// once; the adds then find their words in the cache.
+func addDistinctRows(bwins []*winState, ai int, a *acc, vids []uint32, keep []bool, rows, slots, wins []int32, due int64) uint64 {
+	var sink uint64
+	for j, r := range rows {
+		if bi := a.i[slots[j]]; bi > 0 {
+			bm := bwins[wins[j]].dsets[ai].dense[bi-1]
+			if w := int(vids[r] >> 6); w < len(bm) {
+				sink += bm[w]
+			}
+		}
+	}
+	if len(bwins) > 0 {
+		bwins[0].dsets[ai].sink = sink
+	}
+	var turning uint64
+	for j, r := range rows {
+		if keep == nil || keep[r] {
+			if bwins[wins[j]].dsets[ai].add(a, slots[j], vids[r], due) {
+				turning |= 1 << (uint(wins[j]) & 63)
+			}
+		}
+	}
+	return turning
 }
 
 // densify turns ws's due groups dense, moving their values out of the sparse

@@ -392,17 +392,8 @@ func (o *Operator) addDistinct(ai int, a *acc, arr arrow.Array, keep []bool, sel
 	d := o.vdicts[ai]
 	o.vids = grow(o.vids, arr.Len())
 	d.lookup(arr, sel, o.vids, false)
-	vids, bwins := o.vids, o.bwins
-	due := denseAt(d.len())
-	var turning uint64 // bit i: window i of the batch has groups due to turn dense
-	for j, r := range rows {
-		if keep == nil || keep[r] {
-			if bwins[wins[j]].dsets[ai].add(a, slots[j], vids[r], due) {
-				turning |= 1 << (uint(wins[j]) & 63)
-			}
-		}
-	}
-	for wi, ws := range bwins {
+	turning := addDistinctRows(o.bwins, ai, a, o.vids, keep, rows, slots, wins, denseAt(d.len()))
+	for wi, ws := range o.bwins {
 		if turning&(1<<(uint(wi)&63)) != 0 {
 			o.scratch = ws.dsets[ai].densify(a, ws, d.len(), o.scratch)
 		}

@@ -233,7 +233,7 @@ func keyHash(k *keyTable, kid uint32) pipeline.KeyHash {
 		case d.isNull(id):
 			h = h.Null()
 		case d.phys.isString():
-			h = h.String(d.strVals[id])
+			h = h.String(d.str(id))
 		default:
 			h = h.Int(uint64(d.intVals[id]))
 		}

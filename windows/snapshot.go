@@ -139,7 +139,7 @@ func appendDict(b []byte, d *dict) []byte {
 		switch {
 		case d.isNull(id):
 		case d.phys.isString():
-			b = appendString(b, d.strVals[id])
+			b = appendString(b, d.str(id))
 		default:
 			b = binary.AppendVarint(b, d.intVals[id])
 		}
@@ -313,11 +313,10 @@ func readDict(r *wire.Reader, p physType) *dict {
 			d.internNull()
 		case p.isString():
 			s := r.String()
-			if _, dup := d.strs[s]; dup {
+			if before := d.n; d.internString(s) != before {
 				r.Fail("duplicate dict value")
 				return d
 			}
-			d.internString(s)
 		default:
 			v := r.Varint()
 			if _, dup := d.ints[v]; dup {
