@@ -142,7 +142,7 @@ func ParseURL(s string) (Location, error) {
 	if err != nil {
 		return bad(err.Error())
 	}
-	if u.Scheme != "s3" {
+	if !strings.HasPrefix(s, "s3://") {
 		return bad("the scheme is s3, in lower case")
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Port() != "" {
