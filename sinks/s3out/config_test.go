@@ -42,10 +42,10 @@ func TestParseURL(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	bad := []s3out.Config{
-		{Bucket: "b", Table: "t"},                              // no client
-		{Client: fakeAPI{}, Table: "t"},                        // no bucket
-		{Client: fakeAPI{}, Bucket: "b", Table: "_t"},          // hidden table
-		{Client: fakeAPI{}, Bucket: "b", Table: "a/b"},         // not one segment
+		{Bucket: "b", Table: "t"},                      // no client
+		{Client: fakeAPI{}, Table: "t"},                // no bucket
+		{Client: fakeAPI{}, Bucket: "b", Table: "_t"},  // hidden table
+		{Client: fakeAPI{}, Bucket: "b", Table: "a/b"}, // not one segment
 		{Client: fakeAPI{}, Bucket: "b", Table: "t", Prefix: "/p"},
 		{Client: fakeAPI{}, Bucket: "b", Table: "t", PartSize: 1 << 20}, // below S3's minimum
 	}
