@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/shardflow/shardflow/internal/testenv"
 	"github.com/shardflow/shardflow/pipeline"
@@ -130,4 +132,39 @@ func recoverSink(t *testing.T, s *parquet.Sink, id uint64, h []byte) {
 
 func pipelineRecovery(job, run string, id uint64, h []byte) pipeline.Recovery {
 	return pipeline.Recovery{Job: job, Run: run, Epoch: 1, ID: id, Handle: h}
+}
+
+// partChecker is the server's client, checking what S3 enforces and
+// gofakes3 does not: every part of a completed upload but the last has at
+// least 5 MiB.
+type partChecker struct {
+	s3out.API
+	t     *testing.T
+	mu    sync.Mutex
+	sizes map[string]int64 // upload id and part number -> size
+	parts int              // parts completed
+}
+
+func (c *partChecker) UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+	out, err := c.API.UploadPart(ctx, in, opts...)
+	if err == nil {
+		c.mu.Lock()
+		c.sizes[fmt.Sprint(*in.UploadId, "/", *in.PartNumber)] = *in.ContentLength
+		c.mu.Unlock()
+	}
+	return out, err
+}
+
+func (c *partChecker) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+	c.mu.Lock()
+	parts := in.MultipartUpload.Parts
+	for i, p := range parts[:max(len(parts)-1, 0)] {
+		size := c.sizes[fmt.Sprint(*in.UploadId, "/", *p.PartNumber)]
+		if size < s3out.MinPartSize {
+			c.t.Errorf("%s: part %d (%d of %d) has %d bytes, below S3's minimum", *in.Key, *p.PartNumber, i+1, len(parts), size)
+		}
+	}
+	c.parts += len(parts)
+	c.mu.Unlock()
+	return c.API.CompleteMultipartUpload(ctx, in, opts...)
 }

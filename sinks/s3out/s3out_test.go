@@ -35,13 +35,14 @@ func TestCrashesGiveEachRowOnce(t *testing.T) {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 			defer mem.AssertSize(t, 0)
 			srv := testenv.StartS3(t, bucket)
+			checker := &partChecker{API: srv.Client, t: t, sizes: make(map[string]int64)}
 			ctx := context.Background()
 			const n, per, every = 60_000, 500, 3 // rows, rows a batch, batches a checkpoint
 			rng := rand.New(rand.NewPCG(1, uint64(pad)))
 			var p persisted
 			crashes := 0
 			for round := 0; ; round++ {
-				s, files := newSink(t, srv, sinkOpts{rgRows: 2000})
+				s, files := newSink(t, srv, sinkOpts{rgRows: 2000, client: checker})
 				recoverSink(t, s, p.id, p.handle)
 				if up := srv.Uploads(t, bucket, root); len(up) != 0 {
 					t.Fatalf("round %d: after Recover, uploads in progress: %v", round, up)
@@ -102,6 +103,9 @@ func TestCrashesGiveEachRowOnce(t *testing.T) {
 				t.Logf("%d crashes; last run: %v", crashes, c)
 				if pad == 400 && c["parts_uploaded"] == 0 {
 					t.Errorf("no part uploaded: %v", c)
+				}
+				if pad == 400 && checker.parts <= len(parquetKeys(t, srv)) {
+					t.Errorf("%d parts completed in %d files: no file of more than one part", checker.parts, len(parquetKeys(t, srv)))
 				}
 				break
 			}
