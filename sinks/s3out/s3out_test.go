@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/shardflow/shardflow/internal/testenv"
-	"github.com/shardflow/shardflow/sinks/s3out"
 )
 
 // persisted is what a checkpoint store holds of the sink: the checkpoint,
@@ -353,5 +352,4 @@ func TestRetriedCommitDoesNotDuplicate(t *testing.T) {
 			t.Fatalf("row %d occurs %d times", id, c)
 		}
 	}
-	_ = s3out.MinPartSize
 }
