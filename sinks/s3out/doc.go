@@ -40,18 +40,21 @@
 // completed by the Commit of that checkpoint, after the log entry that lists
 // it. A file that stays open gets its open row group written at the
 // checkpoint; the waiting bytes go up as a part when they are at least 5
-// MiB, or else as a temporary object
+// MiB, and what is left, followed by the footer that would end the file
+// there (the serialized FileMetaData of the row groups written so far, its
+// length and PAR1), goes up as a temporary object
 // <prefix>/<table>/_shardflow/tmp/<file path>.<id:08d>.tail (re-used while
-// nothing is written to the file); the handle records, per open file: path,
-// upload id, the parts (number, ETag, size), the tail object, the size, and
-// the footer (serialized FileMetaData of the row groups written so far,
-// its length and PAR1). Commit deletes the tail objects that only older
-// checkpoints name.
+// nothing is written to the file). The handle records, per open file: path,
+// upload id, the parts (number, ETag, size), the tail object and how many of
+// its bytes are data, and the size; it stays small however many row groups
+// the file has. Commit deletes the tail objects that only older checkpoints
+// name.
 //
 // After a restore the file is not resumed: Recover finishes it as the
-// checkpoint left it, uploading the tail object's bytes and the footer as
-// the last part (a GET rather than UploadPartCopy, which gofakes3 lacks),
-// and completes it; later rows go to new files. So a crash costs at most
+// checkpoint left it, uploading the tail object (the bytes after the parts,
+// then the footer) as the last part (read back with a GET rather than
+// copied with UploadPartCopy, which gofakes3 lacks), and completes it; later
+// rows go to new files. So a crash costs at most
 // one extra, shorter file per open partition, never one per checkpoint.
 // Such a file, and one the sink closes at a checkpoint with no row since the
 // previous one, has no page index (the footer is the one taken at the

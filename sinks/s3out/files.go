@@ -90,7 +90,8 @@ type file struct {
 	born   time.Time
 	done   bool   // the footer is written; the last part is up
 	footer []byte // the footer of the row groups so far (Checkpoint)
-	tail   string // the temporary object holding buf, while it does
+	tail   string // the temporary object holding buf and footer, while it does
+	tailN  int64  // len(buf) when tail was written
 	pre    bool   // listed in a handle already
 	err    error  // sticky
 }
@@ -109,11 +110,13 @@ type fileState struct {
 	Parts  []partState `json:"parts"`
 	Size   int64       `json:"size"`
 	// Done files are complete: their upload is completed at commit. The
-	// others stay open; the rest of their bytes are in Tail, a temporary
-	// object (if any bytes are not in parts), and Footer ends them.
-	Done   bool   `json:"done,omitempty"`
-	Tail   string `json:"tail,omitempty"`
-	Footer []byte `json:"footer,omitempty"`
+	// others stay open: Tail is a temporary object that holds their bytes
+	// after the parts (TailBytes of them) and then the footer that ends the
+	// file at this checkpoint. The handle stays small however many row
+	// groups the file has.
+	Done      bool   `json:"done,omitempty"`
+	Tail      string `json:"tail,omitempty"`
+	TailBytes int64  `json:"tail_bytes,omitempty"`
 }
 
 type handle struct {
@@ -136,7 +139,7 @@ func parseHandle(b []byte, id uint64) (handle, error) {
 	for _, f := range h.Files {
 		n, err := staging.ParseName(path.Base(f.Path))
 		if err != nil || n.Staged || n.Ext != ext || n.Checkpoint > id || f.Upload == "" || !localPath(f.Path) ||
-			!f.Done && len(f.Footer) < 8 || f.Tail != "" && !strings.HasPrefix(f.Tail, tmpDir+"/") {
+			!f.Done && (!strings.HasPrefix(f.Tail, tmpDir+"/") || f.TailBytes < 0) {
 			return h, fmt.Errorf("s3out: handle: bad file %q", f.Path)
 		}
 	}
@@ -259,7 +262,9 @@ func (f *file) Checkpoint(footer []byte) error {
 	if f.err != nil {
 		return f.err
 	}
-	f.footer = slices.Clone(footer)
+	if !bytes.Equal(footer, f.footer) {
+		f.footer, f.tail = slices.Clone(footer), ""
+	}
 	return nil
 }
 
@@ -291,19 +296,20 @@ func (fs *Files) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
 					return nil, fmt.Errorf("s3out: pre-commit %d: %w", id, err)
 				}
 			}
-			if len(f.buf) > 0 && f.tail == "" {
+			if f.tail == "" {
 				key := path.Join(tmpDir, f.rel+"."+pad8(id)+".tail")
+				body := append(slices.Clip(f.buf), f.footer...) // a copy: the SDK wants a seekable body
 				_, err := fs.cfg.Client.PutObject(ctx, &s3.PutObjectInput{
-					Bucket: &fs.cfg.Bucket, Key: aws.String(fs.key(key)), Body: bytes.NewReader(f.buf), ContentLength: aws.Int64(int64(len(f.buf))),
+					Bucket: &fs.cfg.Bucket, Key: aws.String(fs.key(key)), Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 				})
 				if err != nil {
 					return nil, fmt.Errorf("s3out: pre-commit %d: %s: tail: %w", id, f.rel, err)
 				}
 				fs.tailsUp++
-				f.tail = key
+				f.tail, f.tailN = key, int64(len(f.buf))
 				fs.tails = append(fs.tails, tailUse{key: key, id: id})
 			}
-			st.Tail, st.Footer = f.tail, f.footer
+			st.Tail, st.TailBytes = f.tail, f.tailN
 			kept = append(kept, f)
 		}
 		st.Parts = slices.Clone(f.parts)

@@ -1,6 +1,7 @@
 package s3out
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path"
@@ -189,32 +190,29 @@ func (fs *Files) uploadExists(ctx context.Context, f fileState) (bool, error) {
 }
 
 // finishRestored completes an open file of the restored checkpoint as it
-// was then: its parts, then one last part of its tail and its footer.
+// was then: its parts, then one last part of its tail object, which holds
+// the bytes after the parts and the footer.
 func (fs *Files) finishRestored(ctx context.Context, f fileState) (bool, error) {
 	if ok, err := fs.present(ctx, f.Path, 0); err != nil || ok {
 		return false, err
 	}
-	var last []byte
-	if f.Tail != "" {
-		b, err := fs.get(ctx, f.Tail)
-		if err != nil {
-			return false, fmt.Errorf("%s: tail: %w", f.Path, err)
-		}
-		last = b
+	last, err := fs.get(ctx, f.Tail)
+	if err != nil {
+		return false, fmt.Errorf("%s: tail: %w", f.Path, err)
 	}
 	var inParts int64
 	for _, p := range f.Parts {
 		inParts += p.Size
 	}
-	if inParts+int64(len(last)) != f.Size {
-		return false, fmt.Errorf("%s: the checkpoint holds %d bytes in parts and %d in its tail, it says %d", f.Path, inParts, len(last), f.Size)
+	if inParts+f.TailBytes != f.Size || int64(len(last)) < f.TailBytes+12 || !bytes.HasSuffix(last, []byte("PAR1")) {
+		return false, fmt.Errorf("%s: the checkpoint says %d bytes, %d in parts and %d in the tail object, which has %d with the footer: not a checkpoint of the file",
+			f.Path, f.Size, inParts, f.TailBytes, len(last))
 	}
-	last = append(last, f.Footer...)
 	p, err := fs.uploadPart(ctx, f.Path, f.Upload, int32(len(f.Parts)+1), last)
 	if err != nil {
 		return false, err
 	}
-	f.Size += int64(len(f.Footer))
+	f.Size = inParts + int64(len(last))
 	return fs.complete(ctx, f, append(slices.Clone(f.Parts), p))
 }
 
