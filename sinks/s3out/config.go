@@ -188,6 +188,9 @@ func NewClient(ctx context.Context) (*s3.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3out: AWS configuration: %w", err)
 	}
+	if cfg.Region == "" {
+		return nil, errors.New("s3out: no AWS region: set AWS_REGION (any region, for an S3-compatible store)")
+	}
 	pathStyle := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != ""
 	switch os.Getenv("SHARDFLOW_S3_PATH_STYLE") {
 	case "true":

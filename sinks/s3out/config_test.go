@@ -61,3 +61,31 @@ func TestConfigValidate(t *testing.T) {
 
 // fakeAPI stands in where no call is made.
 type fakeAPI struct{ s3out.API }
+
+// NewClient takes the standard AWS configuration, and says what is missing.
+func TestNewClientWantsARegion(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("AWS_PROFILE", "")
+	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "SHARDFLOW_S3_PATH_STYLE"} {
+		t.Setenv(k, "")
+	}
+	if _, err := s3out.NewClient(t.Context()); err == nil || !strings.Contains(err.Error(), "set AWS_REGION") {
+		t.Fatalf("NewClient without a region: %v", err)
+	}
+	t.Setenv("AWS_REGION", "eu-west-1")
+	c, err := s3out.NewClient(t.Context())
+	if err != nil || c.Options().Region != "eu-west-1" || c.Options().UsePathStyle {
+		t.Fatalf("NewClient: %v, %+v", err, c)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:1")
+	if c, err := s3out.NewClient(t.Context()); err != nil || !c.Options().UsePathStyle {
+		t.Fatalf("NewClient with an endpoint: %v, path style %v", err, err == nil && c.Options().UsePathStyle)
+	}
+	t.Setenv("SHARDFLOW_S3_PATH_STYLE", "false")
+	if c, err := s3out.NewClient(t.Context()); err != nil || c.Options().UsePathStyle {
+		t.Fatalf("NewClient with SHARDFLOW_S3_PATH_STYLE=false: %v", err)
+	}
+}
