@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -73,6 +74,10 @@ func New(cfg Config, opts ...Option) (*Sink, error) {
 	s := &Sink{cfg: cfg, fs: staging.OS(), parts: make(map[int64]*partition)}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.files == nil && strings.Contains(cfg.Dir, "://") {
+		// filepath.Join would make "s3://b/p" a directory "s3:".
+		return nil, fmt.Errorf("parquet: Dir %q is a URL, not a local directory; a store other than the local file system comes with WithFiles (jobs.TableSink chooses it)", cfg.Dir)
 	}
 	if s.files == nil {
 		f, err := newLocalFiles(filepath.Join(cfg.Dir, cfg.Table), s.fs)

@@ -3,6 +3,7 @@ package parquet
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -105,5 +106,17 @@ func TestSpanningFileFootersEndTheFileAtEachCheckpoint(t *testing.T) {
 		if n := parquetRows(t, f.buf.Bytes()); n != int64(rows) {
 			t.Errorf("lastEmpty %v: the rolled file has %d rows, want %d", lastEmpty, n, rows)
 		}
+	}
+}
+
+// A URL is not taken for a local directory: without WithFiles, New refuses
+// it rather than make a directory "s3:".
+func TestNewRefusesAURLWithoutFiles(t *testing.T) {
+	_, err := New(Config{Dir: "s3://lake/out", Table: "t"})
+	if err == nil || !strings.Contains(err.Error(), `Dir "s3://lake/out" is a URL`) {
+		t.Fatalf("New with an s3:// Dir: %v", err)
+	}
+	if _, err := New(Config{Dir: "s3://lake/out", Table: "t"}, WithFiles(&memFiles{})); err != nil {
+		t.Fatalf("New with an s3:// Dir and WithFiles: %v", err)
 	}
 }
