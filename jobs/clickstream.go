@@ -2,14 +2,12 @@ package jobs
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/shardflow/shardflow/expr"
 	"github.com/shardflow/shardflow/operators"
 	"github.com/shardflow/shardflow/pipeline"
 	"github.com/shardflow/shardflow/pipeline/checkpoint"
-	"github.com/shardflow/shardflow/sinks/jsonl"
 	"github.com/shardflow/shardflow/sinks/parquet"
 	"github.com/shardflow/shardflow/sources/generator"
 	"github.com/shardflow/shardflow/windows"
@@ -34,11 +32,11 @@ func buildClickstream(env Env) (*pipeline.Job, error) {
 	if err := env.Validate(); err != nil {
 		return nil, err
 	}
-	table, err := parquet.New(parquet.Config{Dir: env.OutDir, Table: "page_stats"})
+	table, err := TableSink(env, parquet.Config{Table: "page_stats"})
 	if err != nil {
 		return nil, err
 	}
-	dead, err := jsonl.New(jsonl.Config{Dir: filepath.Join(env.OutDir, "dead_letter")})
+	dead, err := DeadLetterSink(env)
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,8 @@ func TestURLsAreNotPaths(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--out", "s3://bucket/prefix"}, "--out s3://bucket/prefix: s3:// is not supported yet; --out takes a local directory"},
+		{[]string{"--out", "s3://Bad_Bucket/prefix"}, `--out s3://Bad_Bucket/prefix: bucket "Bad_Bucket" is not a valid bucket name (3-63 of a-z, 0-9, '.', '-'); want s3://BUCKET or s3://BUCKET/PREFIX`},
+		{[]string{"--out", "s3://bucket/a//b"}, "--out s3://bucket/a//b: empty path segment; want s3://BUCKET or s3://BUCKET/PREFIX"},
 		{[]string{"--checkpoints", "dynamodb://table"}, "--checkpoints dynamodb://table: dynamodb:// is not supported yet; --checkpoints takes a local directory"},
 		{[]string{"--out", "file:///tmp/x"}, "--out file:///tmp/x: file:// is not supported yet"},
 		{[]string{"--source", "s3://bucket/events"}, `unknown source "s3://bucket/events": s3:// is not supported; want generator, file://GLOB[?follow=1] or kinesis://STREAM`},

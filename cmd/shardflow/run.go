@@ -82,7 +82,7 @@ SIGINT or SIGTERM take a final checkpoint and exit 0; a second signal aborts.`,
 func addJobFlags(cmd *cobra.Command, f *runFlags, data, source, sourceUsage string) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.source, "source", source, sourceUsage)
-	fl.StringVar(&f.out, "out", filepath.Join(data, "out"), "output directory (Parquet tables, dead_letter/)")
+	fl.StringVar(&f.out, "out", filepath.Join(data, "out"), "output directory or s3://BUCKET/PREFIX (Parquet tables, dead_letter/)")
 	fl.StringVar(&f.checkpoints, "checkpoints", filepath.Join(data, "checkpoints"), "checkpoint directory")
 	fl.StringVar(&f.features, "features", stores.Default, "online feature store of a job with features: sqlite://PATH | redis://HOST:PORT/DB | dynamodb://TABLE; ?layout=feast&project=NAME for Feast's layout (README: Feast layout)")
 	fl.DurationVar(&f.interval, "checkpoint-interval", 10*time.Second, "time between checkpoints")
@@ -125,7 +125,11 @@ func (f runFlags) validate(cmd *cobra.Command) error {
 	if f.parallelism <= 0 {
 		add(fmt.Errorf("--parallelism %d: want > 0", f.parallelism))
 	}
-	add(localDir("out", f.out))
+	if jobs.IsS3(f.out) {
+		add(jobs.CheckOut(f.out))
+	} else {
+		add(localDir("out", f.out))
+	}
 	add(localDir("checkpoints", f.checkpoints))
 	if _, err := featurestore.ParseURL(f.features); err != nil {
 		add(fmt.Errorf("--features: %w", err))
@@ -492,7 +496,7 @@ func printSummary(w io.Writer, def jobs.Definition, f runFlags, st pipeline.Stat
 	tw := func(k, v string) { fmt.Fprintf(w, "  %-14s %s\n", k, v) }
 	tw("records in", fmt.Sprintf("%s (%s records/s)", count(st.RecordsIn), count(int64(rate))))
 	tw("rows out", fmt.Sprintf("%s to %s", count(st.RowsOut), strings.Join(tablePaths(def, f.out), ", ")))
-	tw("dead letters", fmt.Sprintf("%s in %s", count(st.DeadLetters), filepath.Join(f.out, "dead_letter")))
+	tw("dead letters", fmt.Sprintf("%s in %s", count(st.DeadLetters), jobs.OutPath(f.out, "dead_letter")))
 	// The window counters are kept in checkpoints: since the job started.
 	sinceStart := func(name, suffix string) string {
 		total, before := st.Counters[name], st.CountersAtStart[name]
@@ -520,7 +524,7 @@ func printSummary(w io.Writer, def jobs.Definition, f runFlags, st pipeline.Stat
 func tablePaths(def jobs.Definition, out string) []string {
 	paths := make([]string, len(def.Tables))
 	for i, t := range def.Tables {
-		paths[i] = filepath.Join(out, t)
+		paths[i] = jobs.OutPath(out, t)
 	}
 	return paths
 }

@@ -1,6 +1,8 @@
 package parquet
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -59,13 +61,17 @@ func (e *arrowEncoding) newEncoder(w io.Writer) (encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &arrowEncoder{e: e, fw: fw}, nil
+	return &arrowEncoder{e: e, fw: fw, w: w}, nil
 }
 
 type arrowEncoder struct {
 	e     *arrowEncoding
 	fw    *pqarrow.FileWriter
+	w     io.Writer
 	ended bool // the open row group is full; the next write starts another
+
+	rows   int    // rows in the open row group
+	footer []byte // the footer flush made, while no row came after it
 }
 
 func (a *arrowEncoder) write(rec arrow.RecordBatch, lo, hi int) error {
@@ -78,8 +84,10 @@ func (a *arrowEncoder) write(rec arrow.RecordBatch, lo, hi int) error {
 		if err := a.fw.NewBufferedRowGroupChecked(); err != nil {
 			return err
 		}
-		a.ended = false
+		a.ended, a.rows = false, 0
 	}
+	a.rows += hi - lo
+	a.footer = nil
 	if lo != 0 || hi != int(rec.NumRows()) {
 		rec = rec.NewSlice(int64(lo), int64(hi))
 		defer rec.Release()
@@ -94,7 +102,54 @@ func (a *arrowEncoder) endRowGroup() error {
 	return nil
 }
 
-func (a *arrowEncoder) close() error { return a.fw.Close() }
+// close writes the footer. After a flush with no row since, the open row
+// group is empty: rather than end the file with an empty row group, close
+// writes the footer flush returned (which has no page index; the row groups'
+// pages are all there).
+func (a *arrowEncoder) close() error {
+	if a.footer != nil {
+		_, err := a.w.Write(a.footer)
+		return err
+	}
+	return a.fw.Close()
+}
+
+// flush implements flusher. pqarrow writes a buffered row group when the
+// next one starts, so flush starts one (empty, for the rows to come) and
+// returns the footer of the file's metadata without it.
+func (a *arrowEncoder) flush() ([]byte, error) {
+	if a.footer != nil {
+		return a.footer, nil
+	}
+	if a.rows > 0 {
+		if err := a.fw.NewBufferedRowGroupChecked(); err != nil {
+			return nil, err
+		}
+		a.ended, a.rows = false, 0
+	}
+	md, err := a.fw.FileMetadata()
+	if err != nil {
+		return nil, err
+	}
+	keep := make([]int, 0, md.NumRowGroups())
+	for i := range md.NumRowGroups() {
+		if md.RowGroup(i).NumRows() > 0 {
+			keep = append(keep, i)
+		}
+	}
+	if md, err = md.Subset(keep); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	n, err := md.WriteTo(&buf, nil)
+	if err != nil {
+		return nil, err
+	}
+	buf.Write(binary.LittleEndian.AppendUint32(nil, uint32(n)))
+	buf.WriteString("PAR1")
+	a.footer = buf.Bytes()
+	return a.footer, nil
+}
 
 func arrowCodec(name string) (compress.Compression, error) {
 	switch strings.ToLower(name) {

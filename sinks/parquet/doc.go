@@ -30,6 +30,14 @@
 // pre-committed ones: their checkpoint may already be persisted, and Recover
 // commits or deletes them on the next start.
 //
+// That is the local store of the files. The sink writes them through the
+// Files interface, so WithFiles can put them elsewhere: package sinks/s3out
+// keeps them on S3, as multipart uploads whose files are SpanningFiles that
+// stay open over checkpoints and roll by size and age. At PreCommit such a
+// file that does not roll gets its open row group written and the footer
+// that would end it there (from the encoder's metadata of the row groups so
+// far); the sink keeps writing it after the checkpoint.
+//
 // Bind maps Arrow types to Parquet: utf8 to STRING, binary to BYTE_ARRAY,
 // int32/int64 to INT32/INT64, float32/float64 to FLOAT/DOUBLE, bool to
 // BOOLEAN, date32 to DATE, timestamp[ms|us|ns] to TIMESTAMP of the same unit

@@ -21,3 +21,11 @@ type encoder interface {
 	// close writes the last row group and the footer. It leaves w open.
 	close() error
 }
+
+// A flusher is an encoder that can checkpoint an open file (for a
+// SpanningFile): flush writes the open row group, if it has rows, and
+// returns the footer that would end the file after the row groups written
+// so far. The file stays open for more rows.
+type flusher interface {
+	flush() ([]byte, error)
+}

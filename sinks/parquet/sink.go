@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -30,11 +31,9 @@ const hourMillis = int64(time.Hour / time.Millisecond)
 // Sink writes batches into the Hive-partitioned Parquet files of one table.
 // It is used by one goroutine.
 type Sink struct {
-	staging.Committer // Commit, Recover; PreCommit and Close after the writers'
-
-	cfg  Config
-	fs   staging.FS
-	area *staging.Area
+	cfg   Config
+	fs    staging.FS
+	files Files // Commit, Recover; PreCommit and Close after the writers'
 
 	schema   *arrow.Schema
 	enc      encoding
@@ -49,10 +48,11 @@ type Sink struct {
 }
 
 // partition is the staged file of one hour of the table in the current
-// checkpoint. Once finished early (see Config.MaxOpenPartitions) w is nil and
-// the hour's next rows go to a new file, number seq+1.
+// checkpoint (or, with a SpanningFile, since the checkpoint that opened it).
+// Once finished early (see Config.MaxOpenPartitions) w is nil and the hour's
+// next rows go to a new file, number seq+1.
 type partition struct {
-	file     *staging.Staged
+	file     File
 	w        encoder
 	seq      int    // the file's sequence number within the hour
 	buffered int    // rows in the open row group
@@ -75,11 +75,17 @@ func New(cfg Config, opts ...Option) (*Sink, error) {
 	for _, o := range opts {
 		o(s)
 	}
-	var err error
-	if s.area, err = staging.NewArea(filepath.Join(cfg.Dir, cfg.Table), "parquet", s.fs); err != nil {
-		return nil, fmt.Errorf("parquet: %w", err)
+	if s.files == nil && strings.Contains(cfg.Dir, "://") {
+		// filepath.Join would make "s3://b/p" a directory "s3:".
+		return nil, fmt.Errorf("parquet: Dir %q is a URL, not a local directory; a store other than the local file system comes with WithFiles (jobs.TableSink chooses it)", cfg.Dir)
 	}
-	s.Committer = staging.NewCommitter("parquet", s.area)
+	if s.files == nil {
+		f, err := newLocalFiles(filepath.Join(cfg.Dir, cfg.Table), s.fs)
+		if err != nil {
+			return nil, fmt.Errorf("parquet: %w", err)
+		}
+		s.files = f
+	}
 	return s, nil
 }
 
@@ -183,7 +189,7 @@ func (s *Sink) writeRun(rec arrow.RecordBatch, hour int64, lo, hi int) error {
 		if p != nil {
 			seq = p.seq + 1
 		}
-		f, err := s.area.Create(partitionDir(hour), seq)
+		f, err := s.files.Create(partitionDir(hour), seq)
 		if err != nil {
 			return fmt.Errorf("parquet: %w", err)
 		}
@@ -208,6 +214,14 @@ func (s *Sink) writeRun(rec arrow.RecordBatch, hour int64, lo, hi int) error {
 				return fmt.Errorf("parquet: %s: flush row group: %w", p.file.Path(), err)
 			}
 			p.buffered = 0
+			if sf, ok := p.file.(SpanningFile); ok && sf.Full() {
+				if err := s.finish(p); err != nil {
+					return err
+				}
+				if lo < hi {
+					return s.writeRun(rec, hour, lo, hi)
+				}
+			}
 		}
 	}
 	return nil
@@ -226,12 +240,18 @@ func (s *Sink) finishLRU() error {
 	if lru == nil {
 		return nil
 	}
-	if err := lru.w.close(); err != nil {
-		return fmt.Errorf("parquet: %s: finish: %w", lru.file.Path(), err)
+	return s.finish(lru)
+}
+
+// finish writes the last row group and the footer of p's file and finishes
+// the file.
+func (s *Sink) finish(p *partition) error {
+	if err := p.w.close(); err != nil {
+		return fmt.Errorf("parquet: %s: finish: %w", p.file.Path(), err)
 	}
-	lru.w, lru.buffered = nil, 0
+	p.w, p.buffered = nil, 0
 	s.nopen--
-	if err := lru.file.Finish(); err != nil {
+	if err := p.file.Finish(); err != nil {
 		return fmt.Errorf("parquet: %w", err)
 	}
 	return nil
@@ -239,25 +259,57 @@ func (s *Sink) finishLRU() error {
 
 // PreCommit implements pipeline.Committer: it writes the last row group and
 // the footer of every staged file, fsyncs and closes them, and returns the
-// handle that names them.
+// handle that names them. A SpanningFile that does not roll yet stays open
+// instead: its open row group is written and it is given the footer that
+// would end it here (SpanningFile.Checkpoint).
 func (s *Sink) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
 	for _, hour := range slices.Sorted(maps.Keys(s.parts)) {
 		p := s.parts[hour]
 		if p.w == nil {
 			continue
 		}
+		sf, spans := p.file.(SpanningFile)
+		fl, flushes := p.w.(flusher)
+		if spans && flushes && !sf.Roll() {
+			footer, err := fl.flush()
+			if err == nil {
+				err = sf.Checkpoint(footer)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("parquet: pre-commit %d: %s: %w", id, p.file.Path(), err)
+			}
+			p.buffered = 0
+			continue
+		}
 		if err := p.w.close(); err != nil {
 			return nil, fmt.Errorf("parquet: pre-commit %d: %s: %w", id, p.file.Path(), err)
 		}
 		p.w = nil
+		s.nopen--
+		if spans {
+			if err := sf.Finish(); err != nil {
+				return nil, fmt.Errorf("parquet: pre-commit %d: %w", id, err)
+			}
+		}
 	}
-	s.nopen = 0
-	h, err := s.Committer.PreCommit(ctx, id)
+	h, err := s.files.PreCommit(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	clear(s.parts)
+	maps.DeleteFunc(s.parts, func(_ int64, p *partition) bool { return p.w == nil })
 	return h, nil
+}
+
+// Commit implements pipeline.Committer: it commits the files of the handle
+// (see Files.Commit). Committing a handle again is harmless.
+func (s *Sink) Commit(ctx context.Context, id uint64, handle []byte) error {
+	return s.files.Commit(ctx, id, handle)
+}
+
+// Recover implements pipeline.Committer (see Files.Recover and, for local
+// files, staging.Area.Recover).
+func (s *Sink) Recover(ctx context.Context, r pipeline.Recovery) error {
+	return s.files.Recover(ctx, r)
 }
 
 // Close implements pipeline.Sink: it deletes the staged files that no
@@ -265,14 +317,14 @@ func (s *Sink) PreCommit(ctx context.Context, id uint64) ([]byte, error) {
 func (s *Sink) Close(ctx context.Context) error {
 	clear(s.parts)
 	s.nopen = 0
-	return s.Committer.Close(ctx)
+	return s.files.Close(ctx)
 }
 
 // Counters implements pipeline.CounterReporter: rows_written and the
 // Committer's counters (files_committed, commits, files_overwritten,
 // files_forgotten).
 func (s *Sink) Counters() map[string]int64 {
-	m := s.Committer.Counters()
+	m := s.files.Counters()
 	m["rows_written"] = s.rowsWritten
 	return m
 }
