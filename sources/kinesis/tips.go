@@ -2,6 +2,7 @@ package kinesis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -27,10 +28,15 @@ import (
 // seen); the last record seen is the tip. When that finds no record (a quiet
 // shard, or a clock that runs ahead: the server refuses a timestamp in its
 // future), the capture looks tipStep times further back, and finally from
-// TRIM_HORIZON; a shard with no record even then is empty and is read not
-// at all. The local clock only decides where the search starts, so it costs
-// time, never records: a clock that runs behind by an hour reads an hour of
-// each shard during the capture.
+// TRIM_HORIZON. The local clock only decides where the search starts, so it
+// costs time, never records: a clock that runs behind by an hour reads an
+// hour of each shard during the capture.
+//
+// First, one GetRecords of a record from TRIM_HORIZON tells an empty shard
+// (no record, MillisBehindLatest 0), which is read not at all. kinesalite
+// never answers an AT_TIMESTAMP after a shard's last record, so a seek that
+// takes longer than tipSeekTimeout also looks further back: also safe, as
+// looking further back always is.
 //
 // Sequence numbers, unlike arrival times, are exact and compare the same on
 // every machine: the replay ends at the same record however skewed the
@@ -50,7 +56,13 @@ const (
 	maxLookback = 365 * 24 * time.Hour
 	// tipReaders is how many shards the capture reads at once.
 	tipReaders = 16
+	// tipSeekTimeout bounds an AT_TIMESTAMP GetShardIterator of the capture.
+	tipSeekTimeout = 2 * time.Second
 )
+
+// errSeekTimedOut is an AT_TIMESTAMP seek of the capture that took longer
+// than tipSeekTimeout.
+var errSeekTimedOut = errors.New("kinesis: AT_TIMESTAMP seek timed out")
 
 // tipSet is where a replay "to now" ends each shard, as its checkpoints
 // record it (the "tips" of the source's identity).
@@ -198,9 +210,12 @@ func (s *Source) listOpenClosed(ctx context.Context) ([]listedShard, error) {
 // shardTip returns the sequence number of the last record of shard, "" when
 // it has none, or closed when the shard is (or became) closed.
 func (s *Source) shardTip(ctx context.Context, shard string) (seq string, closed bool, err error) {
+	var lastCall time.Time
+	if empty, closed, err := s.emptyShard(ctx, shard, &lastCall); err != nil || empty || closed {
+		return "", closed, err
+	}
 	lookback := s.retentionOrMax()
 	now := s.clock()
-	var lastCall time.Time
 	for margin := tipMargin; ; margin *= tipStep {
 		in := &kinesis.GetShardIteratorInput{StreamName: s.stream.name, StreamARN: s.stream.arn, ShardId: aws.String(shard)}
 		if margin >= lookback {
@@ -212,15 +227,13 @@ func (s *Source) shardTip(ctx context.Context, shard string) (seq string, closed
 		if err := pace(ctx, &lastCall); err != nil {
 			return "", false, err
 		}
-		var out *kinesis.GetShardIteratorOutput
-		err := s.call(ctx, "get shard iterator of shard "+shard, func(ctx context.Context) (err error) {
-			out, err = s.api.GetShardIterator(ctx, in, ownRetries)
-			return err
-		})
+		out, err := s.seek(ctx, in)
 		switch {
-		case err != nil && in.ShardIteratorType == types.ShardIteratorTypeAtTimestamp && kinesiserr.Code(err) == "InvalidArgumentException":
-			// A timestamp in the server's future: this clock runs ahead.
-			s.cfg.Logger.Debug("tip capture: timestamp refused, looking further back", "shard", shard, "at", in.Timestamp, "err", err)
+		case errors.Is(err, errSeekTimedOut) ||
+			err != nil && in.ShardIteratorType == types.ShardIteratorTypeAtTimestamp && kinesiserr.Code(err) == "InvalidArgumentException":
+			// A timestamp in the server's future (this clock runs ahead), or
+			// one that kinesalite does not answer.
+			s.cfg.Logger.Debug("tip capture: looking further back", "shard", shard, "at", in.Timestamp, "err", err)
 			continue
 		case err != nil:
 			return "", false, err
@@ -232,6 +245,55 @@ func (s *Source) shardTip(ctx context.Context, shard string) (seq string, closed
 			return seq, closed, err
 		}
 	}
+}
+
+// seek asks for the iterator in, an AT_TIMESTAMP one within tipSeekTimeout
+// (errSeekTimedOut beyond).
+func (s *Source) seek(ctx context.Context, in *kinesis.GetShardIteratorInput) (*kinesis.GetShardIteratorOutput, error) {
+	var out *kinesis.GetShardIteratorOutput
+	err := s.call(ctx, "get shard iterator of shard "+aws.ToString(in.ShardId), func(callCtx context.Context) (err error) {
+		if in.ShardIteratorType != types.ShardIteratorTypeAtTimestamp {
+			out, err = s.api.GetShardIterator(callCtx, in, ownRetries)
+			return err
+		}
+		seekCtx, cancel := context.WithTimeout(callCtx, tipSeekTimeout)
+		defer cancel()
+		out, err = s.api.GetShardIterator(seekCtx, in, ownRetries)
+		if err != nil && seekCtx.Err() != nil && callCtx.Err() == nil {
+			return errSeekTimedOut
+		}
+		return err
+	})
+	return out, err
+}
+
+// emptyShard reads one record of shard from TRIM_HORIZON: empty when there
+// is none and the answer is caught up, closed when the shard is closed and
+// has no record left.
+func (s *Source) emptyShard(ctx context.Context, shard string, lastCall *time.Time) (empty, closed bool, err error) {
+	out, err := s.seek(ctx, &kinesis.GetShardIteratorInput{StreamName: s.stream.name, StreamARN: s.stream.arn, ShardId: aws.String(shard),
+		ShardIteratorType: types.ShardIteratorTypeTrimHorizon})
+	if err != nil || out.ShardIterator == nil {
+		return false, out != nil, err
+	}
+	if err := pace(ctx, lastCall); err != nil {
+		return false, false, err
+	}
+	var recs *kinesis.GetRecordsOutput
+	err = s.call(ctx, "get records of shard "+shard, func(ctx context.Context) (err error) {
+		recs, err = s.api.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: out.ShardIterator, Limit: aws.Int32(1), StreamARN: s.stream.arn}, ownRetries)
+		return err
+	})
+	if err != nil {
+		return false, false, err
+	}
+	if len(recs.Records) > 0 {
+		return false, false, nil
+	}
+	if recs.NextShardIterator == nil {
+		return false, true, nil
+	}
+	return aws.ToInt64(recs.MillisBehindLatest) == 0, false, nil
 }
 
 // readToTip reads shard from iter until it is caught up and returns the
