@@ -28,9 +28,9 @@ import (
 // others until release is closed or their request ends.
 type readerGate struct {
 	base     http.RoundTripper
-	captured func() bool // set before the first call
-	readers chan struct{} // closed at the first reader's GetShardIterator
-	release chan struct{} // closed by the test
+	captured func() bool   // set before the first call
+	readers  chan struct{} // closed at the first reader's GetShardIterator
+	release  chan struct{} // closed by the test
 
 	once      sync.Once
 	mu        sync.Mutex
