@@ -122,8 +122,12 @@ func (s *Source) Resume(prev []byte) error {
 	s.idMu.Lock()
 	defer s.idMu.Unlock()
 	s.resumed = &id
-	if s.boundByTips() && id.Tips != nil {
+	switch {
+	case s.boundByTips() && id.Tips != nil:
 		s.tips = id.Tips // the replay ends where it was bound when it started
+	case s.boundByTips():
+		s.cfg.Logger.Warn("the checkpoint has no shard tips (written before replays kept them): this replay ends at the tips of its first read now",
+			"stream", s.cfg.Stream)
 	}
 	if id.LatestFrom != nil && s.start.typ == types.ShardIteratorTypeLatest {
 		s.latestFrom, s.resumedAt = *id.LatestFrom, true

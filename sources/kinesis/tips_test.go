@@ -4,16 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/shardflow/shardflow/internal/testenv"
 	"github.com/shardflow/shardflow/pipeline"
@@ -340,5 +345,151 @@ func TestTipsResumedReplayEndsAtCheckpointedTips(t *testing.T) {
 	}
 	if n := gate.count("AT_TIMESTAMP"); n != 0 {
 		t.Errorf("the resumed replay asked for %d AT_TIMESTAMP iterators: it captured tips anew instead of using the checkpoint's", n)
+	}
+}
+
+// TestTipsInIdentity: a replay's identity carries its tips, which a new
+// replay source adopts from it; a checkpoint without tips (written before
+// they were kept) resumes and leaves them to be captured; tips of a later
+// format are refused by a replay and ignored by a source that is not bound
+// by tips.
+func TestTipsInIdentity(t *testing.T) {
+	api := newFake(&fakeShard{id: "shardId-0"})
+	replay := func() *Source {
+		src, err := New(t.Context(), Config{Stream: "s", Client: api, StopAt: &StopAt{Tips: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return src
+	}
+	first := replay()
+	tips := &tipSet{V: tipsVersion, Open: map[string]string{"shardId-0": "49590338271490256608559692538361571095921575989136588898", "shardId-1": ""},
+		Closed: []string{"shardId-2"}, Taken: time.Date(2026, 12, 3, 13, 0, 0, 0, time.UTC)}
+	first.tips = tips
+	saved := first.Identity()
+
+	second := replay()
+	if err := second.Resume(saved); err != nil {
+		t.Fatalf("Resume(%s): %v", saved, err)
+	}
+	if second.tips == nil || !reflect.DeepEqual(*second.tips, *tips) {
+		t.Fatalf("resumed tips %+v, want %+v (identity %s)", second.tips, tips, saved)
+	}
+	if got := second.Identity(); !bytes.Equal(got, saved) {
+		t.Errorf("the resumed source's identity %s, want the checkpoint's %s", got, saved)
+	}
+	for shard, want := range map[string]tipBound{
+		"shardId-0": {pos: pipeline.Position{Seq: tips.Open["shardId-0"], N: math.MaxInt64}, bounded: true},
+		"shardId-1": {none: true}, // open and empty at the capture
+		"shardId-2": {},           // closed: to its end
+		"shardId-9": {none: true}, // created after the capture
+	} {
+		if got := second.tips.bound(shard); got != want {
+			t.Errorf("bound(%s) = %+v, want %+v", shard, got, want)
+		}
+	}
+
+	old := replay()
+	if err := old.Resume([]byte(`{"stream":"s"}`)); err != nil || old.tips != nil {
+		t.Errorf("Resume of an identity without tips: %v, tips %+v; want nil and none", err, old.tips)
+	}
+
+	later := []byte(`{"stream":"s","tips":{"v":2,"open":{}}}`)
+	if err := replay().Resume(later); !errors.Is(err, pipeline.ErrIncompatibleSource) || !strings.Contains(err.Error(), "version 2") {
+		t.Errorf("Resume of tips version 2: %v, want ErrIncompatibleSource naming the version", err)
+	}
+	live, err := New(t.Context(), Config{Stream: "s", Client: api})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := live.Resume(later); err != nil || live.tips != nil {
+		t.Errorf("an unbounded source's Resume of tips version 2: %v, tips %+v; want nil and none", err, live.tips)
+	}
+	if id := string(live.Identity()); strings.Contains(id, "tips") {
+		t.Errorf("an unbounded source's identity %s has tips", id)
+	}
+}
+
+// TestTipCaptureEndsWhileWritten: a shard that gets a record at every
+// GetRecords call is never caught up with an empty answer; the capture
+// still ends, one call after the first answer at MillisBehindLatest 0, at a
+// record that the shard held then. A closed shard found during the capture
+// is read to its end.
+func TestTipCaptureEndsWhileWritten(t *testing.T) {
+	busy, closed := &fakeShard{id: "shardId-0"}, &fakeShard{id: "shardId-1", closed: true}
+	api := newFake(busy, closed)
+	for i := range 12 {
+		api.put(busy, "k", fmt.Appendf(nil, "r%d", i))
+	}
+	api.put(closed, "k", []byte("c"))
+	api.fail = func(op string, n int) error {
+		if op == "GetRecords" { // a writer faster than the capture, under the fake's lock
+			api.seq++
+			now := time.Now()
+			busy.records = append(busy.records, types.Record{Data: []byte("late"), PartitionKey: aws.String("k"),
+				SequenceNumber: aws.String(fmt.Sprintf("4959%032d", api.seq)), ApproximateArrivalTimestamp: &now})
+		}
+		return nil
+	}
+	src, err := New(t.Context(), Config{Stream: "s", Client: api, MaxRecordsPerCall: 5, StopAt: &StopAt{Tips: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	tips, err := src.captureTips(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tips.Closed, []string{"shardId-1"}) || len(tips.Open) != 1 {
+		t.Fatalf("tips %+v, want shardId-0 open and shardId-1 closed", tips)
+	}
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	tip := tips.Open["shardId-0"]
+	at := slices.IndexFunc(busy.records, func(r types.Record) bool { return *r.SequenceNumber == tip })
+	// The writer puts a record before the fake answers each call: the last
+	// answer, one call after the first at MillisBehindLatest 0, ends with
+	// the shard's last record.
+	if at != len(busy.records)-1 {
+		t.Errorf("tip %s is record %d of %d: want the last, which the capture's last call answered", tip, at, len(busy.records))
+	}
+	t.Logf("tip at record %d of %d after %d GetRecords", at, len(busy.records), api.counts["GetRecords"])
+}
+
+// TestTipBehindTheStartEndsTheShard: a replay that starts after a shard's
+// tip (--from later than its last record) ends the shard once caught up
+// instead of waiting for a record past the tip.
+func TestTipBehindTheStartEndsTheShard(t *testing.T) {
+	sh := &fakeShard{id: "shardId-0"}
+	api := newFake(sh)
+	api.put(sh, "k", []byte("a"), []byte("b"))
+	from := time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
+	src, err := New(t.Context(), Config{Stream: "s", Client: api, Start: StartAtTimestampPrefix + from, PollInterval: MinCallInterval,
+		StopAt: &StopAt{Tips: true}, Mem: checkedMem(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	r, err := src.OpenShard(ctx, pipeline.Shard{ID: sh.id}, pipeline.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for {
+		b, err := r.Read(ctx)
+		if errors.Is(err, pipeline.ErrBoundReached) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Read: %v, want ErrBoundReached once caught up past the tip", err)
+		}
+		if b != nil {
+			t.Fatalf("read %v, want nothing after --from", rows(t, b))
+		}
+	}
+	if got := src.tips.Open[sh.id]; got == "" {
+		t.Errorf("tips %+v: want shardId-0's last record", src.tips)
 	}
 }
