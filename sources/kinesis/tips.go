@@ -29,8 +29,10 @@ import (
 // shard, or a clock that runs ahead: the server refuses a timestamp in its
 // future), the capture looks tipStep times further back, and finally from
 // TRIM_HORIZON. The local clock only decides where the search starts, so it
-// costs time, never records: a clock that runs behind by an hour reads an
-// hour of each shard during the capture.
+// costs time, never records. A read that finds itself more than
+// tipJumpAfter behind (a clock behind, or far ahead and looking back by
+// tipStep) looks again, once, a little before the server's own now: the
+// arrival time of the last record it got plus MillisBehindLatest.
 //
 // First, one GetRecords of a record from TRIM_HORIZON tells an empty shard
 // (no record, MillisBehindLatest 0), which is read not at all. kinesalite
@@ -215,7 +217,7 @@ func (s *Source) shardTip(ctx context.Context, shard string) (seq string, closed
 		return "", closed, err
 	}
 	lookback := s.retentionOrMax()
-	now := s.clock()
+	now, jumped := s.clock(), false
 	for margin := tipMargin; ; margin *= tipStep {
 		in := &kinesis.GetShardIteratorInput{StreamName: s.stream.name, StreamARN: s.stream.arn, ShardId: aws.String(shard)}
 		if margin >= lookback {
@@ -240,9 +242,84 @@ func (s *Source) shardTip(ctx context.Context, shard string) (seq string, closed
 		case out.ShardIterator == nil:
 			return "", true, nil // closed, every record expired
 		}
-		seq, closed, err := s.readToTip(ctx, shard, out.ShardIterator, &lastCall)
-		if err != nil || closed || seq != "" || in.ShardIteratorType == types.ShardIteratorTypeTrimHorizon {
-			return seq, closed, err
+		tip, err := s.readToTip(ctx, shard, out.ShardIterator, &lastCall, !jumped)
+		switch {
+		case err != nil:
+			return "", false, err
+		case !tip.jumpTo.IsZero():
+			// Far behind: the server's time, not this clock, says where the
+			// tip is. Look from a little before it, once.
+			s.cfg.Logger.Debug("tip capture: far behind, looking near the server's now", "shard", shard, "server_now", tip.jumpTo)
+			now, jumped, margin = tip.jumpTo, true, tipMargin/tipStep
+			continue
+		case tip.expired:
+			margin /= tipStep // the same look again
+			continue
+		case tip.closed || tip.seq != "" || in.ShardIteratorType == types.ShardIteratorTypeTrimHorizon:
+			return tip.seq, tip.closed, nil
+		}
+	}
+}
+
+// tipRead is what one read towards a shard's tip found.
+type tipRead struct {
+	seq     string    // the last sequence number seen, "" for none
+	closed  bool      // the shard ended
+	jumpTo  time.Time // far behind: the server's now, by the answer's arrival time and MillisBehindLatest
+	expired bool      // the iterator expired (a call delayed by retries): look again
+}
+
+// tipJumpAfter is how far behind (MillisBehindLatest) a read towards the tip
+// must be for the capture to look again near the server's now.
+const tipJumpAfter = 10 * time.Minute
+
+// readToTip reads shard from iter until it is caught up. With mayJump, an
+// answer more than tipJumpAfter behind ends the read with the server's now.
+func (s *Source) readToTip(ctx context.Context, shard string, iter *string, lastCall *time.Time, mayJump bool) (tipRead, error) {
+	limit := s.cfg.MaxRecordsPerCall
+	confirming := false
+	var tip tipRead
+	for {
+		if err := pace(ctx, lastCall); err != nil {
+			return tipRead{}, err
+		}
+		var out *kinesis.GetRecordsOutput
+		err := s.call(ctx, "get records of shard "+shard, func(ctx context.Context) (err error) {
+			out, err = s.api.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(limit)), StreamARN: s.stream.arn}, ownRetries)
+			return err
+		})
+		if IsExpiredIterator(err) {
+			return tipRead{expired: true}, nil
+		}
+		if err != nil {
+			return tipRead{}, err
+		}
+		bytes := 0
+		for _, rec := range out.Records {
+			bytes += len(rec.Data) + len(aws.ToString(rec.PartitionKey))
+		}
+		behind := time.Duration(aws.ToInt64(out.MillisBehindLatest)) * time.Millisecond
+		if n := len(out.Records); n > 0 {
+			last := out.Records[n-1]
+			tip.seq = aws.ToString(last.SequenceNumber)
+			if mayJump && behind > tipJumpAfter && last.ApproximateArrivalTimestamp != nil && out.NextShardIterator != nil {
+				return tipRead{jumpTo: last.ApproximateArrivalTimestamp.Add(behind)}, nil
+			}
+		}
+		if out.NextShardIterator == nil {
+			tip.closed = true
+			return tip, nil
+		}
+		iter = out.NextShardIterator
+		if behind == 0 && len(out.Records) < limit {
+			if len(out.Records) == 0 || confirming {
+				return tip, nil
+			}
+			confirming = true
+		}
+		// Stay within the shard's read throughput, as the readers do.
+		if budget := time.Duration(float64(bytes) / (s.cfg.ReadShare * ShardReadBytesPerSecond) * float64(time.Second)); budget > MinCallInterval {
+			*lastCall = time.Now().Add(budget - MinCallInterval)
 		}
 	}
 }
@@ -294,47 +371,6 @@ func (s *Source) emptyShard(ctx context.Context, shard string, lastCall *time.Ti
 		return false, true, nil
 	}
 	return aws.ToInt64(recs.MillisBehindLatest) == 0, false, nil
-}
-
-// readToTip reads shard from iter until it is caught up and returns the
-// last sequence number seen ("" for none), or closed when the shard ended.
-func (s *Source) readToTip(ctx context.Context, shard string, iter *string, lastCall *time.Time) (seq string, closed bool, err error) {
-	limit := s.cfg.MaxRecordsPerCall
-	confirming := false
-	for {
-		if err := pace(ctx, lastCall); err != nil {
-			return "", false, err
-		}
-		var out *kinesis.GetRecordsOutput
-		err := s.call(ctx, "get records of shard "+shard, func(ctx context.Context) (err error) {
-			out, err = s.api.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(int32(limit)), StreamARN: s.stream.arn}, ownRetries)
-			return err
-		})
-		if err != nil {
-			return "", false, err
-		}
-		bytes := 0
-		for _, rec := range out.Records {
-			bytes += len(rec.Data) + len(aws.ToString(rec.PartitionKey))
-		}
-		if n := len(out.Records); n > 0 {
-			seq = aws.ToString(out.Records[n-1].SequenceNumber)
-		}
-		if out.NextShardIterator == nil {
-			return seq, true, nil
-		}
-		iter = out.NextShardIterator
-		if aws.ToInt64(out.MillisBehindLatest) == 0 && len(out.Records) < limit {
-			if len(out.Records) == 0 || confirming {
-				return seq, false, nil
-			}
-			confirming = true
-		}
-		// Stay within the shard's read throughput, as the readers do.
-		if budget := time.Duration(float64(bytes) / (s.cfg.ReadShare * ShardReadBytesPerSecond) * float64(time.Second)); budget > MinCallInterval {
-			*lastCall = time.Now().Add(budget - MinCallInterval)
-		}
-	}
 }
 
 // pace waits until MinCallInterval after *last, then sets *last to now.

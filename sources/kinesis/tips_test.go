@@ -493,3 +493,48 @@ func TestTipBehindTheStartEndsTheShard(t *testing.T) {
 		t.Errorf("tips %+v: want shardId-0's last record", src.tips)
 	}
 }
+
+// TestTipCaptureLooksNearTheServersNow: a shard written every 2 s for the
+// last 3 hours, and a source clock 3 hours behind or ahead. The first answer
+// of the capture is hours behind by MillisBehindLatest, so the capture looks
+// again a minute before the server's now (that answer's arrival time plus
+// MillisBehindLatest) instead of reading hours of the shard: a handful of
+// GetRecords, and the shard's last record as the tip.
+func TestTipCaptureLooksNearTheServersNow(t *testing.T) {
+	for _, skew := range []time.Duration{-3 * time.Hour, 3 * time.Hour} {
+		t.Run(fmt.Sprintf("skew %v", skew), func(t *testing.T) {
+			sh := &fakeShard{id: "shardId-0"}
+			api := newFake(sh)
+			api.behindByArrival = true
+			start := time.Now().Add(-3 * time.Hour)
+			for i := range 5400 {
+				at := start.Add(time.Duration(i) * 2 * time.Second)
+				api.seq++
+				sh.records = append(sh.records, types.Record{Data: []byte("r"), PartitionKey: aws.String("k"),
+					SequenceNumber: aws.String(fmt.Sprintf("4959%032d", api.seq)), ApproximateArrivalTimestamp: &at})
+			}
+			src, err := New(t.Context(), Config{Stream: "s", Client: api, MaxRecordsPerCall: 100, StopAt: &StopAt{Tips: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			src.clock = func() time.Time { return time.Now().Add(skew) }
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			tips, err := src.captureTips(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := *sh.records[len(sh.records)-1].SequenceNumber; tips.Open[sh.id] != want {
+				t.Errorf("tip %q, want the last record %s", tips.Open[sh.id], want)
+			}
+			// One to tell an empty shard, up to four looks back (the fake
+			// answers a future time with nothing), one far behind, then the
+			// last minute and the confirming call; without the look near the
+			// server's now, 54 calls of 100 from 3 hours back.
+			if n := len(api.callsOf("GetRecords")); n > 8 {
+				t.Errorf("%d GetRecords calls to find the tip, want a handful", n)
+			}
+			t.Logf("%d GetRecords, %d GetShardIterator", len(api.callsOf("GetRecords")), len(api.callsOf("GetShardIterator")))
+		})
+	}
+}
