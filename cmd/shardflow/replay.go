@@ -43,19 +43,24 @@ range its own --checkpoints (and --out, unless the tables may hold both).`,
 }
 
 // replayRange turns --from and --to into the Kinesis source's start and
-// bound; now is when the replay started.
+// bound; now is when the replay started, which only checks that --from is
+// in the past. --to now ends each shard at its tip, the last record it held
+// when the replay first read, kept in the checkpoints (kinesis.StopAt.Tips):
+// no clock decides which records a replay reads, and a resumed replay ends
+// at the same records. --to TIME compares with the records' arrival times,
+// which the server sets.
 func replayRange(source, from, to string, now time.Time) (kinesis.Config, error) {
 	var cfg kinesis.Config
 	if !strings.HasPrefix(source, "kinesis://") {
 		return cfg, fmt.Errorf("replay reads a stream's retention: want --source kinesis://STREAM, got %q", source)
 	}
-	end := now
+	end, stop := now, &kinesis.StopAt{Tips: true}
 	if to != "now" {
 		t, err := time.Parse(time.RFC3339, to)
 		if err != nil {
 			return cfg, fmt.Errorf("--to %q: want now or an RFC 3339 time", to)
 		}
-		end = t
+		end, stop = t, &kinesis.StopAt{Time: t}
 	}
 	cfg.Start = kinesis.StartTrimHorizon
 	if from != kinesis.StartTrimHorizon {
@@ -68,6 +73,6 @@ func replayRange(source, from, to string, now time.Time) (kinesis.Config, error)
 		}
 		cfg.Start = "at_timestamp:" + start.Format(time.RFC3339Nano)
 	}
-	cfg.StopAt = &kinesis.StopAt{Time: end}
+	cfg.StopAt = stop
 	return cfg, nil
 }

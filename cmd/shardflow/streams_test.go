@@ -131,10 +131,11 @@ func TestReplayRange(t *testing.T) {
 	for _, tc := range []struct {
 		source, from, to string
 		start            string
-		end              time.Time
+		end              time.Time // zero: bound at the shards' tips
 		err              string
 	}{
-		{"kinesis://s", "trim_horizon", "now", kinesis.StartTrimHorizon, now, ""},
+		{"kinesis://s", "trim_horizon", "now", kinesis.StartTrimHorizon, time.Time{}, ""},
+		{"kinesis://s", "2026-11-30T10:00:00Z", "now", "at_timestamp:2026-11-30T10:00:00Z", time.Time{}, ""},
 		{"kinesis://s", "2026-11-30T10:00:00Z", "2026-11-30T11:00:00Z", "at_timestamp:2026-11-30T10:00:00Z", now.Add(-time.Hour), ""},
 		{"kinesis://s", "2026-11-30T13:00:00Z", "now", "", time.Time{}, "is not before --to"},
 		{"kinesis://s", "yesterday", "now", "", time.Time{}, `--from "yesterday"`},
@@ -149,7 +150,7 @@ func TestReplayRange(t *testing.T) {
 			}
 		case err != nil:
 			t.Errorf("%s %s..%s: %v", tc.source, tc.from, tc.to, err)
-		case cfg.Start != tc.start || cfg.StopAt == nil || !cfg.StopAt.Time.Equal(tc.end):
+		case cfg.Start != tc.start || cfg.StopAt == nil || !cfg.StopAt.Time.Equal(tc.end) || cfg.StopAt.Tips != tc.end.IsZero():
 			t.Errorf("%s..%s: start %q, stop %+v; want %q, %v", tc.from, tc.to, cfg.Start, cfg.StopAt, tc.start, tc.end)
 		}
 	}

@@ -97,10 +97,22 @@ type StopAt struct {
 	// that are not listed are bounded by Time only (or, without Time, by their
 	// end, which only a closed shard has).
 	Positions map[string]pipeline.Position
+	// Tips ends every shard at its tip, the last record it held when the
+	// source first read: a replay "to now" that no clock can skew. Before
+	// any record is read, the source reads each open shard up to
+	// MillisBehindLatest 0 and keeps the sequence number of its last record
+	// (tips.go); an open shard without records is read not at all, a closed
+	// shard to its end, and a shard created after the capture (the child of a
+	// reshard during the replay) not at all. The tips go into the source's
+	// Identity, so that a replay resumed from a checkpoint ends at the same
+	// records, however late it resumes. A shard also listed in Positions ends
+	// at the earlier of the two.
+	Tips bool
 }
 
 // StopAtNow returns a bound that ends every shard at the records that had
-// arrived when it was called.
+// arrived when it was called, by this machine's clock against the records'
+// arrival times; StopAt{Tips: true} is the bound that no clock skews.
 func StopAtNow() *StopAt { return &StopAt{Time: time.Now()} }
 
 // startSpec is a parsed Config.Start.
@@ -173,8 +185,8 @@ func (c Config) Validate() error {
 	if c.CallTimeout < 0 {
 		errs = append(errs, fmt.Errorf("kinesis: negative call timeout %v", c.CallTimeout))
 	}
-	if c.StopAt != nil && c.StopAt.Time.IsZero() && len(c.StopAt.Positions) == 0 {
-		errs = append(errs, errors.New("kinesis: StopAt has neither a time nor positions"))
+	if c.StopAt != nil && c.StopAt.Time.IsZero() && len(c.StopAt.Positions) == 0 && !c.StopAt.Tips {
+		errs = append(errs, errors.New("kinesis: StopAt has neither a time, positions nor tips"))
 	}
 	return errors.Join(errs...)
 }

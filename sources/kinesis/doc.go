@@ -15,6 +15,11 @@
 // once a closed shard is drained, or pipeline.ErrBoundReached once a bounded
 // replay reached its StopAt (the shard stays open in the checkpoint).
 //
+// StopAt.Tips bounds a replay "to now" without a clock: before the first
+// record is read, the source finds each open shard's tip, the sequence number
+// of its last record (tips.go), and keeps the tips in its Identity, so a
+// resumed replay ends at the same records.
+//
 // A shard opened at pipeline.Earliest (the runtime gives it to shards that
 // appear after its first listing: the children of a split or merge) is read
 // from TRIM_HORIZON whatever Config.Start says, since every record of it is

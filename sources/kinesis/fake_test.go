@@ -27,6 +27,10 @@ type fakeAPI struct {
 	fail     func(op string, n int) error // n counts calls of op from 1
 	counts   map[string]int
 	seq      int
+	// behindByArrival makes MillisBehindLatest how far the answer's last
+	// record (or the iterator's next one) arrived before now, as Kinesis
+	// says, instead of 1000 while records are left.
+	behindByArrival bool
 }
 
 type fakeShard struct {
@@ -201,6 +205,9 @@ func (f *fakeAPI) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, _
 	behind := int64(0)
 	if end < len(it.shard.records) {
 		behind = 1000
+		if f.behindByArrival {
+			behind = time.Since(*it.shard.records[max(end-1, it.idx)].ApproximateArrivalTimestamp).Milliseconds()
+		}
 	}
 	out.MillisBehindLatest = aws.Int64(behind)
 	if !(it.shard.closed && end == len(it.shard.records)) {

@@ -263,9 +263,7 @@ func (r *shardReader) takeEvent(e *types.SubscribeToShardEvent) {
 		r.emptySince = now
 	}
 	r.noteLoad(now, r.caughtUp)
-	if st := r.cfg.StopAt; st != nil && !st.Time.IsZero() && r.caughtUp && now.After(st.Time) && !r.ended {
-		r.end(pipeline.ErrBoundReached)
-	}
+	r.endCaughtUp(now)
 }
 
 // closeSub closes the current subscription's event stream and ends its

@@ -39,6 +39,10 @@ type identity struct {
 	// LatestFrom is, for a job that starts at latest, when it first started
 	// reading (see Source.latestFrom); not compared.
 	LatestFrom *time.Time `json:"latest_from,omitempty"`
+	// Tips is, for a replay bounded by StopAt.Tips, where each shard ends
+	// (versioned: tipSet.V); not compared. A checkpoint written before tips
+	// existed has none, and a replay resumed from it captures them anew.
+	Tips *tipSet `json:"tips,omitempty"`
 }
 
 func (id identity) String() string {
@@ -72,6 +76,9 @@ func (s *Source) identityLocked() identity {
 	if s.start.typ == types.ShardIteratorTypeLatest {
 		at := s.latestFrom
 		id.LatestFrom = &at
+	}
+	if s.boundByTips() {
+		id.Tips = s.tips
 	}
 	if r := s.resumed; r != nil && r.Stream == id.Stream {
 		if id.ARN == "" {
@@ -108,9 +115,20 @@ func (s *Source) Resume(prev []byte) error {
 	if err := json.Unmarshal(prev, &id); err != nil || id.Stream == "" {
 		return fmt.Errorf("kinesis: the checkpoint's source identity %q is not a Kinesis stream's: %w", prev, pipeline.ErrIncompatibleSource)
 	}
+	if s.boundByTips() && id.Tips != nil && id.Tips.V > tipsVersion {
+		return fmt.Errorf("kinesis: the checkpoint's shard tips have format version %d, this shardflow reads up to %d: resume with the shardflow that wrote it: %w",
+			id.Tips.V, tipsVersion, pipeline.ErrIncompatibleSource)
+	}
 	s.idMu.Lock()
 	defer s.idMu.Unlock()
 	s.resumed = &id
+	switch {
+	case s.boundByTips() && id.Tips != nil:
+		s.tips = id.Tips // the replay ends where it was bound when it started
+	case s.boundByTips():
+		s.cfg.Logger.Warn("the checkpoint has no shard tips (written before replays kept them): this replay ends at the tips of its first read now",
+			"stream", s.cfg.Stream)
+	}
 	if id.LatestFrom != nil && s.start.typ == types.ShardIteratorTypeLatest {
 		s.latestFrom, s.resumedAt = *id.LatestFrom, true
 	}

@@ -57,6 +57,11 @@ type shardReader struct {
 	skip     bool              // drop the record at after.Seq up to sub-record after.N
 	last     pipeline.Position // the last record read (delivered or queued)
 	bound    *pipeline.Position
+	// With StopAt.Tips: needTips until the source's tips are known, then
+	// atTip once the bound is the shard's tip, which a caught-up reader has
+	// passed (tips.go).
+	needTips bool
+	atTip    bool
 
 	nextCall time.Time // no call before
 	lastCall time.Time // start of the last GetRecords call
@@ -115,8 +120,22 @@ func newShardReader(s *Source, shard string, after pipeline.Position) *shardRead
 		if p, ok := st.Positions[shard]; ok {
 			r.bound = &p
 		}
+		r.needTips = st.Tips
 	}
 	return r
+}
+
+// applyTips bounds the reader by the source's tips: at the shard's tip (or
+// at its Positions bound, if earlier), at its end, or at once.
+func (r *shardReader) applyTips(t *tipSet) {
+	r.needTips = false
+	b := t.bound(r.shard)
+	switch {
+	case b.none:
+		r.end(pipeline.ErrBoundReached)
+	case b.bounded && (r.bound == nil || compareSeq(b.pos.Seq, r.bound.Seq) < 0):
+		r.bound, r.atTip = &b.pos, true
+	}
 }
 
 // Read returns the next raw batch (or a dead-letter batch for a corrupt
@@ -125,6 +144,13 @@ func newShardReader(s *Source, shard string, after pipeline.Position) *shardRead
 // pipeline.ErrBoundReached once a bounded read reached StopAt.
 func (r *shardReader) Read(ctx context.Context) (*pipeline.Batch, error) {
 	deadline := time.Now().Add(maxReadWait)
+	if r.needTips {
+		t, err := r.src.awaitTips(ctx, deadline)
+		if err != nil || t == nil {
+			return nil, err
+		}
+		r.applyTips(t)
+	}
 	for {
 		if len(r.pending) > 0 {
 			b := r.pending[0]
@@ -375,9 +401,7 @@ func (r *shardReader) getRecords(ctx context.Context) error {
 		r.emptySince = started
 	}
 	r.noteLoad(started, r.caughtUp)
-	if st := r.cfg.StopAt; st != nil && !st.Time.IsZero() && r.caughtUp && started.After(st.Time) && !r.ended {
-		r.end(pipeline.ErrBoundReached)
-	}
+	r.endCaughtUp(started)
 
 	// Pace: fast while behind or the answer was full, PollInterval once caught
 	// up; never more than 5 calls/s, never more than ReadShare of 2 MB/s. The
@@ -393,6 +417,19 @@ func (r *shardReader) getRecords(ctx context.Context) error {
 		r.nextCall = b
 	}
 	return nil
+}
+
+// endCaughtUp ends a caught-up bounded read that was asked for at now past
+// StopAt.Time, or that has its tip behind it: the tip was in the shard
+// before this reader's iterator, so the read began after it (a --from past
+// the tip).
+func (r *shardReader) endCaughtUp(now time.Time) {
+	if !r.caughtUp || r.ended {
+		return
+	}
+	if st := r.cfg.StopAt; st != nil && (r.atTip || !st.Time.IsZero() && now.After(st.Time)) {
+		r.end(pipeline.ErrBoundReached)
+	}
 }
 
 // take turns the records of one answer into queued batches and returns their

@@ -41,6 +41,14 @@ type Source struct {
 	// time, not at a new LATEST that would skip what arrived meanwhile.
 	latestFrom time.Time
 	resumedAt  bool // latestFrom came from a checkpoint
+	// tips is, with StopAt.Tips, where each shard ends: captured before the
+	// first record is read, or resumed from a checkpoint (tips.go). tipsSem
+	// lets one reader capture them while the others wait.
+	tips    *tipSet
+	tipsSem chan struct{}
+	// clock is the source's notion of now where it decides where to look for
+	// the tips (time.Now; tests skew it).
+	clock func() time.Time
 
 	troubleMu sync.Mutex
 	trouble   map[string]string // by shard: the failure its reader retries now
@@ -68,7 +76,7 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 	cfg = cfg.withDefaults()
 	start, _ := parseStart(cfg.Start) // Validate checked it
 	src := &Source{cfg: cfg, api: cfg.Client, stream: newStreamRef(cfg.Stream), start: start, renewal: DefaultSubscriptionRenewal, latestFrom: time.Now().UTC(),
-		trouble: map[string]string{}}
+		trouble: map[string]string{}, tipsSem: make(chan struct{}, 1), clock: time.Now}
 	if src.stream.arn != nil {
 		src.streamARN = *src.stream.arn
 	}
