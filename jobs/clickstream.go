@@ -1,14 +1,11 @@
 package jobs
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/shardflow/shardflow/expr"
 	"github.com/shardflow/shardflow/operators"
 	"github.com/shardflow/shardflow/pipeline"
-	"github.com/shardflow/shardflow/pipeline/checkpoint"
-	"github.com/shardflow/shardflow/sinks/parquet"
 	"github.com/shardflow/shardflow/sources/generator"
 	"github.com/shardflow/shardflow/windows"
 )
@@ -32,17 +29,9 @@ func buildClickstream(env Env) (*pipeline.Job, error) {
 	if err := env.Validate(); err != nil {
 		return nil, err
 	}
-	table, err := TableSink(env, parquet.Config{Table: "page_stats"})
+	out, err := standardOutputs(env, "page_stats")
 	if err != nil {
 		return nil, err
-	}
-	dead, err := DeadLetterSink(env)
-	if err != nil {
-		return nil, err
-	}
-	store, err := checkpoint.NewDir(env.CheckpointDir, checkpoint.DirConfig{Logger: env.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("jobs: checkpoints: %w", err)
 	}
 	is := func(t string) expr.Predicate { return expr.Eq("event_type", t) }
 	return pipeline.New("clickstream").
@@ -58,8 +47,8 @@ func buildClickstream(env Env) (*pipeline.Job, error) {
 			windows.SumIf("revenue", "price", is(generator.Purchase)),
 			windows.CountDistinct("unique_users", "user_id"),
 		)).
-		To(table).
-		DeadLetters(dead).
-		Checkpoints(store, env.CheckpointInterval).
+		To(out.table).
+		DeadLetters(out.dead).
+		Checkpoints(out.ckpts, env.CheckpointInterval).
 		Build(append([]pipeline.Option{pipeline.WithLogger(logger(env.Logger))}, env.Options...)...)
 }

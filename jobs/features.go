@@ -2,18 +2,13 @@ package jobs
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/shardflow/shardflow/expr"
 	"github.com/shardflow/shardflow/operators"
 	"github.com/shardflow/shardflow/pipeline"
-	"github.com/shardflow/shardflow/pipeline/checkpoint"
 	"github.com/shardflow/shardflow/sinks/featurestore"
 	"github.com/shardflow/shardflow/sinks/featurestore/stores"
-	"github.com/shardflow/shardflow/sinks/jsonl"
-	"github.com/shardflow/shardflow/sinks/parquet"
 	"github.com/shardflow/shardflow/sources/generator"
 	"github.com/shardflow/shardflow/windows/tiles"
 )
@@ -63,17 +58,9 @@ func buildFeatures(env Env) (*pipeline.Job, error) {
 	if url == "" {
 		url = stores.Default
 	}
-	table, err := parquet.New(parquet.Config{Dir: env.OutDir, Table: "user_features"})
+	out, err := standardOutputs(env, "user_features")
 	if err != nil {
 		return nil, err
-	}
-	dead, err := jsonl.New(jsonl.Config{Dir: filepath.Join(env.OutDir, "dead_letter")})
-	if err != nil {
-		return nil, err
-	}
-	ckpts, err := checkpoint.NewDir(env.CheckpointDir, checkpoint.DirConfig{Logger: env.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("jobs: checkpoints: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -100,10 +87,10 @@ func buildFeatures(env Env) (*pipeline.Job, error) {
 			tiles.Last("last_page", "page"),
 			tiles.LastTime("last_event_ts"),
 		).Online(onlineSide)).
-		To(table).
+		To(out.table).
 		SideOutput(onlineSide, online).
-		DeadLetters(dead).
-		Checkpoints(ckpts, env.CheckpointInterval).
+		DeadLetters(out.dead).
+		Checkpoints(out.ckpts, env.CheckpointInterval).
 		Build(append([]pipeline.Option{pipeline.WithLogger(logger(env.Logger))}, env.Options...)...)
 	if err != nil {
 		online.Close(context.Background()) //nolint:errcheck // the build error is the one to report

@@ -295,3 +295,22 @@ func firstDiff(got, want []string) string {
 	}
 	return strings.TrimSpace(fmt.Sprintf("%d rows, were %d", len(got), len(want)))
 }
+
+// With --out s3:// the features job writes the same user_features table to
+// S3 as it writes locally.
+func TestFeaturesJobOnS3(t *testing.T) {
+	const events = 40_000
+	dir := t.TempDir()
+	srv := testenv.StartS3(t, "lake")
+	srv.Env(t)
+	runFeatures(t, events, filepath.Join(dir, "local"), filepath.Join(dir, "ckpt-local"), "sqlite://"+filepath.Join(dir, "a.db"), 100*time.Millisecond)
+	runFeatures(t, events, "s3://lake/features", filepath.Join(dir, "ckpt-s3"), "sqlite://"+filepath.Join(dir, "b.db"), 100*time.Millisecond)
+	srv.Download(t, "lake", "features/", filepath.Join(dir, "s3"))
+	query := func(out string) string {
+		return fmt.Sprint(testenv.DuckDB(t, fmt.Sprintf(
+			"SELECT * FROM read_parquet('%s/user_features/**/*.parquet', hive_partitioning=true) ORDER BY window_start, user_id", out)))
+	}
+	if local, s3 := query(filepath.Join(dir, "local")), query(filepath.Join(dir, "s3")); local != s3 || len(local) < 1000 {
+		t.Fatalf("user_features on S3 differs from the local table (%d and %d bytes as text)", len(s3), len(local))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/shardflow/shardflow/pipeline/checkpoint"
 	"github.com/shardflow/shardflow/sinks/jsonl"
 	"github.com/shardflow/shardflow/sinks/parquet"
 	"github.com/shardflow/shardflow/sinks/s3out"
@@ -41,6 +42,30 @@ func OutPath(out, name string) string {
 		return loc.Join(name)
 	}
 	return filepath.Join(out, name)
+}
+
+// outputs are the sinks and the checkpoint store every ready-made job has.
+type outputs struct {
+	table *parquet.Sink
+	dead  *jsonl.Sink
+	ckpts *checkpoint.Dir
+}
+
+// standardOutputs makes the Parquet sink of table, the dead-letter sink and
+// the checkpoint directory of env.
+func standardOutputs(env Env, table string) (outputs, error) {
+	var o outputs
+	var err error
+	if o.table, err = TableSink(env, parquet.Config{Table: table}); err != nil {
+		return o, err
+	}
+	if o.dead, err = DeadLetterSink(env); err != nil {
+		return o, err
+	}
+	if o.ckpts, err = checkpoint.NewDir(env.CheckpointDir, checkpoint.DirConfig{Logger: env.Logger}); err != nil {
+		return o, fmt.Errorf("jobs: checkpoints: %w", err)
+	}
+	return o, nil
 }
 
 // TableSink returns the Parquet sink of cfg.Table under env.OutDir (cfg.Dir
