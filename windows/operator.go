@@ -110,26 +110,15 @@ func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 	if env.Mem == nil {
 		return nil, errors.New("windows: operator needs an allocator")
 	}
-	o := &Operator{p: p, mem: env.Mem, predOf: make([]int, len(p.aggs)),
-		part: env.Partition, nparts: max(env.Partitions, 1), firings: firingsOf(env)}
-	seen := map[string]int{}
+	o := &Operator{p: p, mem: env.Mem, part: env.Partition, nparts: max(env.Partitions, 1), firings: firingsOf(env)}
+	preds := make([]expr.Predicate, len(p.aggs))
 	for i, ap := range p.aggs {
-		o.predOf[i] = -1
-		if ap.pred == nil {
-			continue
-		}
-		s := ap.pred.String()
-		if j, ok := seen[s]; ok {
-			o.predOf[i] = j
-			continue
-		}
-		b, err := ap.pred.Bind(p.in)
-		if err != nil {
-			return nil, fmt.Errorf("windows: %s: %w", ap.label(), err)
-		}
-		seen[s] = len(o.preds)
-		o.predOf[i] = len(o.preds)
-		o.preds = append(o.preds, b)
+		preds[i] = ap.pred
+	}
+	var bad int
+	var err error
+	if o.preds, o.predOf, bad, err = expr.BindShared(preds, p.in); err != nil {
+		return nil, fmt.Errorf("windows: %s: %w", p.aggs[bad].label(), err)
 	}
 	o.masks = make([][]bool, len(o.preds))
 	o.reset()

@@ -18,11 +18,14 @@ func newReplayCmd() *cobra.Command {
 		Use:   "replay JOB --source kinesis://STREAM --from trim_horizon|TIME --to now|TIME",
 		Short: "Run a job over a bounded range of a stream's retention, drain every window, commit and exit",
 		Long: `Replay reads every shard of a Kinesis stream from --from (trim_horizon, or an
-RFC 3339 time) up to --to (now: the records that had arrived when this run started;
-or an RFC 3339 time, by arrival), drains every window at the end, commits and exits 0.
+RFC 3339 time within the stream's retention) up to --to (now: each shard's last record
+when the replay first read it, its tip, whatever this machine's clock says; or an
+RFC 3339 time, by the records' arrival times), drains every window at the end,
+commits and exits 0.
 
-A replay checkpoints like run: killed, the same command continues it. Give another
-range its own --checkpoints (and --out, unless the tables may hold both).`,
+A replay checkpoints like run, the tips included: killed, the same command continues
+it and ends at the same records. Give another range its own --checkpoints (and --out,
+unless the tables may hold both).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kcfg, err := replayRange(f.source, from, to, time.Now())
@@ -38,7 +41,7 @@ range its own --checkpoints (and --out, unless the tables may hold both).`,
 	}
 	addJobFlags(cmd, &f, filepath.Join("shardflow-data", "replay"), "", "the stream to read: kinesis://STREAM[?consumer=NAME] (required)")
 	cmd.Flags().StringVar(&from, "from", kinesis.StartTrimHorizon, "where each shard starts: trim_horizon | RFC 3339 time")
-	cmd.Flags().StringVar(&to, "to", "now", "where each shard ends: now | RFC 3339 time (by arrival)")
+	cmd.Flags().StringVar(&to, "to", "now", "where each shard ends: now (its last record when the replay starts) | RFC 3339 time (by arrival)")
 	return cmd
 }
 
