@@ -11,11 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/shardflow/shardflow/internal/testenv"
+	"github.com/shardflow/shardflow/operators"
 	"github.com/shardflow/shardflow/pipeline"
 	"github.com/shardflow/shardflow/sinks/featurestore"
 	"github.com/shardflow/shardflow/sinks/featurestore/stores"
 	"github.com/shardflow/shardflow/sources/generator"
+	"github.com/shardflow/shardflow/windows/tiles"
 )
 
 // featuresInput is the generator input of the features tests: 20 events per
@@ -314,3 +318,48 @@ func TestFeaturesJobOnS3(t *testing.T) {
 		t.Fatalf("user_features on S3 differs from the local table (%d and %d bytes as text)", len(s3), len(local))
 	}
 }
+
+// A stage's side without a sink, and a sink for a side no stage emits, fail
+// the build instead of losing rows at run time.
+func TestSideOutputsAreChecked(t *testing.T) {
+	build := func(online pipeline.Side, side pipeline.Side) error {
+		src, err := generator.New(featuresInput(10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := tiles.Every(time.Minute).Features(tiles.Count("n", time.Hour), tiles.LastTime("last_event_ts"))
+		if online != "" {
+			spec = spec.Online(online)
+		}
+		b := pipeline.New("sides").From(src).
+			Decode(operators.JSON(generator.ClickstreamSchema, operators.JSONOptions{Required: []string{"ts"}})).
+			Watermark("ts", 10*time.Second).KeyBy("user_id").Window(spec).To(&discard{name: "main"})
+		if side != "" {
+			b = b.SideOutput(side, &discard{name: "side"})
+		}
+		_, err = b.Build()
+		return err
+	}
+	for _, c := range []struct {
+		online, side pipeline.Side
+		want         string
+	}{
+		{"online", "", `emits side "online": give it a sink with SideOutput("online", sink)`},
+		{"", "online", `SideOutput("online"): no stage of the job emits that side`},
+		{"online", "other", `SideOutput("other"): no stage of the job emits that side`},
+		{"online", "online", ""},
+	} {
+		err := build(c.online, c.side)
+		if (c.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.want) {
+			t.Errorf("online %q, side %q: %v, want %q", c.online, c.side, err, c.want)
+		}
+	}
+}
+
+// discard is a sink that accepts any schema and drops its rows.
+type discard struct{ name string }
+
+func (d *discard) Name() string                                     { return d.name }
+func (d *discard) Bind(*arrow.Schema) error                         { return nil }
+func (d *discard) Write(_ context.Context, b *pipeline.Batch) error { b.Release(); return nil }
+func (d *discard) Close(context.Context) error                      { return nil }
