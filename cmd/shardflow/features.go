@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -43,8 +44,13 @@ entity the store does not hold, or whose row has expired, has null features.`,
 			if def.View == nil {
 				return fmt.Errorf("--job %s keeps no online features; the jobs that do: %s", def.Name, strings.Join(featureJobs(), ", "))
 			}
-			if _, err := featurestore.ParseURL(url); err != nil {
+			loc, err := featurestore.ParseURL(url)
+			if err != nil {
 				return fmt.Errorf("--features: %w", err)
+			}
+			if _, err := os.Stat(loc.Target); loc.Scheme == "sqlite" && err != nil {
+				// Opening it would create an empty store and print nulls.
+				return fmt.Errorf("--features %s: no SQLite file at %s; run the job first, or name the store it wrote", url, loc.Target)
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
 			defer cancel()

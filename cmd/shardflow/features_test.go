@@ -85,6 +85,7 @@ func TestFeaturesGetBadInput(t *testing.T) {
 		{[]string{"features", "get", "--job", "clickstream", "u1"}, "--job clickstream keeps no online features; the jobs that do: features"},
 		{[]string{"features", "get", "--job", "nope", "u1"}, `no job "nope"`},
 		{[]string{"features", "get", "--features", "s3://b/k", "u1"}, `unknown store "s3"`},
+		{[]string{"features", "get", "--features", "sqlite://" + filepath.Join(t.TempDir(), "typo.db"), "u1"}, "no SQLite file at"},
 	} {
 		code, out, errs := runCLI(t, tc.args...)
 		if code == 0 || !strings.Contains(errs, tc.want) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
