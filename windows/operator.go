@@ -7,8 +7,10 @@ import (
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/shardflow/shardflow/expr"
+	"github.com/shardflow/shardflow/internal/eventtime"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -274,7 +276,7 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 	f := o.p.fanout
 
 	tcol := rec.Column(o.p.timeCol)
-	ts := o.eventTimes(tcol, n)
+	ts := eventtime.Millis(tcol.(*array.Timestamp), &o.ts)
 	o.starts = grow(o.starts, n*f)
 	o.p.assigner.Assign(ts, o.starts)
 	o.kids = grow(o.kids, n)
@@ -400,36 +402,6 @@ func (o *Operator) batchWindow(sh *shardState, start, end int64) (*winState, int
 	ws := o.window(sh, start, end)
 	o.bwins = append(o.bwins, ws)
 	return ws, int32(len(o.bwins) - 1)
-}
-
-// eventTimes returns tcol's values in milliseconds.
-func (o *Operator) eventTimes(tcol arrow.Array, n int) []int64 {
-	raw := values[int64](tcol)
-	var div, mul int64 = 1, 1
-	switch o.p.timeUnit {
-	case arrow.Millisecond:
-		return raw
-	case arrow.Second:
-		mul = 1000
-	case arrow.Microsecond:
-		div = 1000
-	case arrow.Nanosecond:
-		div = 1_000_000
-	}
-	o.ts = grow(o.ts, n)
-	ts := o.ts
-	for i, v := range raw {
-		if mul != 1 {
-			ts[i] = v * mul
-		} else {
-			q := v / div
-			if v%div < 0 {
-				q--
-			}
-			ts[i] = q
-		}
-	}
-	return ts
 }
 
 // validMask returns, per row, whether arr's value is valid and keep (if not

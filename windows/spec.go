@@ -133,7 +133,6 @@ type plan struct {
 	size     int64
 	fanout   int
 	timeCol  int
-	timeUnit arrow.TimeUnit
 	keyCols  []int
 	keyPhys  []physType
 	aggs     []aggPlan
@@ -162,11 +161,10 @@ func (s *stage) plan(in *arrow.Schema) (*plan, error) {
 	if !ok {
 		return nil, fmt.Errorf("windows: no event-time column %q", s.eventTime)
 	}
-	ts, isTS := tf.Type.(*arrow.TimestampType)
-	if !isTS {
+	if _, isTS := tf.Type.(*arrow.TimestampType); !isTS {
 		return nil, fmt.Errorf("windows: event-time column %q is %s, want a timestamp", s.eventTime, tf.Type)
 	}
-	p.timeCol, p.timeUnit = tc, ts.Unit
+	p.timeCol = tc
 
 	for _, k := range s.keys {
 		c, f, ok := column(in, k)

@@ -7,13 +7,13 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/shardflow/shardflow/expr"
+	"github.com/shardflow/shardflow/internal/eventtime"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -129,7 +129,7 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 		}
 	}
 	tcol := rec.Column(o.p.timeCol)
-	ts := o.eventTimes(tcol)
+	ts := eventtime.Millis(tcol.(*array.Timestamp), &o.ts)
 	keys, ok := rec.Column(o.p.keyCol).(*array.String)
 	if !ok {
 		return fmt.Errorf("tiles: %s: key column is %s, want a string", o.p.name, rec.Column(o.p.keyCol).DataType())
@@ -384,30 +384,6 @@ func (o *Operator) dropFirst(e *entity, n int) {
 	e.ints = slices.Delete(e.ints, 0, n*p.nInts)
 	e.floats = slices.Delete(e.floats, 0, n*p.nFloats)
 	e.lasts = slices.Delete(e.lasts, 0, n*p.nLasts)
-}
-
-func (o *Operator) eventTimes(tcol arrow.Array) []int64 {
-	raw := tcol.(*array.Timestamp).Values()
-	var div, mul int64 = 1, 1
-	switch o.p.timeUnit {
-	case arrow.Millisecond:
-		return unsafe.Slice((*int64)(unsafe.Pointer(unsafe.SliceData(raw))), len(raw)) // arrow.Timestamp is an int64
-	case arrow.Second:
-		mul = 1000
-	case arrow.Microsecond:
-		div = 1000
-	case arrow.Nanosecond:
-		div = 1_000_000
-	}
-	o.ts = slices.Grow(o.ts[:0], len(raw))[:len(raw)]
-	for i, v := range raw {
-		if mul != 1 {
-			o.ts[i] = int64(v) * mul
-		} else {
-			o.ts[i] = floorDiv(int64(v), div)
-		}
-	}
-	return o.ts
 }
 
 // floorDiv is a / b rounded down (b > 0).

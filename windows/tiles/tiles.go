@@ -256,18 +256,17 @@ func (s *stage) Bind(in *arrow.Schema) (*arrow.Schema, func(pipeline.OperatorEnv
 
 // plan is what an operator needs to know of its stage and input schema.
 type plan struct {
-	name     string
-	in, out  *arrow.Schema
-	tile     int64 // ms
-	timeCol  int
-	timeUnit arrow.TimeUnit
-	keyCol   int
-	online   pipeline.Side
-	feats    []featPlan
-	maxOver  int64 // the longest window, in tiles (at least 1)
-	nInts    int   // slots per tile of each kind
-	nFloats  int
-	nLasts   int
+	name    string
+	in, out *arrow.Schema
+	tile    int64 // ms
+	timeCol int
+	keyCol  int
+	online  pipeline.Side
+	feats   []featPlan
+	maxOver int64 // the longest window, in tiles (at least 1)
+	nInts   int   // slots per tile of each kind
+	nFloats int
+	nLasts  int
 }
 
 type featPlan struct {
@@ -295,11 +294,10 @@ func newPlan(s *stage, in *arrow.Schema) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts, ok := tf.Type.(*arrow.TimestampType)
-	if !ok {
+	if _, ok := tf.Type.(*arrow.TimestampType); !ok {
 		return nil, fmt.Errorf("tiles: event-time column %q is %s, want a timestamp", s.eventTime, tf.Type)
 	}
-	p.timeCol, p.timeUnit = tc, ts.Unit
+	p.timeCol = tc
 	kc, kf, err := column(s.key)
 	if err != nil {
 		return nil, err
