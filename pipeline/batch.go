@@ -63,6 +63,20 @@ func (b *Batch) Release() {
 	}
 }
 
+// Selected returns the rows of Rec that the batch carries, in ascending
+// order: Rows, or all of Rec's rows when Rows is nil, written into *all, which
+// is grown as needed and kept for the next call.
+func (b *Batch) Selected(all *[]int32) []int32 {
+	if b.Rows != nil {
+		return b.Rows
+	}
+	n := int(b.Rec.NumRows())
+	for i := len(*all); i < n; i++ {
+		*all = append(*all, int32(i))
+	}
+	return (*all)[:n]
+}
+
 // Len is the number of rows in the batch.
 func (b *Batch) Len() int {
 	if b == nil || b.Rec == nil {

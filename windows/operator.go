@@ -267,10 +267,7 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 		return fmt.Errorf("windows: %s: batch schema %s differs from the bound schema", o.p.name, s)
 	}
 	n := int(rec.NumRows())
-	sel := b.Rows
-	if sel == nil {
-		sel = o.allRows(n)
-	}
+	sel := b.Selected(&o.all)
 	o.rowsIn += int64(len(sel))
 	sh := o.shard(b.Shard)
 	f := o.p.fanout
@@ -414,14 +411,6 @@ func (o *Operator) validMask(arr arrow.Array, keep []bool) []bool {
 		out[i] = arr.IsValid(i) && (keep == nil || keep[i])
 	}
 	return out
-}
-
-// allRows returns the rows 0..n-1, the selection of a batch without Rows.
-func (o *Operator) allRows(n int) []int32 {
-	for i := len(o.all); i < n; i++ {
-		o.all = append(o.all, int32(i))
-	}
-	return o.all[:n]
 }
 
 // grow returns s with length n, reusing its array when it is large enough.

@@ -113,16 +113,7 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 		return fmt.Errorf("tiles: %s: batch schema %s differs from the bound schema", o.p.name, s)
 	}
 	n := int(rec.NumRows())
-	sel := b.Rows
-	if sel == nil {
-		if len(o.all) < n {
-			o.all = make([]int32, n)
-			for i := range o.all {
-				o.all[i] = int32(i)
-			}
-		}
-		sel = o.all[:n]
-	}
+	sel := b.Selected(&o.all)
 	for i, pb := range o.preds {
 		if o.masks[i] = pb.Match(rec, o.masks[i]); len(o.masks[i]) < n {
 			return fmt.Errorf("tiles: %s: predicate returned %d results for %d rows", o.p.name, len(o.masks[i]), n)
