@@ -64,16 +64,7 @@ func (t *tableIndex) build(key arrow.Array, name string) error {
 		}
 	}
 	switch k := key.(type) {
-	case *array.String:
-		t.strs = make(map[string]int32, n)
-		for i := range n {
-			v := k.Value(i)
-			if j, ok := t.strs[v]; ok {
-				return dup(fmt.Sprintf("%q", v), int(j), i)
-			}
-			t.strs[v] = int32(i)
-		}
-	case *array.LargeString:
+	case interface{ Value(int) string }: // String and LargeString
 		t.strs = make(map[string]int32, n)
 		for i := range n {
 			v := k.Value(i)
