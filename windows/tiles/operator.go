@@ -166,19 +166,14 @@ func (o *Operator) PrepareSnapshot(_ context.Context, emit pipeline.Emit) error 
 	if len(o.dirty) == 0 {
 		return nil
 	}
-	out := newRows(o)
-	defer out.release()
-	meta := &pipeline.Batch{}
+	out := newRows(o, o.p.online, emit)
 	for _, e := range o.dirty {
 		e.dirty = false
 		out.add(e, len(e.idx)-1)
-		if out.len() == emitRows {
-			o.onlineRows += out.flush(meta, o.p.online, emit)
-		}
 	}
 	clear(o.dirty)
 	o.dirty = o.dirty[:0]
-	o.onlineRows += out.flush(meta, o.p.online, emit)
+	o.onlineRows += out.finish()
 	return nil
 }
 
@@ -321,9 +316,7 @@ func (o *Operator) OnWatermark(_ context.Context, wm int64, emit pipeline.Emit) 
 		return nil
 	}
 	o.wt = wt
-	out := newRows(o)
-	defer out.release()
-	meta := &pipeline.Batch{}
+	out := newRows(o, pipeline.MainSide, emit)
 	for o.order.Len() > 0 && o.order[0] < wt {
 		idx := heap.Pop(&o.order).(int64)
 		ents := o.pending[idx]
@@ -332,15 +325,13 @@ func (o *Operator) OnWatermark(_ context.Context, wm int64, emit pipeline.Emit) 
 		for _, e := range ents {
 			pos, ok := slices.BinarySearch(e.idx, idx)
 			if !ok {
+				out.b.Release()
 				return fmt.Errorf("tiles: %s: entity %q lost its pending tile %d", o.p.name, e.key, idx)
 			}
 			out.add(e, pos)
-			if out.len() == emitRows {
-				o.tileRows += out.flush(meta, pipeline.MainSide, emit)
-			}
 		}
 	}
-	o.tileRows += out.flush(meta, pipeline.MainSide, emit)
+	o.tileRows += out.finish()
 	o.prune()
 	return nil
 }

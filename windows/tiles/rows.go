@@ -10,19 +10,28 @@ import (
 	"github.com/shardflow/shardflow/pipeline"
 )
 
-// rows builds output batches: one row per (entity, tile), the features as of
-// the end of the tile.
+// rows builds output batches on one side: one row per (entity, tile), the
+// features as of the end of the tile, emitted emitRows at a time.
 type rows struct {
-	o *Operator
-	b *array.RecordBuilder
-	n int
+	o       *Operator
+	b       *array.RecordBuilder
+	n       int // rows built and not emitted yet
+	side    pipeline.Side
+	emit    pipeline.Emit
+	emitted int64
 }
 
-func newRows(o *Operator) *rows { return &rows{o: o, b: array.NewRecordBuilder(o.mem, o.p.out)} }
+func newRows(o *Operator, side pipeline.Side, emit pipeline.Emit) *rows {
+	return &rows{o: o, b: array.NewRecordBuilder(o.mem, o.p.out), side: side, emit: emit}
+}
 
-func (r *rows) len() int { return r.n }
-
-func (r *rows) release() { r.b.Release() }
+// finish emits the rows built since the last batch, releases the builder,
+// and returns how many rows it emitted in all.
+func (r *rows) finish() int64 {
+	r.flush()
+	r.b.Release()
+	return r.emitted
+}
 
 // add appends the row of e's tile at pos: each windowed feature sums the
 // tiles of its window that ends with that tile, and the Last features are the
@@ -65,7 +74,9 @@ func (r *rows) add(e *entity, pos int) {
 		}
 	}
 	r.b.Field(3 + len(p.feats)).(*array.Int64Builder).Append(e.records(first(e, pos, T-p.maxOver), pos))
-	r.n++
+	if r.n++; r.n == emitRows {
+		r.flush()
+	}
 }
 
 // first is the position of e's first tile after index after, at most pos.
@@ -82,19 +93,16 @@ func appendOrNull(b array.Builder, null bool, appendValue func()) {
 	}
 }
 
-// flush emits the rows built so far as one batch on side, with the shard and
-// positions of from, and returns how many rows it emitted.
-func (r *rows) flush(from *pipeline.Batch, side pipeline.Side, emit pipeline.Emit) int64 {
+// flush emits the rows built so far as one batch.
+func (r *rows) flush() {
 	if r.n == 0 {
-		return 0
+		return
 	}
-	n := int64(r.n)
-	out := from.WithRecord(r.b.NewRecordBatch())
-	out.Rows, out.Side = nil, side
-	out.MinTime, out.MaxTime = minMaxTime(out.Rec)
+	rec := r.b.NewRecordBatch()
+	lo, hi := minMaxTime(rec)
+	r.emitted += int64(r.n)
 	r.n = 0
-	emit(out)
-	return n
+	r.emit(&pipeline.Batch{Rec: rec, Side: r.side, MinTime: lo, MaxTime: hi})
 }
 
 // minMaxTime bounds the window_end column of rec.
