@@ -37,6 +37,8 @@ type Metrics struct {
 	writeBytes, writeRecords   *prometheus.GaugeVec // by shard
 	writeUtil                  *prometheus.GaugeVec // by shard and limit
 	hotKeyShare                *prometheus.GaugeVec // by shard and rank
+	retentionHeadroom          *prometheus.GaugeVec // by shard
+	expiredResumes             *prometheus.CounterVec
 
 	mu       sync.Mutex
 	lastDone time.Time      // completion of the last successful checkpoint, or New's time
@@ -111,9 +113,12 @@ func New(reg prometheus.Registerer, job string, opts ...Option) (*Metrics, error
 	m.writeUtil = gauge("kinesis_shard_write_utilization", "The shard's write rate as a share of its write limit (1 MiB/s for limit=bytes, 1,000 records/s for limit=records).", "shard", "limit")
 	m.hotKeyShare = gauge("kinesis_hot_key_share", "Share of the shard's records carried by its rank-th heaviest partition key (rank 1 to 5) over the last 5 minutes of arrival time; the keys are in the job's log.", "shard", "rank")
 
+	m.retentionHeadroom = gauge("kinesis_retention_headroom_seconds", "How long the shard's last record read has before the stream's retention expires it (the retention period minus its age); near 0, records the job has not read yet are about to expire.", "shard")
+	m.expiredResumes = counter("kinesis_expired_resumes_total", "Shards that resumed past records that had expired unread (with --accept-expired).", "shard")
+
 	cs := []prometheus.Collector{m.recordsIn, m.bytesIn, m.userRecordsIn, m.userBytesIn, m.millisBehind,
 		m.iteratorAge, m.throttles, m.retries, m.readFailures, m.watermark, m.ckptDuration, ckpts, m.lastCkptID, age, m.components,
-		m.writeBytes, m.writeRecords, m.writeUtil, m.hotKeyShare}
+		m.writeBytes, m.writeRecords, m.writeUtil, m.hotKeyShare, m.retentionHeadroom, m.expiredResumes}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
 			for _, done := range cs[:i] {
@@ -181,12 +186,21 @@ func (m *Metrics) IteratorAge(shard string, age time.Duration) {
 	m.iteratorAge.WithLabelValues(shard).Set(age.Seconds())
 }
 
+// RetentionHeadroom implements kinesis.RetentionMetrics.
+func (m *Metrics) RetentionHeadroom(shard string, headroom time.Duration) {
+	m.retentionHeadroom.WithLabelValues(shard).Set(headroom.Seconds())
+}
+
+// ExpiredResumed implements kinesis.RetentionMetrics.
+func (m *Metrics) ExpiredResumed(shard string) { m.expiredResumes.WithLabelValues(shard).Inc() }
+
 // ShardDone implements pipeline.Metrics: it deletes the shard's series, so
 // that a stream that reshards over months does not grow them without bound.
 func (m *Metrics) ShardDone(shard string) {
 	for _, v := range []*prometheus.MetricVec{m.recordsIn.MetricVec, m.bytesIn.MetricVec,
 		m.userRecordsIn.MetricVec, m.userBytesIn.MetricVec, m.millisBehind.MetricVec,
-		m.iteratorAge.MetricVec, m.throttles.MetricVec, m.retries.MetricVec, m.writeBytes.MetricVec, m.writeRecords.MetricVec} {
+		m.iteratorAge.MetricVec, m.throttles.MetricVec, m.retries.MetricVec, m.writeBytes.MetricVec, m.writeRecords.MetricVec,
+		m.retentionHeadroom.MetricVec} {
 		v.DeleteLabelValues(shard)
 	}
 	for _, v := range []*prometheus.MetricVec{m.readFailures.MetricVec, m.writeUtil.MetricVec, m.hotKeyShare.MetricVec} {

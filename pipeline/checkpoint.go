@@ -64,6 +64,10 @@ type ShardState struct {
 	// MaxEventTime is the highest event time the shard has produced (MinTime if
 	// none); the shard's watermark is this minus the job's out-of-orderness bound.
 	MaxEventTime int64 `json:"max_event_time"`
+	// Arrival is when the source received the record at Position, in Unix
+	// milliseconds (RawArrival), 0 if it does not say. A source whose records
+	// expire reports the records lost since then (ExpiredError).
+	Arrival int64 `json:"arrival,omitempty"`
 	// Keyed is the keyed stage's state of the shard (its window partials),
 	// when the stage keeps state per shard (ShardSnapshotter): the parts of
 	// the stage's instances that hold any, loadable without the other shards'.

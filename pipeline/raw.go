@@ -25,6 +25,9 @@ var RawSchema = arrow.NewSchema([]arrow.Field{
 	{Name: RawArrival, Type: arrow.FixedWidthTypes.Timestamp_ms},
 }, nil)
 
+// rawArrivalCol is RawArrival's index in RawSchema.
+const rawArrivalCol = 4
+
 // RawBuilder accumulates source records into raw batches. It is reused across
 // batches: NewBatch resets it.
 type RawBuilder struct {

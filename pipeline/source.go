@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 )
 
 // ErrShardEnd is returned by ShardReader.Read when the shard has no more
@@ -18,6 +20,35 @@ var ErrShardEnd = errors.New("pipeline: end of shard")
 // the end (watermark MaxTime), so a job resumed from its checkpoint sees
 // every later row as late: continuing a backfill live is not designed yet.
 var ErrBoundReached = errors.New("pipeline: bound of a bounded read reached")
+
+// ExpiredError is returned by ShardReader.Read when the records a shard held
+// after its checkpointed position are gone: the stream's retention passed
+// them before the job resumed, so reading on would skip them silently. The
+// source sets Shard, After and Oldest; the runtime sets Since from the
+// checkpoint, so that the error says how much was lost. Its message names
+// neither the shard nor the position, which the runtime's error around it
+// does.
+type ExpiredError struct {
+	Shard string
+	// After is the checkpointed position, the last record the job read.
+	After Position
+	// Oldest is when the oldest record the shard still retains arrived.
+	Oldest time.Time
+	// Since is when the record at After arrived (ShardState.Arrival), zero if
+	// the checkpoint does not say.
+	Since time.Time
+}
+
+func (e *ExpiredError) Error() string {
+	lost := "the records after it were never read"
+	if !e.Since.IsZero() && e.Oldest.After(e.Since) {
+		lost = fmt.Sprintf("%.1f hours of records, from %s (the checkpoint's last record) to %s (the oldest retained), were never read",
+			e.Oldest.Sub(e.Since).Hours(), e.Since.UTC().Format(time.RFC3339), e.Oldest.UTC().Format(time.RFC3339))
+	} else if !e.Oldest.IsZero() {
+		lost = fmt.Sprintf("the records after it, up to %s (the oldest retained), were never read", e.Oldest.UTC().Format(time.RFC3339))
+	}
+	return "the checkpoint's last record has expired from the stream: " + lost
+}
 
 // ReadEnded reports whether err ends the reading of a shard: ErrShardEnd or
 // ErrBoundReached.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -155,6 +156,9 @@ func (t *task) run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
+				if ee := (*ExpiredError)(nil); errors.As(res.err, &ee) && t.state.Arrival > 0 {
+					ee.Since = time.UnixMilli(t.state.Arrival)
+				}
 				return fmt.Errorf("shard %s: read after %s: %w", t.shard.ID, t.state.Position, res.err)
 			case res.batch == nil: // the shard became idle or active
 				t.progress.idle.Store(res.idle)
@@ -229,7 +233,7 @@ func readLoop(ctx context.Context, r ShardReader, out chan<- readResult) {
 // process runs one raw batch through the operator chain and sends what comes
 // out; sent is false when the job is ending.
 func (t *task) process(ctx context.Context, chain func(context.Context, *Batch) error, b *Batch) (sent bool, err error) {
-	last, n := b.Last, b.Len()
+	last, n, arrival := b.Last, b.Len(), lastArrival(b) // b is the chain's once passed to it
 	t.metrics.ShardRead(t.shard.ID, n, rawBytes(b))
 	if err := chain(ctx, b); err != nil {
 		return false, fmt.Errorf("shard %s: batch ..%s: %w", t.shard.ID, last, err)
@@ -255,6 +259,9 @@ func (t *task) process(ctx context.Context, chain func(context.Context, *Batch) 
 	}
 	t.outs = t.outs[:0]
 	t.state.Position = last
+	if arrival > 0 {
+		t.state.Arrival = arrival
+	}
 	t.progress.records.Add(int64(n))
 	t.progress.position.Store(last.String())
 	t.progress.setCounters(t.opNames, t.ops)
@@ -364,4 +371,18 @@ func releaseElement(el any) {
 	case keyedBatch:
 		el.b.Release()
 	}
+}
+
+// lastArrival is when the source received the last record of the raw batch b
+// (RawArrival, Unix milliseconds), 0 if it does not say.
+func lastArrival(b *Batch) int64 {
+	n := b.Rec.NumRows()
+	if n == 0 || b.Rec.NumCols() <= rawArrivalCol || b.Rec.Schema().Field(rawArrivalCol).Name != RawArrival {
+		return 0
+	}
+	a, ok := b.Rec.Column(rawArrivalCol).(*array.Timestamp)
+	if !ok || a.IsNull(int(n-1)) {
+		return 0
+	}
+	return int64(a.Value(int(n - 1)))
 }

@@ -49,6 +49,10 @@ type runFlags struct {
 	overwrite   bool
 	parallelism int
 	follow      bool // file: keep reading the files as they grow, and new files
+	// kinesis: go on past records that expired unread instead of failing,
+	// and how close to expiring a shard's reading may fall before a warning
+	acceptExpired   bool
+	retentionMargin time.Duration
 }
 
 func newRunCmd() *cobra.Command {
@@ -90,6 +94,8 @@ func addJobFlags(cmd *cobra.Command, f *runFlags, data, source, sourceUsage stri
 	fl.StringVar(&f.status, "status", "auto", "live status line: auto (on a terminal) | on | off")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464); empty: off")
 	fl.IntVar(&f.parallelism, "parallelism", runtime.GOMAXPROCS(0), "instances of the window stage side by side, each with its partition of the keys (a checkpoint resumes with any)")
+	fl.BoolVar(&f.acceptExpired, "accept-expired", false, "kinesis: when a shard's checkpointed record has expired from the stream, go on from the oldest retained record (the records between are lost) instead of failing")
+	fl.DurationVar(&f.retentionMargin, "retention-margin", kinesis.DefaultRetentionMargin, "kinesis: warn (and report kinesis_retention_headroom_seconds) when a shard is read less than this before its records expire")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace output of this job that its checkpoints do not account for (another run's, a lost checkpoint's) instead of refusing to start")
 }
 
@@ -146,6 +152,14 @@ func (f runFlags) validate(cmd *cobra.Command) error {
 		add(checkStart(f.start))
 		if fl.Changed("start") && kind != "" && kind != jobs.SourceKinesis {
 			add(fmt.Errorf("--start applies only to kinesis:// sources, not to --source %s", f.source))
+		}
+	}
+	if f.retentionMargin <= 0 {
+		add(fmt.Errorf("--retention-margin %v: want > 0", f.retentionMargin))
+	}
+	for _, name := range []string{"accept-expired", "retention-margin"} {
+		if fl.Changed(name) && kind != "" && kind != jobs.SourceKinesis {
+			add(fmt.Errorf("--%s applies only to kinesis:// sources, not to --source %s", name, f.source))
 		}
 	}
 	if fl.Lookup("follow") != nil && f.follow && kind != "" && kind != jobs.SourceFile {
@@ -245,6 +259,7 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 	gen := &srcOpts.Generator
 	gen.Events, gen.Shards, gen.Rate, gen.Seed, gen.BadEvery = f.events, f.shards, f.rate, f.seed, f.badEvery
 	srcOpts.Kinesis.Logger = logger
+	srcOpts.Kinesis.AcceptExpired, srcOpts.Kinesis.RetentionMargin = f.acceptExpired, f.retentionMargin
 	openCtx, cancelOpen := context.WithTimeout(ctx, 30*time.Second)
 	src, err := jobs.OpenSource(openCtx, f.source, srcOpts)
 	cancelOpen()

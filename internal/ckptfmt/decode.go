@@ -145,6 +145,9 @@ func decodePayload(version uint16, payload []byte) (*pipeline.Checkpoint, error)
 			}
 		}
 		s.MaxEventTime = r.varint("max event time")
+		if version >= 4 {
+			s.Arrival = r.varint("arrival")
+		}
 		if version >= 3 {
 			if k := r.bytes("shard keyed state"); len(k) > 0 {
 				s.Keyed = append([]byte(nil), k...)

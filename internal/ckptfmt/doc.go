@@ -32,7 +32,8 @@
 //	  byte     flags (bit 0: Finished; the other bits must be zero)
 //	  uvarint  number of parents, then that many strings
 //	  varint   MaxEventTime
-//	  bytes    Keyed                   (version 3 only)
+//	  varint   Arrival                 (version 4 only)
+//	  bytes    Keyed                   (version 3 and later)
 //	uvarint  number of operator states, then per state, sorted by name:
 //	  string   stage name
 //	  bytes    state
@@ -40,7 +41,8 @@
 //	  string   sink name
 //	  bytes    handle
 //
-// Version 2 is the same without the shards' Keyed state; version 1 also
+// Version 3 is the same without the shards' Arrival; version 2 also without
+// their Keyed state; version 1 also
 // without Run, Epoch and Source; Decode returns them empty and zero for them. The payload must be consumed exactly. Operator state and sink handles are
 // stored as raw bytes, so a checkpoint with 10 MB of window state costs 10 MB
 // on disk, not 13.3 MB of base64. Encoding is deterministic: the same

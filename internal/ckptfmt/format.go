@@ -13,7 +13,7 @@ import (
 
 const (
 	// Version is the format version Encode writes and the newest Decode reads.
-	Version uint16 = 3
+	Version uint16 = 4
 	// OldestVersion is the oldest format version Decode reads.
 	OldestVersion uint16 = 1
 
@@ -69,6 +69,7 @@ func Encode(cp *pipeline.Checkpoint) ([]byte, error) {
 			buf = appendString(buf, p)
 		}
 		buf = binary.AppendVarint(buf, s.MaxEventTime)
+		buf = binary.AppendVarint(buf, s.Arrival)
 		buf = binary.AppendUvarint(buf, uint64(len(s.Keyed)))
 		buf = append(buf, s.Keyed...)
 	}
@@ -85,7 +86,7 @@ func payloadSize(cp *pipeline.Checkpoint) int {
 	const v = binary.MaxVarintLen64
 	n := 9*v + len(cp.Job) + len(cp.Fingerprint) + len(cp.Run) + len(cp.Source) + v // fixed fields, shard count
 	for id, s := range cp.Shards {
-		n += 7*v + 1 + len(id) + len(s.Position.Seq) + len(s.Keyed)
+		n += 8*v + 1 + len(id) + len(s.Position.Seq) + len(s.Keyed)
 		for _, p := range s.Parents {
 			n += v + len(p)
 		}

@@ -35,7 +35,7 @@ func sample() *pipeline.Checkpoint {
 		Watermark:   1741964966000,
 		Shards: map[string]pipeline.ShardState{
 			"shardId-000000000000": {Position: pipeline.Position{Seq: "49590338271490256608559692538361571095921575989136588898", N: 3}, Finished: true, MaxEventTime: 1741964960000},
-			"shardId-000000000001": {Position: pipeline.Position{Seq: "49590338271490256608559692538361571095921575989136588899"}, Parents: []string{"shardId-000000000000"}, MaxEventTime: 1741964966000, Keyed: []byte{'S', 'F', 0, 0xff}},
+			"shardId-000000000001": {Position: pipeline.Position{Seq: "49590338271490256608559692538361571095921575989136588899"}, Parents: []string{"shardId-000000000000"}, MaxEventTime: 1741964966000, Arrival: 1741964966123, Keyed: []byte{'S', 'F', 0, 0xff}},
 			"shardId-000000000002": {MaxEventTime: pipeline.MinTime},
 			"file:events.jsonl":    {Position: pipeline.OffsetPosition(1 << 40)},
 		},
@@ -44,10 +44,21 @@ func sample() *pipeline.Checkpoint {
 	}
 }
 
-// sampleV2 is sample as testdata/v2.golden holds it: version 2 has no
+// sampleV3 is sample as testdata/v3.golden holds it: version 3 has no
+// arrival times.
+func sampleV3() *pipeline.Checkpoint {
+	cp := sample()
+	for id, s := range cp.Shards {
+		s.Arrival = 0
+		cp.Shards[id] = s
+	}
+	return cp
+}
+
+// sampleV2 is sample as testdata/v2.golden holds it: version 2 also has no
 // keyed state per shard.
 func sampleV2() *pipeline.Checkpoint {
-	cp := sample()
+	cp := sampleV3()
 	for id, s := range cp.Shards {
 		s.Keyed = nil
 		cp.Shards[id] = s
@@ -113,7 +124,7 @@ func TestCheckpointShape(t *testing.T) {
 		fields int
 	}{
 		{reflect.TypeFor[pipeline.Checkpoint](), 11},
-		{reflect.TypeFor[pipeline.ShardState](), 5},
+		{reflect.TypeFor[pipeline.ShardState](), 6},
 		{reflect.TypeFor[pipeline.Position](), 2},
 	} {
 		if got := tc.typ.NumField(); got != tc.fields {
@@ -243,10 +254,10 @@ func TestRoundTripProperty(t *testing.T) {
 	}
 }
 
-// TestGolden pins the version-2 bytes: a build must keep reading checkpoints
+// TestGolden pins the current version's bytes: a build must keep reading checkpoints
 // that earlier builds wrote. Run with -update only for a new Version.
 func TestGolden(t *testing.T) {
-	path := filepath.Join("testdata", "v3.golden")
+	path := filepath.Join("testdata", "v4.golden")
 	data := mustEncode(t, sample())
 	if *update {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -258,7 +269,7 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(data, golden) {
-		t.Errorf("Encode(sample) differs from %s: the version-3 format changed", path)
+		t.Errorf("Encode(sample) differs from %s: the version-4 format changed", path)
 	}
 	got, err := Decode(golden)
 	if err != nil {
@@ -278,6 +289,11 @@ func TestGoldenV1(t *testing.T) { checkOldGolden(t, 1, sampleV1()) }
 // keyed state per shard, and re-encode as the current version. The file is
 // never rewritten: no build writes version 2 any more.
 func TestGoldenV2(t *testing.T) { checkOldGolden(t, 2, sampleV2()) }
+
+// TestGoldenV3: checkpoints that version-3 builds wrote still decode, without
+// arrival times, and re-encode as the current version. The file is never
+// rewritten: no build writes version 3 any more.
+func TestGoldenV3(t *testing.T) { checkOldGolden(t, 3, sampleV3()) }
 
 // checkOldGolden checks that testdata/v<version>.golden, which a build of
 // that version wrote, decodes to want and re-encodes as the current version.
@@ -365,9 +381,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"not a checkpoint", []byte("PAR1 this is parquet"), ErrBadMagic, "ckptfmt: bad magic"},
 		{"short garbage", []byte("{"), ErrBadMagic, "ckptfmt: bad magic"},
 		{"magic bit flip", flip(0), ErrBadMagic, "ckptfmt: bad magic"},
-		{"version 7", reframe(7, payload), ErrUnsupportedVersion, "ckptfmt: format version 7, written by a newer shardflow; upgrade (this build reads versions 1 to 3)"},
-		{"version 4", reframe(4, payload), ErrUnsupportedVersion, "written by a newer shardflow; upgrade"},
-		{"version 0", reframe(0, payload), ErrUnsupportedVersion, "ckptfmt: unsupported version 0 (this build reads versions 1 to 3)"},
+		{"version 7", reframe(7, payload), ErrUnsupportedVersion, "ckptfmt: format version 7, written by a newer shardflow; upgrade (this build reads versions 1 to 4)"},
+		{"version 5", reframe(5, payload), ErrUnsupportedVersion, "written by a newer shardflow; upgrade"},
+		{"version 0", reframe(0, payload), ErrUnsupportedVersion, "ckptfmt: unsupported version 0 (this build reads versions 1 to 4)"},
 		{"v2 payload as version 1", reframe(1, payload), ErrMalformed, "ckptfmt: malformed payload"},
 		{"v1 payload as version 2", reframe(2, v1[headerLen:len(v1)-trailerLen]), ErrMalformed, "ckptfmt: malformed payload"},
 		{"v1 bit flip", func() []byte { b := bytes.Clone(v1); b[headerLen+2] ^= 1; return b }(), ErrChecksum, "checksum mismatch"},
@@ -418,9 +434,12 @@ func TestVersionError(t *testing.T) {
 // Encode never writes, instead of silently keeping one of the two values.
 func TestDuplicateKeys(t *testing.T) {
 	blob := []byte{1, 'k', 1, 'v'}
-	for _, v := range []uint16{1, 2, Version} {
+	for _, v := range []uint16{1, 2, 3, Version} {
 		head := head(v)
 		shard := []byte{1, 's', 0, 0, 0, 0, 0}
+		if v >= 4 {
+			shard = append(shard, 0) // arrival 0
+		}
 		if v >= 3 {
 			shard = append(shard, 0) // no keyed state
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -49,8 +50,11 @@ func KinesisClient(endpoint string, transport http.RoundTripper, optFns ...func(
 // no --host flag and would listen on every interface) on port 0 of 127.0.0.1,
 // and writes the port it got in the line PrintedPort waits for.
 const kinesaliteScript = `
+const shift = Number(process.env.TESTENV_CLOCK_SHIFT_MS || 0);
+if (shift) { const now = Date.now; Date.now = () => now() + shift; }
 const server = require('./node_modules/kinesalite')({
   createStreamMs: 50, deleteStreamMs: 50, updateStreamMs: 50, shardLimit: 1000,
+  path: process.env.TESTENV_KINESALITE_PATH || undefined,
 });
 server.on('error', (err) => { console.error(err); process.exit(1); });
 server.listen(0, '127.0.0.1', () => {
@@ -65,7 +69,26 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));
 // start.
 func Kinesalite(t testing.TB) *KinesisServer {
 	t.Helper()
+	return KinesaliteWith(t, KinesaliteOptions{})
+}
+
+// KinesaliteOptions are what KinesaliteWith may change of a kinesalite.
+type KinesaliteOptions struct {
+	// Path keeps the server's streams in this directory (LevelDB), so that a
+	// server started later on the same Path has them; empty: in memory.
+	Path string
+	// ClockShift moves the server's clock (Date.now): the arrival times it
+	// gives records, and the clock its retention trims by. A server started
+	// with -25 h writes records that a later server on the same Path, with
+	// the real clock, has expired from a 24 h stream.
+	ClockShift time.Duration
+}
+
+// KinesaliteWith starts kinesalite as Kinesalite does, with o.
+func KinesaliteWith(t testing.TB, o KinesaliteOptions) *KinesisServer {
+	t.Helper()
 	cmd := Node(context.Background(), t, "-e", kinesaliteScript)
+	cmd.Env = append(os.Environ(), "TESTENV_KINESALITE_PATH="+o.Path, "TESTENV_CLOCK_SHIFT_MS="+strconv.FormatInt(o.ClockShift.Milliseconds(), 10))
 	p := Start(t, "kinesalite", cmd, PrintedPort)
 	return &KinesisServer{Process: p, Client: KinesisClient(p.Endpoint(), idleClosing(t))}
 }

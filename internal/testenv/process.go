@@ -142,6 +142,10 @@ func (p *Process) logIfFailed(t testing.TB) {
 // Endpoint is the service's base URL, http://127.0.0.1:PORT.
 func (p *Process) Endpoint() string { return fmt.Sprintf("http://127.0.0.1:%d", p.Port) }
 
+// Stop stops the service before the test ends, as stop does; the test's
+// cleanup then finds it stopped.
+func (p *Process) Stop() { p.stop() }
+
 // stop sends TERM to the service's process group, then KILL if it has not
 // exited after 3 seconds, and waits for it to exit.
 func (p *Process) stop() {

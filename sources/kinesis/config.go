@@ -39,6 +39,9 @@ const (
 	DefaultIdleTimeout  = 30 * time.Second
 	DefaultMaxRetries   = 20
 	DefaultCallTimeout  = 10 * time.Second
+	// DefaultRetentionMargin: a shard read less than 6 hours before its
+	// records expire is about to lose some.
+	DefaultRetentionMargin = 6 * time.Hour
 )
 
 // Config configures a Source. The zero value of every field but Stream and
@@ -77,6 +80,17 @@ type Config struct {
 	CallTimeout time.Duration
 	// StopAt, when set, makes the source bounded: every shard ends at its bound.
 	StopAt *StopAt
+	// AcceptExpired lets a shard whose checkpointed record has expired from
+	// the stream (its retention passed it before the job resumed) go on from
+	// the oldest record it retains, with a warning and ExpiredMetrics; by
+	// default its Read fails with a *pipeline.ExpiredError wrapping
+	// ErrExpired, which says how many hours of records were lost.
+	AcceptExpired bool
+	// RetentionMargin is how close to the stream's retention limit a shard's
+	// reading may fall behind before the source warns that its records are
+	// about to expire unread (default DefaultRetentionMargin; see
+	// RetentionMetrics).
+	RetentionMargin time.Duration
 	// Logger receives the source's logs (default: discarded).
 	Logger *slog.Logger
 	// Metrics receives per-shard counters (default: none).
@@ -173,6 +187,9 @@ func (c Config) Validate() error {
 	if c.ReadShare < 0 || c.ReadShare > 1 {
 		errs = append(errs, fmt.Errorf("kinesis: read share %v not in (0, 1]", c.ReadShare))
 	}
+	if c.RetentionMargin < 0 {
+		errs = append(errs, fmt.Errorf("kinesis: negative retention margin %v", c.RetentionMargin))
+	}
 	if c.IdleTimeout < 0 {
 		errs = append(errs, fmt.Errorf("kinesis: negative idle timeout %v", c.IdleTimeout))
 	}
@@ -218,6 +235,9 @@ func (c Config) withDefaults() Config {
 	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
 	if c.CallTimeout == 0 {
 		c.CallTimeout = DefaultCallTimeout
+	}
+	if c.RetentionMargin == 0 {
+		c.RetentionMargin = DefaultRetentionMargin
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -250,6 +250,7 @@ func (r *shardReader) takeEvent(e *types.SubscribeToShardEvent) {
 	if n := len(e.Records); n > 0 {
 		if t := e.Records[n-1].ApproximateArrivalTimestamp; t != nil {
 			r.cfg.Metrics.IteratorAge(r.shard, max(0, now.Sub(*t)))
+			r.noteHeadroom(now, *t)
 		}
 	}
 	if c := aws.ToString(e.ContinuationSequenceNumber); c != "" {

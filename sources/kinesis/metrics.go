@@ -68,3 +68,17 @@ type LoadMetrics interface {
 	// seen). The keys themselves are in Source.Load and the source's log.
 	HotKeyShares(shard string, shares []float64)
 }
+
+// RetentionMetrics is implemented by Metrics that also report how close each
+// shard's reading is to the stream's retention limit; the source finds it by
+// type assertion. Methods are called from the shard's reader goroutine.
+type RetentionMetrics interface {
+	// RetentionHeadroom reports, after every answer with records, how long
+	// the last record read has before the stream's retention expires it:
+	// the retention period minus its age. Below Config.RetentionMargin the
+	// records the job has not read yet are about to expire.
+	RetentionHeadroom(shard string, headroom time.Duration)
+	// ExpiredResumed counts a shard that resumed past records that had
+	// expired unread (with Config.AcceptExpired).
+	ExpiredResumed(shard string)
+}

@@ -63,15 +63,16 @@ type shardReader struct {
 	needTips bool
 	atTip    bool
 
-	nextCall time.Time // no call before
-	lastCall time.Time // start of the last GetRecords call
-	latestAt time.Time // when the first LATEST iterator was asked for
-	failures int
-	streak   kinesiserr.Streak // the consecutive failures, for the log and Trouble
-	fm       FailureMetrics    // cfg.Metrics, when it counts failures; else nil
-	hot      *shardHot         // the shard's write load (hot.go)
-	ended    bool
-	endErr   error // what Read returns once ended and drained
+	nextCall   time.Time // no call before
+	lastCall   time.Time // start of the last GetRecords call
+	latestAt   time.Time // when the first LATEST iterator was asked for
+	failures   int
+	streak     kinesiserr.Streak // the consecutive failures, for the log and Trouble
+	fm         FailureMetrics    // cfg.Metrics, when it counts failures; else nil
+	nearExpiry bool              // the last answer was within RetentionMargin of expiring (expiry.go)
+	hot        *shardHot         // the shard's write load (hot.go)
+	ended      bool
+	endErr     error // what Read returns once ended and drained
 
 	caughtUp   bool
 	emptySince time.Time
@@ -391,6 +392,7 @@ func (r *shardReader) getRecords(ctx context.Context) error {
 	if n := len(out.Records); n > 0 {
 		if t := out.Records[n-1].ApproximateArrivalTimestamp; t != nil {
 			r.cfg.Metrics.IteratorAge(r.shard, max(0, started.Sub(*t)))
+			r.noteHeadroom(started, *t)
 		}
 	}
 
@@ -462,6 +464,10 @@ func (r *shardReader) take(records []types.Record) (bytes int, cut bool) {
 			r.skip = false
 			if seq == r.after.Seq {
 				skipUpTo = r.after.N
+			} else if err := r.resumedPast(rec); err != nil {
+				r.end(err)
+				cut = true
+				break
 			}
 		}
 		pk := aws.ToString(rec.PartitionKey)
