@@ -29,7 +29,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // newClient returns a client of its own (own connections) to srv.
-func newClient(t *testing.T, srv *testenv.DynamoDBServer) *dynamodb.Client {
+func newClient(t *testing.T, srv *testenv.DynamoDBServer) *dynamodb.Client { return dynamodbClient(t, srv) }
+
+func dynamodbClient(t testing.TB, srv *testenv.DynamoDBServer) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{}, srv.DynamoDBOptions(t))
 }
 
@@ -60,11 +62,11 @@ func newCounters() *counters {
 	return &counters{taken: map[string]int{}, stolen: map[string]int{}, lost: map[string]int{}, handed: map[string]int{}}
 }
 func (m *counters) inc(c map[string]int, o string) { m.mu.Lock(); c[o]++; m.mu.Unlock() }
-func (m *counters) Held(string, int)                {}
-func (m *counters) Taken(o, _ string)               { m.inc(m.taken, o) }
-func (m *counters) Stolen(o, _ string)              { m.inc(m.stolen, o) }
-func (m *counters) Lost(o, _ string)                { m.inc(m.lost, o) }
-func (m *counters) HandedOff(o, _ string)           { m.inc(m.handed, o) }
+func (m *counters) Held(string, int)               {}
+func (m *counters) Taken(o, _ string)              { m.inc(m.taken, o) }
+func (m *counters) Stolen(o, _ string)             { m.inc(m.stolen, o) }
+func (m *counters) Lost(o, _ string)               { m.inc(m.lost, o) }
+func (m *counters) HandedOff(o, _ string)          { m.inc(m.handed, o) }
 
 func newCoord(t *testing.T, srv *testenv.DynamoDBServer, table, owner string, clock Clock, m Metrics, handOff func(context.Context, Lease) error) *Coordinator {
 	t.Helper()
