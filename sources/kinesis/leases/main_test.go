@@ -29,7 +29,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // newClient returns a client of its own (own connections) to srv.
-func newClient(t *testing.T, srv *testenv.DynamoDBServer) *dynamodb.Client { return dynamodbClient(t, srv) }
+func newClient(t *testing.T, srv *testenv.DynamoDBServer) *dynamodb.Client {
+	return dynamodbClient(t, srv)
+}
 
 func dynamodbClient(t testing.TB, srv *testenv.DynamoDBServer) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{}, srv.DynamoDBOptions(t))
