@@ -174,3 +174,28 @@ func TestReplayS3ArchiveKilledEqualsRun(t *testing.T) {
 	}
 	compareWithArchive(t, want, got)
 }
+
+// A replay's --source picks the archive path for file://, s3:// and bare
+// globs, not for streams; --from/--to parse into hours or fail in one line.
+func TestArchiveSourceAndRange(t *testing.T) {
+	for src, want := range map[string]string{
+		"file://a/*.gz": "archive://file://a/*.gz", "s3://b/p/": "archive://s3://b/p/", "a/*.jsonl": "archive://file://a/*.jsonl",
+		"kinesis://s": "", "generator": "",
+	} {
+		if got := isArchive(src); got != (want != "") {
+			t.Errorf("isArchive(%q) = %v", src, got)
+		}
+		if want != "" && archiveSpec(src) != want {
+			t.Errorf("archiveSpec(%q) = %q, want %q", src, archiveSpec(src), want)
+		}
+	}
+	cfg, err := archiveRange("2026-01-02T03:00:00Z", "now")
+	if err != nil || cfg.From.Hour() != 3 || !cfg.To.IsZero() {
+		t.Errorf("archiveRange = %+v, %v", cfg, err)
+	}
+	for _, r := range [][2]string{{"yesterday", "now"}, {"trim_horizon", "soon"}, {"2026-01-02T03:00:00Z", "2026-01-02T03:00:00Z"}} {
+		if _, err := archiveRange(r[0], r[1]); err == nil {
+			t.Errorf("archiveRange(%q, %q): no error", r[0], r[1])
+		}
+	}
+}
