@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/shardflow/shardflow/pipeline"
+	"github.com/shardflow/shardflow/sources/archive"
 	"github.com/shardflow/shardflow/sources/file"
 	"github.com/shardflow/shardflow/sources/generator"
 	"github.com/shardflow/shardflow/sources/kinesis"
@@ -22,6 +23,9 @@ type SourceOptions struct {
 	// Kinesis configures "kinesis://" sources; OpenSource sets its Stream,
 	// Consumer and (unless set) Client.
 	Kinesis kinesis.Config
+	// Archive configures "archive://" sources; OpenSource sets its URL and
+	// (unless set) its S3 client.
+	Archive archive.Config
 	// Follow makes a "file://" source follow its files, as ?follow=1 does.
 	Follow bool
 	// Mem, when set, allocates the Arrow batches of whichever source
@@ -62,6 +66,8 @@ func OpenSource(ctx context.Context, spec string, opts SourceOptions) (pipeline.
 	switch kind {
 	case SourceKinesis:
 		return openKinesis(ctx, spec, rest, opts.Kinesis)
+	case SourceArchive:
+		return openArchive(ctx, spec, rest, opts)
 	case SourceFile:
 		cfg, err := fileConfig(rest)
 		if err != nil {
@@ -107,7 +113,9 @@ func SourceKind(spec string) (string, error) {
 		return SourceFile, nil
 	case scheme == SourceKinesis && rest != "":
 		return SourceKinesis, nil
-	case isURL && scheme != SourceFile && scheme != SourceKinesis:
+	case scheme == SourceArchive && (strings.HasPrefix(rest, "file://") || strings.HasPrefix(rest, "s3://")):
+		return SourceArchive, nil
+	case isURL && scheme != SourceFile && scheme != SourceKinesis && scheme != SourceArchive:
 		return "", fmt.Errorf("jobs: unknown source %q: %s:// is not supported; want %s", spec, scheme, sourceSpecs)
 	}
 	return "", fmt.Errorf("jobs: unknown source %q: want %s", spec, sourceSpecs)

@@ -28,6 +28,9 @@ it and ends at the same records. Give another range its own --checkpoints (and -
 unless the tables may hold both).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isArchive(f.source) {
+				return replayArchive(cmd, args[0], f, from, to) // replay_archive.go
+			}
 			kcfg, err := replayRange(f.source, from, to, time.Now())
 			if err != nil {
 				return err
@@ -39,7 +42,7 @@ unless the tables may hold both).`,
 			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kcfg}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	addJobFlags(cmd, &f, filepath.Join("shardflow-data", "replay"), "", "the stream to read: kinesis://STREAM[?consumer=NAME] (required)")
+	addJobFlags(cmd, &f, filepath.Join("shardflow-data", "replay"), "", "the stream to read: kinesis://STREAM[?consumer=NAME], or an archive: file://GLOB | s3://BUCKET/PREFIX (required)")
 	cmd.Flags().StringVar(&from, "from", kinesis.StartTrimHorizon, "where each shard starts: trim_horizon | RFC 3339 time")
 	cmd.Flags().StringVar(&to, "to", "now", "where each shard ends: now (its last record when the replay starts) | RFC 3339 time (by arrival)")
 	return cmd
