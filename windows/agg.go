@@ -39,7 +39,7 @@ var kindNames = [...]string{
 func (k aggKind) String() string { return kindNames[k] }
 
 // Agg is one aggregate column of a window's output. Build it with Count,
-// CountIf, Sum, SumIf, Min, Max, Avg or CountDistinct; the zero Agg is
+// CountIf, Sum, SumIf, Min, Max, Avg, CountDistinct, First or Last; the zero Agg is
 // invalid. Its column and predicate are checked when the window stage is bound
 // to its input schema.
 //
