@@ -12,6 +12,7 @@ const (
 	storeI                       // int64 sums, signed and timestamp extrema
 	storeU                       // uint64 extrema
 	storeF                       // float64 sums and extrema
+	storeT                       // event time of First and Last
 )
 
 // acc holds one aggregate's partial values in columns indexed by group slot:
@@ -22,6 +23,7 @@ type acc struct {
 	i []int64
 	u []uint64
 	f []float64
+	t []int64
 }
 
 // grow appends one zeroed slot to the used slices.
@@ -37,6 +39,9 @@ func (a *acc) grow(m storeMask) {
 	}
 	if m&storeF != 0 {
 		a.f = append(a.f, 0)
+	}
+	if m&storeT != 0 {
+		a.t = append(a.t, 0)
 	}
 }
 
@@ -54,11 +59,14 @@ func (a *acc) clearSlot(m storeMask, s int32) {
 	if m&storeF != 0 {
 		a.f[s] = 0
 	}
+	if m&storeT != 0 {
+		a.t[s] = 0
+	}
 }
 
 // truncate drops every slot.
 func (a *acc) truncate() {
-	a.n, a.i, a.u, a.f = a.n[:0], a.i[:0], a.u[:0], a.f[:0]
+	a.n, a.i, a.u, a.f, a.t = a.n[:0], a.i[:0], a.u[:0], a.f[:0], a.t[:0]
 }
 
 // mergeSlot folds src's slot s into dst's slot d. It is how shard partials
@@ -76,6 +84,32 @@ func mergeSlot(ap *aggPlan, dst *acc, d int32, src *acc, s int32) {
 			dst.f[d] += src.f[s]
 		} else {
 			dst.i[d] += src.i[s]
+		}
+	case kindFirst, kindLast:
+		if src.n[s] == 0 {
+			return
+		}
+		// Parts merge in shard-name order: on equal times First keeps the
+		// earlier shard's value, Last takes the later one's.
+		take := dst.n[d] == 0
+		if !take {
+			if ap.kind == kindFirst {
+				take = src.t[s] < dst.t[d]
+			} else {
+				take = src.t[s] >= dst.t[d]
+			}
+		}
+		dst.n[d] += src.n[s]
+		if take {
+			dst.t[d] = src.t[s]
+			switch {
+			case ap.store&storeF != 0:
+				dst.f[d] = src.f[s]
+			case ap.store&storeU != 0:
+				dst.u[d] = src.u[s]
+			default:
+				dst.i[d] = src.i[s]
+			}
 		}
 	case kindMin, kindMax:
 		if src.n[s] == 0 {
@@ -304,4 +338,46 @@ func maxF[T ~float32 | ~float64](a *acc, arr arrow.Array, keep []bool, rows, slo
 			n[s]++
 		}
 	}
+}
+
+// addFirstLast folds the values of arr at rows, with their event times ts
+// (per row of the batch), into the slots of a. Rows come in arrival order, so
+// on equal times First keeps the earlier row and Last takes the later one.
+func addFirstLast(ap *aggPlan, a *acc, arr arrow.Array, ts []int64, keep []bool, rows, slots []int32) {
+	isFirst := ap.kind == kindFirst
+	var get func(r int32, s int32)
+	switch {
+	case ap.store&storeF != 0:
+		if ap.phys == pF32 {
+			v := values[float32](arr)
+			get = func(r, s int32) { a.f[s] = float64(v[r]) }
+		} else {
+			v := values[float64](arr)
+			get = func(r, s int32) { a.f[s] = v[r] }
+		}
+	case ap.store&storeU != 0:
+		v := values[uint64](arr)
+		get = func(r, s int32) { a.u[s] = v[r] }
+	default:
+		get = byPhys(ap.phys,
+			intGetter[int8](a, arr), intGetter[int16](a, arr), intGetter[int32](a, arr), intGetter[int64](a, arr),
+			intGetter[uint8](a, arr), intGetter[uint16](a, arr), intGetter[uint32](a, arr), nil, nil, nil)
+	}
+	n, t := a.n, a.t
+	for j, r := range rows {
+		if keep != nil && !keep[r] {
+			continue
+		}
+		s, tr := slots[j], ts[r]
+		if n[s] == 0 || (isFirst && tr < t[s]) || (!isFirst && tr >= t[s]) {
+			t[s] = tr
+			get(r, s)
+		}
+		n[s]++
+	}
+}
+
+func intGetter[T intValue](a *acc, arr arrow.Array) func(r, s int32) {
+	v := values[T](arr)
+	return func(r, s int32) { a.i[s] = int64(v[r]) }
 }

@@ -18,6 +18,8 @@ const (
 	kindMax
 	kindAvg
 	kindCountDistinct
+	kindFirst
+	kindLast
 )
 
 var kindNames = [...]string{
@@ -30,12 +32,14 @@ var kindNames = [...]string{
 	kindMax:           "max",
 	kindAvg:           "avg",
 	kindCountDistinct: "count_distinct",
+	kindFirst:         "first",
+	kindLast:          "last",
 }
 
 func (k aggKind) String() string { return kindNames[k] }
 
 // Agg is one aggregate column of a window's output. Build it with Count,
-// CountIf, Sum, SumIf, Min, Max, Avg or CountDistinct; the zero Agg is
+// CountIf, Sum, SumIf, Min, Max, Avg, CountDistinct, First or Last; the zero Agg is
 // invalid. Its column and predicate are checked when the window stage is bound
 // to its input schema.
 //
@@ -82,6 +86,18 @@ func Avg(name, col string) Agg { return Agg{kind: kindAvg, name: name, col: col}
 func CountDistinct(name, col string) Agg {
 	return Agg{kind: kindCountDistinct, name: name, col: col}
 }
+
+// First is the value of col (a number or timestamp, of the column's type) at
+// the row with the earliest event time. Ties: within a shard the row that
+// arrived first wins; across shards the shard whose name sorts first wins, so
+// the result is deterministic for a given assignment of rows to shards.
+// Null values are skipped; no value gives null.
+func First(name, col string) Agg { return Agg{kind: kindFirst, name: name, col: col} }
+
+// Last is the value of col at the row with the latest event time. Ties: within
+// a shard the row that arrived last wins; across shards the shard whose name
+// sorts last wins. Null values are skipped; no value gives null.
+func Last(name, col string) Agg { return Agg{kind: kindLast, name: name, col: col} }
 
 // Name is the aggregate's output column name.
 func (a Agg) Name() string { return a.name }

@@ -75,6 +75,7 @@ func BenchmarkTumblingAggregate(b *testing.B) {
 		{"clickstream", clickstreamAggs()},
 		{"clickstream_no_distinct", clickstreamAggs()[:5]},
 		{"count_sum", []Agg{Count("events"), Sum("revenue", "price")}},
+		{"first_last", []Agg{Count("events"), First("first_price", "price"), Last("last_price", "price")}},
 	} {
 		b.Run(bc.name, func(b *testing.B) { benchAggregate(b, bc.aggs) })
 	}

@@ -1,6 +1,6 @@
 // Package windows provides event-time windowed aggregations over Arrow record
 // batches: window assigners (Tumbling, Sliding), mergeable aggregations
-// (Count, CountIf, Sum, SumIf, Min, Max, Avg, CountDistinct) and the keyed
+// (Count, CountIf, Sum, SumIf, Min, Max, Avg, CountDistinct, First, Last) and the keyed
 // operator that runs them where a job's shards meet.
 //
 //	windows.Tumbling(time.Minute).Aggregate(
@@ -25,7 +25,8 @@
 // The operator keeps partial aggregates per source shard, then per window,
 // then per key, and merges the shards' partials when a window fires. Every
 // aggregate is mergeable (counts and sums add, min and max compare, avg is a
-// sum and a count, exact distinct is a set), which is what lets a shard's
+// sum and a count, exact distinct is a set, first and last keep the event
+// time of their value), which is what lets a shard's
 // state move with its lease to another worker later. Snapshot encodes the
 // whole state in a compact, versioned, checksummed binary form.
 //

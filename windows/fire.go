@@ -270,7 +270,7 @@ func appendAgg(fb array.Builder, ap *aggPlan, m *acc, perm []int32) error {
 				fb.Append(float64(m.i[g]) / float64(m.n[g]))
 			}
 		}
-	case kindMin, kindMax:
+	case kindMin, kindMax, kindFirst, kindLast:
 		for _, g := range perm {
 			if m.n[g] == 0 {
 				fb.AppendNull()

@@ -367,6 +367,8 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 			}
 		case kindCountDistinct:
 			o.addDistinct(ai, a, arr, keep, sel, rows, slots, wins)
+		case kindFirst, kindLast:
+			addFirstLast(ap, a, arr, ts, keep, rows, slots)
 		default:
 			ap.update(a, arr, keep, rows, slots)
 		}

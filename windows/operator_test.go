@@ -235,10 +235,10 @@ func TestRestoreErrors(t *testing.T) {
 	if err := fresh().Restore(flipped); !errors.Is(err, ErrCorruptSnapshot) {
 		t.Errorf("flipped byte: %v, want ErrCorruptSnapshot", err)
 	}
-	v2 := slices.Clone(state)
-	v2[4] = 2
-	if err := fresh().Restore(v2); err == nil || !strings.Contains(err.Error(), "snapshot version 2") {
-		t.Errorf("version 2: %v", err)
+	next := slices.Clone(state)
+	next[4] = snapVersion + 1
+	if err := fresh().Restore(next); err == nil || !strings.Contains(err.Error(), "snapshot version 3") {
+		t.Errorf("version 3: %v", err)
 	}
 	other := newTestOp(t, mem, spec, []string{"page"})
 	if err := other.Restore(state); err == nil || !strings.Contains(err.Error(), "cannot restore stage") {

@@ -11,7 +11,8 @@ import (
 	"github.com/shardflow/shardflow/internal/wire"
 )
 
-// Snapshot format, version 1. All integers are varints (signed) or uvarints
+// Snapshot format, version 2 (version 1, which had no First or Last and so
+// no event-time partials, reads the same way and still restores). All integers are varints (signed) or uvarints
 // (counts, ids); floats are 8 bytes little-endian; strings are a uvarint
 // length and the bytes.
 //
@@ -22,13 +23,16 @@ import (
 //	value dicts of the CountDistinct aggregates, in aggregate order
 //	shards, sorted by name: name, windows sorted by start:
 //	  start, end, groups: key id, then every non-distinct aggregate's partial
+//	  (n, i, u, f, then for First and Last the event time t, as a varint)
 //	  then per CountDistinct aggregate: entries (group index, value id)
 //	CRC-32C of everything before it, 4 bytes little-endian
 //
 // Dicts hold phys, size, null id (-1 for none) and the values by id.
 const (
 	snapMagic   = "SFWN"
-	snapVersion = 1
+	snapVersion = 2
+	// snapVersionV1 is the oldest version Restore reads.
+	snapVersionV1 = 1
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -101,6 +105,9 @@ func (o *Operator) appendWindow(b []byte, sh *shardState, ws *winState) []byte {
 			if ap.store&storeF != 0 {
 				b = binary.LittleEndian.AppendUint64(b, math.Float64bits(m.f[s]))
 			}
+			if ap.store&storeT != 0 {
+				b = binary.AppendVarint(b, m.t[s])
+			}
 		}
 	}
 	if len(o.slotMap) < int(sh.nslots) {
@@ -154,8 +161,8 @@ func (o *Operator) Restore(state []byte) error {
 	if len(state) < len(snapMagic)+1+4 || string(state[:len(snapMagic)]) != snapMagic {
 		return fmt.Errorf("%w: bad header", ErrCorruptSnapshot)
 	}
-	if v := state[len(snapMagic)]; v != snapVersion {
-		return fmt.Errorf("windows: snapshot version %d, want %d", v, snapVersion)
+	if v := state[len(snapMagic)]; v != snapVersion && v != snapVersionV1 {
+		return fmt.Errorf("windows: snapshot version %d, want %d to %d", v, snapVersionV1, snapVersion)
 	}
 	body, sum := state[:len(state)-4], binary.LittleEndian.Uint32(state[len(state)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
@@ -268,6 +275,9 @@ func (o *Operator) decodeWindow(r *wire.Reader, sh *shardState) error {
 			}
 			if ap.store&storeF != 0 {
 				m.f[s] = math.Float64frombits(r.Uint64())
+			}
+			if ap.store&storeT != 0 {
+				m.t[s] = r.Varint()
 			}
 		}
 	}

@@ -185,7 +185,7 @@ func (s *stage) plan(in *arrow.Schema) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		nullable := a.kind == kindMin || a.kind == kindMax || a.kind == kindAvg
+		nullable := a.kind == kindMin || a.kind == kindMax || a.kind == kindAvg || a.kind == kindFirst || a.kind == kindLast
 		fields = append(fields, arrow.Field{Name: a.name, Type: ap.outType, Nullable: nullable})
 		p.aggs = append(p.aggs, ap)
 	}
@@ -234,6 +234,12 @@ func planAgg(a Agg, in *arrow.Schema) (aggPlan, error) {
 			break
 		}
 		ap.outType, ap.store, ap.update = f.Type, storeN|ph.extremumStore(), extremumUpdater(ph, a.kind == kindMin)
+	case kindFirst, kindLast:
+		if !ph.isNumber() && ph != pTS {
+			want = "a number or timestamp"
+			break
+		}
+		ap.outType, ap.store = f.Type, storeN|storeT|ph.extremumStore()
 	case kindCountDistinct:
 		if !ph.isString() && !ph.isInt() {
 			want = "a string or integer"
