@@ -49,6 +49,9 @@ type runFlags struct {
 	overwrite   bool
 	parallelism int
 	follow      bool // file: keep reading the files as they grow, and new files
+	// progress, when set, shows the job's progress instead of the status
+	// line (replay's bars).
+	progress func(job *pipeline.Job, src pipeline.Source, stderr io.Writer) (stop func())
 }
 
 func newRunCmd() *cobra.Command {
@@ -265,7 +268,12 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 	}
 
 	sigs := handleSignals(ctx, job, abort, stderr)
-	stopStatus := startStatus(f.status, job, stderr)
+	var stopStatus func()
+	if f.progress != nil {
+		stopStatus = f.progress(job, src, stderr)
+	} else {
+		stopStatus = startStatus(f.status, job, stderr)
+	}
 	err = job.Run(ctx)
 	stopStatus()
 	if err != nil && sigs.aborted() && errors.Is(err, context.Canceled) {
