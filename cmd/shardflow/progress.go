@@ -99,36 +99,44 @@ func buildView(st pipeline.Stats, loads []kinesis.ShardLoad, c *rangeClock, rate
 }
 
 // progressLines renders v for a terminal width columns wide: a line per
-// shard, then the total; no line is wider than width-1.
+// shard, then the total, with bars of one length (at most 40) so they line
+// up; no line is wider than width-1, and when no bar of 5 fits, the lines
+// go without.
 func progressLines(v progressView, width int) []string {
-	lines := make([]string, 0, len(v.Shards)+1)
+	heads, tails := make([]string, 0, len(v.Shards)+1), make([]string, 0, len(v.Shards)+1)
+	shares := make([]float64, 0, len(v.Shards)+1)
 	for _, s := range v.Shards {
 		tail := fmt.Sprintf(" %s %s rec", pct(s.Covered), count(s.Records))
 		if s.Done {
 			tail += " done"
 		}
-		lines = append(lines, barLine(fmt.Sprintf("%-8s", shortShard(s.Shard)), s.Covered, tail, width))
+		heads, tails, shares = append(heads, shortShard(s.Shard)), append(tails, tail), append(shares, s.Covered)
 	}
-	tail := fmt.Sprintf(" %s %s rec %s rec/s ETA %s", pct(v.Covered), count(v.Records), count(int64(v.Rate)), eta(v.ETA))
-	return append(lines, barLine("total   ", v.Covered, tail, width))
-}
-
-// barLine is head, a bar filled to share, and tail, in width-1 columns.
-func barLine(head string, share float64, tail string, width int) string {
-	room := width - 1 - len([]rune(head)) - len([]rune(tail)) - 3
-	if room < 5 {
-		line := []rune(head + tail)
-		if limit := max(width-1, 1); len(line) > limit {
-			line = append(line[:limit-1], '…')
+	heads = append(heads, "total")
+	tails = append(tails, fmt.Sprintf(" %s %s rec %s rec/s ETA %s", pct(v.Covered), count(v.Records), count(int64(v.Rate)), eta(v.ETA)))
+	shares = append(shares, v.Covered)
+	headW, tailW := 0, 0
+	for i := range heads {
+		headW, tailW = max(headW, len([]rune(heads[i]))), max(tailW, len([]rune(tails[i])))
+	}
+	room := min(width-1-headW-tailW-3, 40)
+	lines := make([]string, len(heads))
+	for i := range heads {
+		head := heads[i] + strings.Repeat(" ", headW-len([]rune(heads[i])))
+		line := head + tails[i]
+		if room >= 5 {
+			fill := 0
+			if shares[i] > 0 {
+				fill = int(shares[i] * float64(room))
+			}
+			line = head + " [" + strings.Repeat("=", fill) + strings.Repeat(" ", room-fill) + "]" + tails[i]
 		}
-		return string(line)
+		if r := []rune(line); len(r) > max(width-1, 1) {
+			line = string(append(r[:max(width-1, 1)-1], '…'))
+		}
+		lines[i] = line
 	}
-	room = min(room, 40)
-	fill := 0
-	if share > 0 {
-		fill = int(share * float64(room))
-	}
-	return head + " [" + strings.Repeat("=", fill) + strings.Repeat(" ", room-fill) + "]" + tail
+	return lines
 }
 
 // progressLogLine is the line logged every period when stderr is not a
