@@ -223,13 +223,17 @@ func tickProgress(stats func() pipeline.Stats, loads func() []kinesis.ShardLoad,
 		lastAt, drawn := start, 0
 		for {
 			var now time.Time
+			final := false
 			select {
 			case <-done:
-				now = time.Now()
+				now, final = time.Now(), true
 			case now = <-tick.C:
 			}
 			st := stats()
 			rate := float64(st.RecordsIn-last.RecordsIn) / max(now.Sub(lastAt).Seconds(), 1e-9)
+			if final { // the last draw shows the replay's mean rate
+				rate = float64(st.RecordsIn) / max(now.Sub(start).Seconds(), 1e-9)
+			}
 			drawn = show(buildView(st, loads(), c, rate, now.Sub(start)), drawn)
 			last, lastAt = st, now
 			select {
