@@ -14,6 +14,7 @@ import (
 func newReplayCmd() *cobra.Command {
 	f := runFlags{}
 	var from, to string
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "replay JOB --source kinesis://STREAM --from trim_horizon|TIME --to now|TIME",
 		Short: "Run a job over a bounded range of a stream's retention, drain every window, commit and exit",
@@ -35,16 +36,21 @@ unless the tables may hold both).`,
 			if err != nil {
 				return err
 			}
+			if dryRun {
+				return dryRunReplay(cmd, f.source, from, to)
+			}
 			if err := f.validate(cmd); err != nil {
 				return err
 			}
 			f.featuresSet = cmd.Flags().Changed("features")
+			f.progress = replayProgress(f.status, from, to, time.Now())
 			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kcfg}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	addJobFlags(cmd, &f, filepath.Join("shardflow-data", "replay"), "", "the stream to read: kinesis://STREAM[?consumer=NAME], or an archive: file://GLOB | s3://BUCKET/PREFIX (required)")
 	cmd.Flags().StringVar(&from, "from", kinesis.StartTrimHorizon, "where each shard starts: trim_horizon | RFC 3339 time")
 	cmd.Flags().StringVar(&to, "to", "now", "where each shard ends: now (its last record when the replay starts) | RFC 3339 time (by arrival)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the shards, the range, an estimate of the records, the calls and the time the replay takes, and exit without reading or writing")
 	return cmd
 }
 

@@ -53,6 +53,9 @@ type runFlags struct {
 	// and how close to expiring a shard's reading may fall before a warning
 	acceptExpired   bool
 	retentionMargin time.Duration
+	// progress, when set, shows the job's progress instead of the status
+	// line (replay's bars).
+	progress func(job *pipeline.Job, src pipeline.Source, stderr io.Writer) (stop func())
 }
 
 func newRunCmd() *cobra.Command {
@@ -280,7 +283,12 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 	}
 
 	sigs := handleSignals(ctx, job, abort, stderr)
-	stopStatus := startStatus(f.status, job, stderr)
+	var stopStatus func()
+	if f.progress != nil {
+		stopStatus = f.progress(job, src, stderr)
+	} else {
+		stopStatus = startStatus(f.status, job, stderr)
+	}
 	err = job.Run(ctx)
 	stopStatus()
 	if err != nil && sigs.aborted() && errors.Is(err, context.Canceled) {
