@@ -192,9 +192,7 @@ func (s *Source) learnIdentity(ctx context.Context) error {
 // learned it): Kinesis would silently start such a shard at its oldest
 // record, and the records in between would be missing without a word.
 func (s *Source) checkRetention(now time.Time) error {
-	s.idMu.Lock()
-	retention := s.retention
-	s.idMu.Unlock()
+	retention := s.retentionPeriod()
 	if retention <= 0 || s.start.typ != types.ShardIteratorTypeAtTimestamp {
 		return nil
 	}

@@ -385,10 +385,8 @@ func pace(ctx context.Context, last *time.Time) error {
 // retentionOrMax is the stream's retention period when a listing learned
 // it, else the longest Kinesis allows.
 func (s *Source) retentionOrMax() time.Duration {
-	s.idMu.Lock()
-	defer s.idMu.Unlock()
-	if s.retention > 0 {
-		return s.retention
+	if r := s.retentionPeriod(); r > 0 {
+		return r
 	}
 	return maxLookback
 }
