@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -127,7 +128,13 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 			return nil, fmt.Errorf("pipeline: job %q: checkpoint %d: %w", j.name, cp.ID, err)
 		}
 	}
-	rec := Recovery{Job: j.name, Overwrite: j.overwrite}
+	var replayRun string
+	if j.replay {
+		if replayRun, err = j.replayRun(ctx, cp); err != nil {
+			return nil, err
+		}
+	}
+	rec := Recovery{Job: j.name, Overwrite: j.overwrite, Replay: j.replay}
 	if c.lock != nil {
 		rec.Epoch = c.lock.Epoch()
 	}
@@ -151,6 +158,8 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 	}
 	switch {
 	case rec.Run != "":
+	case replayRun != "":
+		rec.Run = replayRun
 	case cp != nil:
 		// A checkpoint written before runs had ids: every restore of it must
 		// continue the same run, for the sinks record the re-commit of its
@@ -263,6 +272,38 @@ func NewRunID() (string, error) {
 		return "", fmt.Errorf("run id: %w", err)
 	}
 	return hex.EncodeToString(b[:]), nil
+}
+
+// replayRunPrefix starts the run id of a replay (WithReplay), so that its
+// output files tell themselves apart: part-replay-<12 hex>-<ckpt>-<seq>.
+const replayRunPrefix = "replay-"
+
+// replayRun returns the run id of the replay that j runs: "replay-" and 12
+// hex digits of a hash of the job's name and fingerprint and the source's
+// ReplayKey. A checkpoint of another replay (another range in the same
+// checkpoint directory) is refused. A checkpoint of a replay started before
+// replays had their own run ids keeps its run (returned as "").
+func (j *Job) replayRun(ctx context.Context, cp *Checkpoint) (string, error) {
+	r, ok := j.src.(Replayable)
+	if !ok {
+		return "", fmt.Errorf("pipeline: job %q: a replay needs a source that reads fixed input; %T does not", j.name, j.src)
+	}
+	key, err := r.ReplayKey(ctx)
+	if err != nil {
+		return "", fmt.Errorf("pipeline: job %q: replay: %w", j.name, err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00", j.name, j.fingerprint)
+	h.Write(key)
+	run := replayRunPrefix + hex.EncodeToString(h.Sum(nil)[:6])
+	switch {
+	case cp == nil || cp.Run == run:
+		return run, nil
+	case strings.HasPrefix(cp.Run, replayRunPrefix):
+		return "", fmt.Errorf("%w: checkpoint %d of job %q is of replay %s, this replay reads other input or another range (%s); "+
+			"give each replay its own --checkpoints", ErrIncompatibleCheckpoint, cp.ID, j.name, cp.Run, run)
+	}
+	return "", nil
 }
 
 // legacyRunID is the run id of cp, a checkpoint without one: 12 hex digits

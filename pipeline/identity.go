@@ -1,6 +1,9 @@
 package pipeline
 
-import "errors"
+import (
+	"context"
+	"errors"
+)
 
 // ErrIncompatibleSource is returned by Run when the latest checkpoint was
 // taken of another input than the job's source reads now (another generator
@@ -31,4 +34,17 @@ type Identifier interface {
 // so that Stats and a status line can show an outage while it lasts.
 type TroubleReporter interface {
 	Trouble() map[string]string
+}
+
+// Replayable is implemented by sources that can read fixed input: a
+// bounded range of a stream's retention, a set of archive objects. A job
+// run WithReplay requires it.
+type Replayable interface {
+	// ReplayKey describes the input that the source reads, fixed from now
+	// on: the stream or objects and the resolved range (where each shard
+	// ends, not "now"). Equal keys mean the same records. It is called once,
+	// after Resume and before any shard is opened, and may read the input
+	// to resolve the range. It returns an error when the source is not
+	// bounded.
+	ReplayKey(ctx context.Context) ([]byte, error)
 }

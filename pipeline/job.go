@@ -37,6 +37,7 @@ type Job struct {
 	store       CheckpointStore
 	interval    time.Duration
 	overwrite   bool // WithOverwrite
+	replay      bool // WithReplay
 
 	mem      memory.Allocator
 	logger   *slog.Logger

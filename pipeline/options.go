@@ -36,6 +36,18 @@ func WithQueue(n int) Option {
 // an output it wrote before.
 func WithOverwrite() Option { return func(j *Job) { j.overwrite = true } }
 
+// WithReplay makes the job a replay: a bounded run over input that its
+// source fixes when the job starts (a range of a stream's retention, a set
+// of archive objects), which the source must describe (Replayable). The run
+// id is then derived from the job's name and fingerprint and what the source
+// reads, not drawn at random: every start of the same replay is the same
+// run, its output files have the same names, and committed output of that
+// run that the restored checkpoint does not account for (an earlier start
+// with another checkpoint directory, a lost checkpoint) is the replay's own,
+// replaced instead of refused (Recovery.Replay). Output of other runs is
+// still refused, as without the option.
+func WithReplay() Option { return func(j *Job) { j.replay = true } }
+
 // WithParallelism sets how many instances of the keyed stage run side by side,
 // each on a goroutine of its own with the rows of its partition of the keys
 // (default: GOMAXPROCS). A keyed operator that cannot run partitioned (see

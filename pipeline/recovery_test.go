@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -255,5 +256,55 @@ func TestEveryComponentsCountersAreReported(t *testing.T) {
 	}
 	if len(m.shards) != 3 || out == nil {
 		t.Errorf("metrics hook saw shards %v, want 3", m.shards)
+	}
+}
+
+// replaySource is a memSource whose input is fixed, described by key.
+type replaySource struct {
+	*memSource
+	key string
+}
+
+func (s *replaySource) ReplayKey(context.Context) ([]byte, error) { return []byte(s.key), nil }
+
+// A replay's run id comes from the job and what the source reads, the same
+// at every start, with or without a checkpoint; the sinks are told it is a
+// replay; a checkpoint of another replay is refused before any read; a
+// source that cannot describe fixed input cannot replay.
+func TestReplayRunIDComesFromTheInput(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	newSrc := func(key string) *replaySource {
+		return &replaySource{memSource: newSource(mem, testInput(2, 200, 1), 50), key: key}
+	}
+	var runs []string
+	for range 2 { // two starts with fresh checkpoint stores
+		store := &memStore{}
+		_, out, err := runOnce(t, newSrc("range-a"), store, WithAllocator(mem), WithReplay())
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := store.saved[len(store.saved)-1]
+		if r := out.recovered[0]; !r.Replay || r.Run != last.Run {
+			t.Fatalf("Recover got %+v, want Replay and the checkpoint's run %s", r, last.Run)
+		}
+		runs = append(runs, last.Run)
+	}
+	if runs[0] != runs[1] || !strings.HasPrefix(runs[0], "replay-") || len(runs[0]) != len("replay-")+12 {
+		t.Fatalf("runs of two starts of one replay: %q, want the same replay-<12 hex digits>", runs)
+	}
+
+	store := &memStore{}
+	if _, _, err := runOnce(t, newSrc("range-a"), store, WithAllocator(mem), WithReplay()); err != nil {
+		t.Fatal(err)
+	}
+	other := newSrc("range-b")
+	_, out, err := runOnce(t, other, store, WithAllocator(mem), WithReplay())
+	if !errors.Is(err, ErrIncompatibleCheckpoint) || !strings.Contains(err.Error(), "its own --checkpoints") || len(out.recovered) != 0 || other.reads != 0 {
+		t.Errorf("another replay over this checkpoint: err %v, %d recoveries, %d reads; want ErrIncompatibleCheckpoint before any", err, len(out.recovered), other.reads)
+	}
+	_, _, err = runOnce(t, newSource(mem, testInput(2, 200, 1), 50), &memStore{}, WithAllocator(mem), WithReplay())
+	if err == nil || !strings.Contains(err.Error(), "fixed input") {
+		t.Errorf("a replay of a source without a key: %v, want an error saying it needs fixed input", err)
 	}
 }

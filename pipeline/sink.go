@@ -71,4 +71,11 @@ type Recovery struct {
 	// checkpoint does not account for (another run's, a lost checkpoint's)
 	// instead of refusing to start.
 	Overwrite bool
+	// Replay is set for a job run WithReplay, whose run id names the same
+	// computation at every start: committed output of run Run newer than
+	// checkpoint ID is the replay's own, from an earlier start (another
+	// checkpoint directory, a lost checkpoint), and is replaced: deleted, to
+	// be written again, whatever its epoch. Output of other runs is treated
+	// as without it.
+	Replay bool
 }

@@ -60,9 +60,17 @@ func TestKinesisReplayKilledAndRestartedEqualsWhatWasPut(t *testing.T) {
 		t.Fatalf("only %d kills: the test did not test", kills)
 	}
 
+	checkPageStats(t, filepath.Join(dir, "out"), ref)
+}
+
+// checkPageStats checks that the page_stats table under out, read back by
+// DuckDB, holds exactly the totals of ref's events, and the dead letters
+// exactly its malformed events.
+func checkPageStats(t *testing.T, out string, ref *generator.Reference) {
+	t.Helper()
 	want, malformed := expectedPageStats(t, ref)
 	got := testenv.DuckDB(t, fmt.Sprintf(`SELECT strftime(window_start, '%%Y-%%m-%%dT%%H:%%M') AS w, page, events, page_views,
-		add_to_cart, purchases, revenue, unique_users FROM read_parquet('%s/out/page_stats/**/*.parquet') ORDER BY w, page`, dir))
+		add_to_cart, purchases, revenue, unique_users FROM read_parquet('%s/page_stats/**/*.parquet') ORDER BY w, page`, out))
 	if len(got) != len(want) {
 		t.Fatalf("page_stats has %d rows, want %d", len(got), len(want))
 	}
@@ -81,7 +89,7 @@ func TestKinesisReplayKilledAndRestartedEqualsWhatWasPut(t *testing.T) {
 			t.Errorf("%s: revenue = %v, want %v", key, g["revenue"], w.revenue)
 		}
 	}
-	if dead := deadLetters(t, dir); len(dead) != malformed {
+	if dead := deadLetters(t, filepath.Dir(out)); len(dead) != malformed {
 		t.Errorf("%d dead letters, want the %d malformed events", len(dead), malformed)
 	}
 }
@@ -92,36 +100,9 @@ func TestKinesisReplayKilledAndRestartedEqualsWhatWasPut(t *testing.T) {
 // upper half and writes the rest plainly.
 func putWithReshards(t *testing.T, c *awskinesis.Client, stream string, ref *generator.Reference) {
 	t.Helper()
-	var events []generator.Event
-	for i := int64(0); ; i++ {
-		added := false
-		for s := range ref.Config().Shards {
-			if i < ref.ShardEvents(s) {
-				var e generator.Event
-				e.Data, e.PartitionKey, _ = ref.Append(nil, s, i)
-				events = append(events, e)
-				added = true
-			}
-		}
-		if !added {
-			break
-		}
-	}
+	events := interleaved(ref)
 	third := len(events) / 3
-	put := func(evs []generator.Event, aggregate bool) {
-		p, err := sink.NewProducer(sink.ProducerConfig{Stream: stream, Client: c, Aggregate: aggregate})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range evs {
-			if err := p.Put(t.Context(), e.PartitionKey, e.Data); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := p.Flush(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	put := func(evs []generator.Event, aggregate bool) { putEvents(t, c, stream, evs, aggregate) }
 	put(events[:third], false)
 
 	half := new(big.Int).Lsh(big.NewInt(1), 125) // the middle of shardId-000000000000's quarter of the key space
@@ -138,6 +119,44 @@ func putWithReshards(t *testing.T, c *awskinesis.Client, stream string, ref *gen
 	}
 	testenv.WaitActive(t, c, stream)
 	put(events[2*third:], false)
+}
+
+// interleaved returns ref's events interleaved across its shards, so that
+// event time rises evenly.
+func interleaved(ref *generator.Reference) []generator.Event {
+	var events []generator.Event
+	for i := int64(0); ; i++ {
+		added := false
+		for s := range ref.Config().Shards {
+			if i < ref.ShardEvents(s) {
+				var e generator.Event
+				e.Data, e.PartitionKey, _ = ref.Append(nil, s, i)
+				events = append(events, e)
+				added = true
+			}
+		}
+		if !added {
+			return events
+		}
+	}
+}
+
+// putEvents writes evs into the stream with the Kinesis producer sink, as
+// KPL aggregates if aggregate.
+func putEvents(t *testing.T, c *awskinesis.Client, stream string, evs []generator.Event, aggregate bool) {
+	t.Helper()
+	p, err := sink.NewProducer(sink.ProducerConfig{Stream: stream, Client: c, Aggregate: aggregate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if err := p.Put(t.Context(), e.PartitionKey, e.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 type pageStats struct {

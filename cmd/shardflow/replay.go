@@ -43,6 +43,7 @@ unless the tables may hold both).`,
 				return err
 			}
 			f.featuresSet = cmd.Flags().Changed("features")
+	f.replay = true
 			f.progress = replayProgress(f.status, from, to, time.Now())
 			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kcfg}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},

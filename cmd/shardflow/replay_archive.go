@@ -64,5 +64,6 @@ func replayArchive(cmd *cobra.Command, job string, f runFlags, from, to string) 
 		return err
 	}
 	f.featuresSet = cmd.Flags().Changed("features")
+	f.replay = true
 	return runJob(cmd.Context(), job, f, jobs.SourceOptions{Archive: acfg}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }

@@ -53,6 +53,9 @@ type runFlags struct {
 	// and how close to expiring a shard's reading may fall before a warning
 	acceptExpired   bool
 	retentionMargin time.Duration
+	// replay runs the job as a replay (pipeline.WithReplay): its run id
+	// comes from the job and what the source reads.
+	replay bool
 	// progress, when set, shows the job's progress instead of the status
 	// line (replay's bars).
 	progress func(job *pipeline.Job, src pipeline.Source, stderr io.Writer) (stop func())
@@ -248,6 +251,9 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 	opts := []pipeline.Option{pipeline.WithAllocator(srcOpts.Mem), pipeline.WithParallelism(f.parallelism)}
 	if f.overwrite {
 		opts = append(opts, pipeline.WithOverwrite())
+	}
+	if f.replay {
+		opts = append(opts, pipeline.WithReplay())
 	}
 	if f.metricsAddr != "" {
 		m, stop, err := serveMetrics(ctx, f.metricsAddr, def.Name)

@@ -47,42 +47,23 @@ func (fs *Files) Recover(ctx context.Context, r pipeline.Recovery) error {
 	if err != nil {
 		return err
 	}
-	mine := map[string]bool{r.Run: true}
-	for run, job := range runs {
-		if job == r.Job {
-			mine[run] = true
-		}
+	acc, err := staging.Account("s3out: "+fs.Location(), log, runs, r)
+	if err != nil {
+		return err
 	}
-	var accounted, foreign []staging.LogEntry
-	for _, e := range log {
-		if e.Job == r.Job {
-			mine[e.Run] = true
-		}
-		switch {
-		case e.Job != r.Job:
-		case r.Epoch != 0 && e.Run == r.Run && e.Epoch > r.Epoch:
-			return fmt.Errorf("s3out: %s: checkpoint %d of run %s was committed by a process with epoch %d, this one has %d: a newer process writes this output: %w",
-				fs.Location(), e.Checkpoint, e.Run, e.Epoch, r.Epoch, pipeline.ErrFenced)
-		case e.Run == r.Run && e.Checkpoint <= r.ID:
-			accounted = append(accounted, e)
-		default:
-			foreign = append(foreign, e)
-		}
+	accounted, mine := acc.Accounted, acc.Runs
+	if len(acc.Foreign) > 0 && !r.Overwrite {
+		return fs.unaccounted(r, acc.Foreign)
 	}
-	if len(foreign) > 0 {
-		if !r.Overwrite {
-			return fs.unaccounted(r, foreign)
+	for _, e := range acc.Dropped(r) {
+		for _, f := range e.Files {
+			if err := fs.del(ctx, f); err != nil {
+				return fmt.Errorf("s3out: recover %d: replace: %w", r.ID, err)
+			}
+			fs.removed++
 		}
-		for _, e := range foreign {
-			for _, f := range e.Files {
-				if err := fs.del(ctx, f); err != nil {
-					return fmt.Errorf("s3out: recover %d: overwrite: %w", r.ID, err)
-				}
-				fs.removed++
-			}
-			if err := fs.del(ctx, path.Join(staging.LogDir, logName(e.Run, e.Checkpoint))); err != nil {
-				return fmt.Errorf("s3out: recover %d: overwrite: %w", r.ID, err)
-			}
+		if err := fs.del(ctx, path.Join(staging.LogDir, logName(e.Run, e.Checkpoint))); err != nil {
+			return fmt.Errorf("s3out: recover %d: replace: %w", r.ID, err)
 		}
 	}
 	fs.job, fs.run, fs.epoch = r.Job, r.Run, r.Epoch

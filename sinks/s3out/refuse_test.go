@@ -3,6 +3,7 @@ package s3out_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -119,6 +120,46 @@ func TestRecoverRefusesUnaccountedOutput(t *testing.T) {
 	}
 	if err := rec("r3", 7, 2, nil, false); err != nil {
 		t.Fatalf("after Overwrite forgot it: %v", err)
+	}
+}
+
+// A replay's output of its own run that the restored checkpoint does not
+// account for (a fresh checkpoint directory) is replaced without Overwrite,
+// whatever its epoch; another replay's is refused.
+func TestRecoverReplaysReplaceTheirOwnOutput(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	srv := testenv.StartS3(t, bucket)
+	ctx := context.Background()
+	const n = 3000
+	start := func(run string, epoch uint64) (*parquet.Sink, error) {
+		s, _ := newSink(t, srv, sinkOpts{rollSize: 1})
+		return s, s.Recover(ctx, pipeline.Recovery{Job: "j", Run: run, Epoch: epoch, Replay: true})
+	}
+	s, err := start("replay-a", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitRows(t, s, mem, 1, 0, 100, n)
+	commitRows(t, s, mem, 2, 100, 100, n)
+	before := parquetKeys(t, srv)
+	if len(before) != 2 {
+		t.Fatalf("objects after the first start: %v", before)
+	}
+	if _, err := start("replay-b", 1); !errors.Is(err, staging.ErrUnaccounted) {
+		t.Fatalf("another replay over replay-a's output: %v", err)
+	}
+	s, err = start("replay-a", 1)
+	if err != nil {
+		t.Fatalf("the same replay with a fresh checkpoint directory: %v", err)
+	}
+	if k := parquetKeys(t, srv); len(k) != 0 {
+		t.Fatalf("after the replay's fresh start: %v left", k)
+	}
+	commitRows(t, s, mem, 1, 0, 100, n)
+	commitRows(t, s, mem, 2, 100, 100, n)
+	if after := parquetKeys(t, srv); !slices.Equal(after, before) {
+		t.Errorf("objects after the second start = %v, want the same names as the first's: %v", after, before)
 	}
 }
 

@@ -19,7 +19,7 @@ type Committer struct {
 	committed int64  // files renamed
 	commits   int64  // checkpoints with files committed
 	last      uint64 // the last checkpoint counted in commits
-	removed   int64  // files deleted by Recover with Overwrite
+	removed   int64  // files deleted by Recover: with Overwrite, or replaced by a replay
 	forgotten int64  // missing files dropped from the log by Recover with Overwrite
 }
 

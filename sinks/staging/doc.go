@@ -47,6 +47,14 @@
 // refused with ErrMissing, naming it. Entries and files of other jobs in the
 // same directory are never touched.
 //
+// A replay (pipeline.Recovery.Replay) has a run id that names the same
+// computation at every start, so the entries of its run newer than the
+// restored checkpoint are its own, from an earlier start with another
+// checkpoint directory or a lost checkpoint: Recover deletes them and their
+// files, and the replay writes them again, under the same names. Two
+// processes must not run the same replay into the same output with
+// different checkpoint directories at once: each would replace the other's.
+//
 // Dropping old partitions (retention, a manual delete) removes committed
 // files that the log lists, so the next start refuses. Restore them, or start
 // the job once with Overwrite, which drops the missing files from the log for

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,9 +41,9 @@ type Recovered struct {
 	// Committed is set when the restored handle listed files (all of them
 	// committed now).
 	Committed bool
-	// Removed is the number of committed files that Recover deleted with
-	// r.Overwrite: those of commits that the restored checkpoint does not
-	// account for.
+	// Removed is the number of committed files that Recover deleted: with
+	// r.Overwrite, those of commits that the restored checkpoint does not
+	// account for; with r.Replay, those of the replay's earlier starts.
 	Removed int
 	// Forgotten is the number of missing committed files that Recover
 	// dropped from the commit log with r.Overwrite.
@@ -60,7 +61,9 @@ type Recovered struct {
 //   - refuses, with an error wrapping ErrUnaccounted, when entries of the job
 //     are of another run, or of r.Run with a checkpoint greater than r.ID.
 //     With r.Overwrite it deletes exactly the files those entries list, and
-//     the entries, durably. Entries and files of other jobs are never touched.
+//     the entries, durably. With r.Replay, the entries of r.Run newer than
+//     r.ID are the replay's own, from an earlier start: deleted likewise,
+//     without Overwrite. Entries and files of other jobs are never touched.
 //
 // Then it commits r.Handle again (writing its log entry if missing), checks
 // that every file of the accounted entries exists (a missing one is an error
@@ -94,34 +97,17 @@ func (a *Area) Recover(ctx context.Context, r pipeline.Recovery) (Recovered, err
 	if err != nil {
 		return out, err
 	}
-	mine := map[string]bool{r.Run: true} // the runs of r.Job, whose staged files are its leftovers
-	for run, job := range runs {
-		if job == r.Job {
-			mine[run] = true
-		}
+	acc, err := Account("staging: "+a.root, log, runs, r)
+	if err != nil {
+		return out, err
 	}
-	var accounted, foreign []LogEntry
-	for _, e := range log {
-		if e.Job == r.Job {
-			mine[e.Run] = true
-		}
-		switch {
-		case e.Job != r.Job:
-		case r.Epoch != 0 && e.Run == r.Run && e.Epoch > r.Epoch:
-			return out, fmt.Errorf("staging: %s: checkpoint %d of run %s was committed by a process with epoch %d, this one has %d: a newer process writes this output: %w",
-				a.root, e.Checkpoint, e.Run, e.Epoch, r.Epoch, pipeline.ErrFenced)
-		case e.Run == r.Run && e.Checkpoint <= r.ID:
-			accounted = append(accounted, e)
-		default:
-			foreign = append(foreign, e)
-		}
+	accounted, mine := acc.Accounted, acc.Runs
+	if len(acc.Foreign) > 0 && !r.Overwrite {
+		return out, a.unaccounted(r, acc.Foreign)
 	}
-	if len(foreign) > 0 {
-		if !r.Overwrite {
-			return out, a.unaccounted(r, foreign)
-		}
-		if out.Removed, err = a.removeCommits(foreign); err != nil {
-			return out, fmt.Errorf("staging: recover %d: overwrite: %w", r.ID, err)
+	if drop := acc.Dropped(r); len(drop) > 0 {
+		if out.Removed, err = a.removeCommits(drop); err != nil {
+			return out, fmt.Errorf("staging: recover %d: replace: %w", r.ID, err)
 		}
 	}
 	a.job, a.run, a.epoch = r.Job, r.Run, r.Epoch
@@ -318,4 +304,64 @@ func (a *Area) exists(rel string) (bool, error) {
 		return false, nil
 	}
 	return false, err
+}
+
+// Accounting is a commit log sorted for the Recover of r (Account).
+type Accounting struct {
+	// Accounted are the entries that the restored checkpoint accounts for:
+	// of r.Job and r.Run, no newer than r.ID.
+	Accounted []LogEntry
+	// Own are, with r.Replay, the entries of r.Run newer than r.ID: an
+	// earlier start's of the same replay, which Recover replaces.
+	Own []LogEntry
+	// Foreign are the other entries of r.Job, which Recover refuses or,
+	// with r.Overwrite, deletes: another run's, or (without r.Replay) a
+	// newer checkpoint's of r.Run.
+	Foreign []LogEntry
+	// Runs are the runs of r.Job, by the log and the runs' registrations,
+	// r.Run included: their staged files are the job's leftovers.
+	Runs map[string]bool
+}
+
+// Dropped is what Recover deletes: Own, and Foreign with r.Overwrite.
+func (a Accounting) Dropped(r pipeline.Recovery) []LogEntry {
+	if r.Overwrite {
+		return append(slices.Clip(a.Own), a.Foreign...)
+	}
+	return a.Own
+}
+
+// Account sorts the entries of a commit log (log; runs maps each run's
+// registration to its job) for the Recover of r, as Area.Recover does and
+// other areas of the same layout (an S3 table) do too. An entry of r.Run
+// with a greater epoch than r.Epoch that the checkpoint accounts for
+// (every one without r.Replay) is refused with an error wrapping
+// pipeline.ErrFenced: a newer process writes this output. where starts the
+// error ("staging: /out/page_stats").
+func Account(where string, log []LogEntry, runs map[string]string, r pipeline.Recovery) (Accounting, error) {
+	acc := Accounting{Runs: map[string]bool{r.Run: true}}
+	for run, job := range runs {
+		if job == r.Job {
+			acc.Runs[run] = true
+		}
+	}
+	for _, e := range log {
+		if e.Job != r.Job {
+			continue
+		}
+		acc.Runs[e.Run] = true
+		mine, newer := e.Run == r.Run, e.Checkpoint > r.ID
+		switch {
+		case mine && newer && r.Replay:
+			acc.Own = append(acc.Own, e)
+		case mine && r.Epoch != 0 && e.Epoch > r.Epoch:
+			return acc, fmt.Errorf("%s: checkpoint %d of run %s was committed by a process with epoch %d, this one has %d: a newer process writes this output: %w",
+				where, e.Checkpoint, e.Run, e.Epoch, r.Epoch, pipeline.ErrFenced)
+		case mine && !newer:
+			acc.Accounted = append(acc.Accounted, e)
+		default:
+			acc.Foreign = append(acc.Foreign, e)
+		}
+	}
+	return acc, nil
 }

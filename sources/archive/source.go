@@ -158,6 +158,10 @@ func (s *Source) Identity() []byte {
 	return b
 }
 
+// ReplayKey implements pipeline.Replayable: an archive is fixed input, the
+// URL and the listing that its Identity records.
+func (s *Source) ReplayKey(context.Context) ([]byte, error) { return s.Identity(), nil }
+
 // Resume implements pipeline.Identifier: it refuses a checkpoint taken of
 // another URL or of a listing that differs from this one.
 func (s *Source) Resume(prev []byte) error {

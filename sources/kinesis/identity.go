@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -264,4 +265,54 @@ func (s *Source) resumedLatest() time.Time {
 		return time.Time{}
 	}
 	return s.latestFrom
+}
+
+// replayKey is what a bounded read of the stream reads (ReplayKey): the
+// stream, where each shard starts (Config.Start) and where it ends.
+type replayKey struct {
+	Stream    string                       `json:"stream"`
+	ARN       string                       `json:"arn,omitempty"`
+	Created   *time.Time                   `json:"created,omitempty"`
+	Start     string                       `json:"start"`
+	Until     *time.Time                   `json:"until,omitempty"`
+	Positions map[string]pipeline.Position `json:"positions,omitempty"`
+	Open      map[string]string            `json:"open,omitempty"`   // the tips
+	Closed    []string                     `json:"closed,omitempty"` // at the tips' capture
+}
+
+// ReplayKey implements pipeline.Replayable for a source with a StopAt: the
+// stream's identity, Config.Start and the bound; with StopAt.Tips, the
+// tips themselves (restored from the checkpoint, or captured now), so that
+// a replay "to now" of a stream that has grown since is another replay.
+// A checkpoint's consumer and the tips' capture time are left out: they do
+// not change which records are read. An unbounded source has no key.
+func (s *Source) ReplayKey(ctx context.Context) ([]byte, error) {
+	stop := s.cfg.StopAt
+	if stop == nil {
+		return nil, fmt.Errorf("kinesis: stream %s is read without a bound (StopAt), so what it reads is not fixed", s.cfg.Stream)
+	}
+	if err := s.learnIdentity(ctx); err != nil {
+		return nil, err
+	}
+	key := replayKey{Start: s.cfg.Start, Positions: stop.Positions}
+	if !stop.Time.IsZero() {
+		t := stop.Time.UTC()
+		key.Until = &t
+	}
+	if stop.Tips {
+		t, err := s.awaitTips(ctx, time.Now().Add(maxLookback))
+		if err != nil {
+			return nil, err
+		}
+		key.Open, key.Closed = t.Open, slices.Sorted(slices.Values(t.Closed))
+	}
+	s.idMu.Lock()
+	id := s.identityLocked()
+	s.idMu.Unlock()
+	key.Stream, key.ARN, key.Created = id.Stream, id.ARN, id.Created
+	if key.Created != nil {
+		c := key.Created.UTC()
+		key.Created = &c
+	}
+	return json.Marshal(key)
 }

@@ -106,6 +106,57 @@ var logSuite = []struct {
 		r.expect(40, 0)
 		r.close(s2)
 	}},
+	{"a replay replaces its own earlier output, and only its own", func(r *run) {
+		// The first start of a replay commits checkpoints 1-3 with epoch 4.
+		first := pipeline.Recovery{Job: testJob, Run: "replay-1", Epoch: 4, Replay: true}
+		s := r.newSink(nil)
+		r.recoverWith(s, first)
+		r.commitN(s, 1, 0, 10)
+		h2 := r.commitN(s, 2, 10, 10)
+		r.commitN(s, 3, 20, 10)
+		r.close(s)
+		files := len(r.logEntries())
+		// Another job's output in the same directory stays.
+		b := r.newSink(nil)
+		r.recoverWith(b, pipeline.Recovery{Job: "other", Run: "b1"})
+		hb := r.commitN(b, 1, 100, 5)
+		r.close(b)
+		r.expect(35, 0)
+		// Resumed from checkpoint 2 of a damaged checkpoint directory: 3 is
+		// replaced, not refused, and written again under the same name.
+		resumed := first
+		resumed.ID, resumed.Handle, resumed.Epoch = 2, h2, 5
+		s = r.newSink(nil)
+		r.recoverWith(s, resumed)
+		r.expect(25, 0)
+		r.commitN(s, 3, 20, 10)
+		r.expect(35, 0)
+		r.close(s)
+		if n := len(r.logEntries()); n != files+1 {
+			r.t.Errorf("commit log entries = %d, want %d", n, files+1)
+		}
+		// Started again with a fresh checkpoint directory (epoch 2): all of
+		// its output is replaced, whatever the epoch that wrote it.
+		fresh := pipeline.Recovery{Job: testJob, Run: "replay-1", Epoch: 2, Replay: true}
+		s = r.newSink(nil)
+		r.recoverWith(s, fresh)
+		r.expect(5, 0)
+		if n := r.counter(s, "files_overwritten"); n != int64(files) {
+			r.t.Errorf("files_overwritten = %d, want %d", n, files)
+		}
+		h1 := r.commitN(s, 1, 0, 30)
+		r.expect(35, 0)
+		r.close(s)
+		// A replay of another range into this output is refused as any
+		// other run is; an older process of the replay is fenced off by
+		// what the checkpoint accounts for.
+		r.refused(r.newSink(nil), pipeline.Recovery{Job: testJob, Run: "replay-2", Replay: true}, staging.ErrUnaccounted, "run replay-1, checkpoint 1")
+		stale := fresh
+		stale.ID, stale.Handle, stale.Epoch = 1, h1, 1
+		r.refused(r.newSink(nil), stale, pipeline.ErrFenced, "epoch 2")
+		r.recoverWith(r.newSink(nil), pipeline.Recovery{Job: "other", Run: "b1", ID: 1, Handle: hb})
+		r.expect(35, 0)
+	}},
 	{"a missing committed file is named", func(r *run) {
 		s := r.start(nil)
 		h1 := r.commitN(s, 1, 0, 20)
