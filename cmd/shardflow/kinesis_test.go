@@ -69,6 +69,13 @@ func TestKinesisReplayKilledAndRestartedEqualsWhatWasPut(t *testing.T) {
 func checkPageStats(t *testing.T, out string, ref *generator.Reference) {
 	t.Helper()
 	want, malformed := expectedPageStats(t, ref)
+	checkPageStatsRows(t, out, want, malformed)
+}
+
+// checkPageStatsRows checks that the page_stats table under out holds
+// exactly the rows want, and the dead letters malformed lines.
+func checkPageStatsRows(t *testing.T, out string, want []*pageStats, malformed int) {
+	t.Helper()
 	got := testenv.DuckDB(t, fmt.Sprintf(`SELECT strftime(window_start, '%%Y-%%m-%%dT%%H:%%M') AS w, page, events, page_views,
 		add_to_cart, purchases, revenue, unique_users FROM read_parquet('%s/page_stats/**/*.parquet') ORDER BY w, page`, out))
 	if len(got) != len(want) {

@@ -14,7 +14,7 @@ import (
 func newReplayCmd() *cobra.Command {
 	f := runFlags{}
 	var from, to string
-	var dryRun bool
+	var dryRun, thenRun bool
 	cmd := &cobra.Command{
 		Use:   "replay JOB --source kinesis://STREAM --from trim_horizon|TIME --to now|TIME",
 		Short: "Run a job over a bounded range of a stream's retention, drain every window, commit and exit",
@@ -26,15 +26,29 @@ commits and exits 0.
 
 A replay checkpoints like run, the tips included: killed, the same command continues
 it and ends at the same records. Give another range its own --checkpoints (and --out,
-unless the tables may hold both).`,
+unless the tables may hold both).
+
+A replay's run id comes from the job, the stream and the resolved range (the tips), so its
+files are named part-replay-<run>-...; run again with a fresh --checkpoints into the same
+--out, it replaces its own earlier files and leaves one copy.
+
+--then-run backfills from --from up to each shard's tip at the start and then goes on as
+the live job, as run does: the windows stay open, nothing is read twice or skipped at the
+handover, and the command runs until it is stopped (SIGINT or SIGTERM).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if isArchive(f.source) {
+				if thenRun {
+					return fmt.Errorf("--then-run goes on live from a stream's tips; an archive has none: replay it, then run the job on the stream")
+				}
 				return replayArchive(cmd, args[0], f, from, to) // replay_archive.go
 			}
 			kcfg, err := replayRange(f.source, from, to, time.Now())
 			if err != nil {
 				return err
+			}
+			if thenRun && to != "now" {
+				return fmt.Errorf("--then-run follows the stream live once the backfill reaches the tips; it ends at no --to: drop --to %s", to)
 			}
 			if dryRun {
 				return dryRunReplay(cmd, f.source, from, to)
@@ -43,14 +57,21 @@ unless the tables may hold both).`,
 				return err
 			}
 			f.featuresSet = cmd.Flags().Changed("features")
-	f.replay = true
+			f.replay = true
 			f.progress = replayProgress(f.status, from, to, time.Now())
+			if thenRun {
+				// A backfill, then the live job: one read, from --from on, with
+				// the tips captured at the start marking the handover.
+				kcfg.StopAt, kcfg.Backfill, f.replay = nil, true, false
+				f.progress = thenRunProgress(f.progress, f.status)
+			}
 			return runJob(cmd.Context(), args[0], f, jobs.SourceOptions{Kinesis: kcfg}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	addJobFlags(cmd, &f, filepath.Join("shardflow-data", "replay"), "", "the stream to read: kinesis://STREAM[?consumer=NAME], or an archive: file://GLOB | s3://BUCKET/PREFIX (required)")
 	cmd.Flags().StringVar(&from, "from", kinesis.StartTrimHorizon, "where each shard starts: trim_horizon | RFC 3339 time")
 	cmd.Flags().StringVar(&to, "to", "now", "where each shard ends: now (its last record when the replay starts) | RFC 3339 time (by arrival)")
+	cmd.Flags().BoolVar(&thenRun, "then-run", false, "backfill from --from up to each shard's tip at the start, then go on as the live job (run) from there: windows kept open, nothing read twice or skipped")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the shards, the range, an estimate of the records, the calls and the time the replay takes, and exit without reading or writing")
 	return cmd
 }

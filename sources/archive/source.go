@@ -278,4 +278,3 @@ func (s *Source) open(ctx context.Context, o object, off int64) (io.ReadCloser, 
 	}
 	return body, nil
 }
-

@@ -80,6 +80,13 @@ type Config struct {
 	CallTimeout time.Duration
 	// StopAt, when set, makes the source bounded: every shard ends at its bound.
 	StopAt *StopAt
+	// Backfill captures the shards' tips as StopAt.Tips does, before any
+	// record is read, and keeps them in the checkpoints, but reads on past
+	// them: each shard is backfilled up to its tip and then followed live,
+	// with nothing read twice or skipped at the handover. Backfill reports
+	// the shards that have passed their tips. It cannot be combined with
+	// StopAt.
+	Backfill bool
 	// AcceptExpired lets a shard whose checkpointed record has expired from
 	// the stream (its retention passed it before the job resumed) go on from
 	// the oldest record it retains, with a warning and ExpiredMetrics; by
@@ -201,6 +208,9 @@ func (c Config) Validate() error {
 	}
 	if c.CallTimeout < 0 {
 		errs = append(errs, fmt.Errorf("kinesis: negative call timeout %v", c.CallTimeout))
+	}
+	if c.Backfill && c.StopAt != nil {
+		errs = append(errs, errors.New("kinesis: Backfill reads on past the tips, StopAt ends there: set one of them"))
 	}
 	if c.StopAt != nil && c.StopAt.Time.IsZero() && len(c.StopAt.Positions) == 0 && !c.StopAt.Tips {
 		errs = append(errs, errors.New("kinesis: StopAt has neither a time, positions nor tips"))

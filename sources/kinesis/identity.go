@@ -78,7 +78,7 @@ func (s *Source) identityLocked() identity {
 		at := s.latestFrom
 		id.LatestFrom = &at
 	}
-	if s.boundByTips() {
+	if s.keepsTips() {
 		id.Tips = s.tips
 	}
 	if r := s.resumed; r != nil && r.Stream == id.Stream {
@@ -116,7 +116,7 @@ func (s *Source) Resume(prev []byte) error {
 	if err := json.Unmarshal(prev, &id); err != nil || id.Stream == "" {
 		return fmt.Errorf("kinesis: the checkpoint's source identity %q is not a Kinesis stream's: %w", prev, pipeline.ErrIncompatibleSource)
 	}
-	if s.boundByTips() && id.Tips != nil && id.Tips.V > tipsVersion {
+	if s.keepsTips() && id.Tips != nil && id.Tips.V > tipsVersion {
 		return fmt.Errorf("kinesis: the checkpoint's shard tips have format version %d, this shardflow reads up to %d: resume with the shardflow that wrote it: %w",
 			id.Tips.V, tipsVersion, pipeline.ErrIncompatibleSource)
 	}
@@ -124,7 +124,7 @@ func (s *Source) Resume(prev []byte) error {
 	defer s.idMu.Unlock()
 	s.resumed = &id
 	switch {
-	case s.boundByTips() && id.Tips != nil:
+	case s.keepsTips() && id.Tips != nil:
 		s.tips = id.Tips // the replay ends where it was bound when it started
 	case s.boundByTips():
 		s.cfg.Logger.Warn("the checkpoint has no shard tips (written before replays kept them): this replay ends at the tips of its first read now",

@@ -123,6 +123,7 @@ func newShardReader(s *Source, shard string, after pipeline.Position) *shardRead
 		}
 		r.needTips = st.Tips
 	}
+	r.needTips = r.needTips || s.cfg.Backfill
 	return r
 }
 
@@ -133,7 +134,7 @@ func (r *shardReader) applyTips(t *tipSet) {
 	b := t.bound(r.shard)
 	switch {
 	case b.none:
-		r.end(pipeline.ErrBoundReached)
+		r.reachBound()
 	case b.bounded && (r.bound == nil || compareSeq(b.pos.Seq, r.bound.Seq) < 0):
 		r.bound, r.atTip = &b.pos, true
 	}
@@ -429,9 +430,20 @@ func (r *shardReader) endCaughtUp(now time.Time) {
 	if !r.caughtUp || r.ended {
 		return
 	}
-	if st := r.cfg.StopAt; st != nil && (r.atTip || !st.Time.IsZero() && now.After(st.Time)) {
-		r.end(pipeline.ErrBoundReached)
+	if st := r.cfg.StopAt; r.atTip || st != nil && !st.Time.IsZero() && now.After(st.Time) {
+		r.reachBound()
 	}
+}
+
+// reachBound ends a bounded read at its bound; a backfill (Config.Backfill)
+// has then read its shard up to the tip and reads on, unbounded.
+func (r *shardReader) reachBound() {
+	if !r.cfg.Backfill {
+		r.end(pipeline.ErrBoundReached)
+		return
+	}
+	r.bound, r.atTip = nil, false
+	r.src.passedTip(r.shard)
 }
 
 // take turns the records of one answer into queued batches and returns their
@@ -453,9 +465,10 @@ func (r *shardReader) take(records []types.Record) (bytes int, cut bool) {
 			}
 		}
 		if r.bound != nil && compareSeq(seq, r.bound.Seq) > 0 {
-			r.end(pipeline.ErrBoundReached)
-			cut = true
-			break
+			if r.reachBound(); r.ended {
+				cut = true
+				break
+			}
 		}
 		bytes += len(rec.Data) + len(aws.ToString(rec.PartitionKey))
 		r.noteArrival(rec)
@@ -482,9 +495,10 @@ func (r *shardReader) take(records []types.Record) (bytes int, cut bool) {
 		} else if r.takeAggregate(rec, seq, arrival, skipUpTo, &users, &userBytes) {
 			cut = true
 		}
-		if r.ended || (r.bound != nil && compareSeq(seq, r.bound.Seq) >= 0) {
-			// At the bound: nothing after it belongs to the replay.
-			r.end(pipeline.ErrBoundReached)
+		if !r.ended && r.bound != nil && compareSeq(seq, r.bound.Seq) >= 0 {
+			r.reachBound() // at the bound: nothing after it belongs to a replay
+		}
+		if r.ended {
 			cut = cut || i < len(records)-1
 			break
 		}
@@ -499,13 +513,18 @@ func (r *shardReader) take(records []types.Record) (bytes int, cut bool) {
 }
 
 // end marks the shard ended: Read hands out what is queued, then err.
-func (r *shardReader) end(err error) { r.ended, r.endErr = true, err }
+func (r *shardReader) end(err error) {
+	r.ended, r.endErr = true, err
+	if r.cfg.Backfill && errors.Is(err, pipeline.ErrShardEnd) {
+		r.src.passedTip(r.shard) // a closed shard, read to its end
+	}
+}
 
 // takeAggregate deaggregates the KPL aggregate rec into the raw builder, or
 // queues it as a dead letter when it is corrupt. It reports whether a StopAt
 // bound left user records of rec out.
 func (r *shardReader) takeAggregate(rec *types.Record, seq string, arrival, skipUpTo int64, users, userBytes *int) (cut bool) {
-	atBound := r.bound != nil && seq == r.bound.Seq
+	atBound := r.bound != nil && seq == r.bound.Seq && !r.cfg.Backfill // a backfill reads on past it
 	err := deaggregate(rec.Data, func(sub int64, key string, data []byte) error {
 		if atBound && sub > r.bound.N {
 			return errStopped

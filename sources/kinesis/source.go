@@ -41,11 +41,15 @@ type Source struct {
 	// time, not at a new LATEST that would skip what arrived meanwhile.
 	latestFrom time.Time
 	resumedAt  bool // latestFrom came from a checkpoint
-	// tips is, with StopAt.Tips, where each shard ends: captured before the
+	// tips is, with StopAt.Tips, where each shard ends (with Backfill, where
+	// its backfill ends): captured before the
 	// first record is read, or resumed from a checkpoint (tips.go). tipsSem
 	// lets one reader capture them while the others wait.
 	tips    *tipSet
 	tipsSem chan struct{}
+	// passed holds, with Config.Backfill, the shards read up to their tips
+	// (guarded by idMu, as tips).
+	passed map[string]bool
 	// clock is the source's notion of now where it decides where to look for
 	// the tips (time.Now; tests skew it).
 	clock func() time.Time

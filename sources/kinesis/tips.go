@@ -393,3 +393,54 @@ func (s *Source) retentionOrMax() time.Duration {
 
 // boundByTips reports whether the source ends its shards at their tips.
 func (s *Source) boundByTips() bool { return s.cfg.StopAt != nil && s.cfg.StopAt.Tips }
+
+// keepsTips reports whether the source captures tips and keeps them in its
+// identity: to end at them, or to backfill up to them.
+func (s *Source) keepsTips() bool { return s.boundByTips() || s.cfg.Backfill }
+
+// passedTip records that a backfilling reader has read shard up to its tip
+// (or found nothing to backfill), and logs the end of the backfill when it
+// was the last shard of the tips.
+func (s *Source) passedTip(shard string) {
+	s.idMu.Lock()
+	if s.passed == nil {
+		s.passed = map[string]bool{}
+	}
+	if s.passed[shard] {
+		s.idMu.Unlock()
+		return
+	}
+	s.passed[shard] = true
+	passed, total := s.backfillLocked()
+	s.idMu.Unlock()
+	s.cfg.Logger.Debug("shard backfilled up to its tip", "stream", s.cfg.Stream, "shard", shard)
+	if total > 0 && passed == total {
+		s.cfg.Logger.Info("backfill done: every shard read up to its tip, following the stream live", "stream", s.cfg.Stream, "shards", total)
+	}
+}
+
+// Backfill reports, for a source with Config.Backfill, how many of the
+// shards that the tips hold (open and closed at their capture) have been
+// read up to their tip, of how many; 0, 0 before the tips are known.
+func (s *Source) Backfill() (passed, total int) {
+	s.idMu.Lock()
+	defer s.idMu.Unlock()
+	return s.backfillLocked()
+}
+
+func (s *Source) backfillLocked() (passed, total int) {
+	if s.tips == nil {
+		return 0, 0
+	}
+	for sh := range s.tips.Open {
+		if s.passed[sh] {
+			passed++
+		}
+	}
+	for _, sh := range s.tips.Closed {
+		if s.passed[sh] {
+			passed++
+		}
+	}
+	return passed, len(s.tips.Open) + len(s.tips.Closed)
+}
