@@ -47,7 +47,14 @@ type Batch struct {
 	Last    Position
 	MinTime int64
 	MaxTime int64
-	Side    Side
+	// Before is, on a main-side batch of a job with an event time, the
+	// highest event time that the batch's shard produced before it (its
+	// ShardState.MaxEventTime: a child shard's starts from its parents'),
+	// MinTime if none. With the job's out-of-orderness bound it is the
+	// shard's own watermark where the batch starts, which a keyed stage can
+	// judge a row's lateness by, whatever the other shards' pace.
+	Before int64
+	Side   Side
 	// Rows, when not nil, selects the rows of Rec that the batch carries, in
 	// ascending order: a keyed stage that runs in several partitions gets
 	// each batch with the rows of its partition's keys. Other stages see

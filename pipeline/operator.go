@@ -112,6 +112,11 @@ type OperatorEnv struct {
 	Partition, Partitions int
 	// Group is shared by the instances of a keyed stage; nil for other stages.
 	Group *OperatorGroup
+	// Bound is the job's bounded out-of-orderness in milliseconds
+	// (Builder.Watermark), for a keyed stage; 0 for other stages. A shard's
+	// own watermark is its highest event time so far (Batch.Before, then the
+	// batch's rows) minus Bound.
+	Bound int64
 }
 
 // CounterReporter is implemented by operators and sinks that count what the

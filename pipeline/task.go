@@ -241,6 +241,7 @@ func (t *task) process(ctx context.Context, chain func(context.Context, *Batch) 
 	for i, ob := range t.outs {
 		if ob.Side == MainSide && t.timeCol >= 0 {
 			ob.MinTime, ob.MaxTime = timeBounds(ob.Rec.Column(t.timeCol))
+			ob.Before = t.state.MaxEventTime
 			if ob.Len() > 0 && ob.MaxTime > t.state.MaxEventTime {
 				t.state.MaxEventTime = ob.MaxTime
 			}

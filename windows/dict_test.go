@@ -273,7 +273,7 @@ func TestSnapshotIndependentOfStringHash(t *testing.T) {
 	spec, state := snapshotWithState(t, mem)
 	keys := []string{"page", "flag"}
 	steps := randomSteps(newRand(3), 8, 1_700_000_000_000)
-	want := runSteps(t, mem, newTestOp(t, mem, spec, keys), steps)
+	want := runSteps(t, mem, newBoundOp(t, mem, spec, keys, lenientBound), steps)
 
 	old, err := os.ReadFile("testdata/snapshot-v1.bin")
 	if err != nil {
@@ -285,7 +285,7 @@ func TestSnapshotIndependentOfStringHash(t *testing.T) {
 	}
 	for _, hc := range collidingHashes()[:2] {
 		withStringHash(t, hc.h, 0)
-		op := newTestOp(t, mem, spec, keys)
+		op := newBoundOp(t, mem, spec, keys, lenientBound)
 		if err := op.Restore(old); err != nil {
 			t.Fatalf("%s: %v", hc.name, err)
 		}

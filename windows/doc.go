@@ -32,10 +32,18 @@
 //
 // # Late rows
 //
-// A window fires once the watermark reaches its end. A row that arrives for a
-// window that has already fired (window end <= watermark) is late: it is
-// dropped and counted in the "late_rows" counter. With sliding windows a row
-// is dropped only from the windows that have fired, and counted as late when
-// all of its windows have. Rows without an event time (null) are dropped and
-// counted in "null_time_rows".
+// A row is late when one of its windows ends at or before its own shard's
+// watermark: the highest event time of the shard up to that row (as the
+// runtime gives it with each batch, Batch.Before, then row by row) minus
+// the job's out-of-orderness bound (OperatorEnv.Bound). That depends on
+// the shard's records alone, not on how fast the other shards are read, so
+// a bounded input has the same late rows, and the same output, on every run
+// and after every restart. A window fires once the job's watermark, the
+// lowest of the shards', reaches its end, so no shard can add an on-time
+// row to a fired window, except a shard that was idle (released from the
+// watermark) and sends again: its rows for fired windows are late too. A
+// late row is dropped and counted in the "late_rows" counter. With sliding
+// windows a row is dropped only from its late windows, and counted as late
+// when all of its windows are. Rows without an event time (null) are
+// dropped and counted in "null_time_rows".
 package windows

@@ -99,7 +99,7 @@ func buildBatch(t testing.TB, mem memory.Allocator, shard string, rows []row) *p
 			b.Field(8).(*array.TimestampBuilder).Append(arrow.Timestamp(*r.ts))
 		}
 	}
-	return &pipeline.Batch{Rec: b.NewRecordBatch(), Shard: shard}
+	return &pipeline.Batch{Rec: b.NewRecordBatch(), Shard: shard, Before: pipeline.MinTime}
 }
 
 func appendOpt[T any, B interface {
@@ -128,10 +128,26 @@ func bindTestStage(t testing.TB, spec *Spec, keys []string) func(pipeline.Operat
 	return newOp
 }
 
-// newTestOp binds spec to testSchema and returns the operator.
+// testBound is the out-of-orderness bound of the test operators, in ms:
+// randomSteps's watermarks trail the shards by as much.
+const testBound = 4000
+
+// newTestOp binds spec to testSchema and returns the operator, with the
+// bound testBound.
 func newTestOp(t testing.TB, mem memory.Allocator, spec *Spec, keys []string) *Operator {
 	t.Helper()
-	op, err := bindTestStage(t, spec, keys)(pipeline.OperatorEnv{Mem: mem})
+	return newBoundOp(t, mem, spec, keys, testBound)
+}
+
+// lenientBound is a bound under which no row of randomSteps is late for its
+// own shard: only the watermark makes rows late, as before rows were judged
+// by their shard (the golden snapshots were written then).
+const lenientBound = 1 << 40
+
+// newBoundOp is newTestOp with the bound given.
+func newBoundOp(t testing.TB, mem memory.Allocator, spec *Spec, keys []string, bound int64) *Operator {
+	t.Helper()
+	op, err := bindTestStage(t, spec, keys)(pipeline.OperatorEnv{Mem: mem, Bound: bound})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +159,43 @@ type step struct {
 	shard string
 	rows  []row
 	wm    *int64
+	// before is the shard's highest event time before the batch, as the
+	// runtime gives it (Batch.Before), when clocked (see clockSteps).
+	before  int64
+	clocked bool
+}
+
+// clockSteps sets, on each batch step, the highest event time of its shard's
+// earlier batches, as the runtime's shard tasks do.
+func clockSteps(steps []step) []step {
+	hi := map[string]int64{}
+	for i := range steps {
+		s := &steps[i]
+		if s.wm != nil {
+			continue
+		}
+		h, ok := hi[s.shard]
+		if !ok {
+			h = pipeline.MinTime
+		}
+		s.before, s.clocked = h, true
+		for _, r := range s.rows {
+			if r.ts != nil && *r.ts > h {
+				h = *r.ts
+			}
+		}
+		hi[s.shard] = h
+	}
+	return steps
+}
+
+// stepBatch builds s's batch, with its Before when s is clocked.
+func stepBatch(t testing.TB, mem memory.Allocator, s step) *pipeline.Batch {
+	b := buildBatch(t, mem, s.shard, s.rows)
+	if s.clocked {
+		b.Before = s.before
+	}
+	return b
 }
 
 // fired is what one OnWatermark call emitted.
@@ -160,7 +213,7 @@ func runSteps(t testing.TB, mem memory.Allocator, op *Operator, steps []step) []
 	var out []fired
 	for _, s := range steps {
 		if s.wm == nil {
-			if err := op.Process(ctx, buildBatch(t, mem, s.shard, s.rows), nil); err != nil {
+			if err := op.Process(ctx, stepBatch(t, mem, s), nil); err != nil {
 				t.Fatal(err)
 			}
 			continue

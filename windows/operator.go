@@ -32,6 +32,18 @@ type Operator struct {
 	compact    int // dict size that triggers a compaction after firing
 	minCompact int // floor of compact; tests lower it
 
+	// bound is the job's out-of-orderness bound (OperatorEnv.Bound): a
+	// row is late when its window ends at or before its own shard's
+	// watermark, the highest event time of the shard up to the row
+	// (Batch.Before, or the shard's rows that this operator saw if higher,
+	// then the batch's rows in order) minus bound. That
+	// depends on the shard's records alone, not on how fast the other
+	// shards are read, so a bounded input has the same late rows on every
+	// run. The job's watermark, the minimum of the shards', is never ahead
+	// of a shard's own, so a window fires only once no shard can add an
+	// on-time row to it; the exception is a shard released while idle, whose
+	// on-time rows may find their window fired: they are late as well.
+	bound int64
 	// lateness is the allowed lateness in milliseconds (always 0 for now):
 	// windows fire at end <= watermark, and a row is late once its window's
 	// end + lateness <= watermark. Allowing lateness will need fired windows to
@@ -54,6 +66,7 @@ type Operator struct {
 	masks  [][]bool
 	keep   []bool
 	vids   []uint32
+	limits []int64 // per row: its windows ending at or before it are late
 
 	// Merge scratch (OnWatermark).
 	macc    []acc
@@ -87,6 +100,7 @@ var (
 // columns of accs; a window owns the slots of its keys.
 type shardState struct {
 	name    string
+	hi      int64 // the highest event time of the shard's rows seen, MinTime if none
 	windows map[int64]*winState
 	accs    []acc
 	free    []int32
@@ -112,7 +126,7 @@ func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 	if env.Mem == nil {
 		return nil, errors.New("windows: operator needs an allocator")
 	}
-	o := &Operator{p: p, mem: env.Mem, part: env.Partition, nparts: max(env.Partitions, 1), firings: firingsOf(env)}
+	o := &Operator{p: p, mem: env.Mem, part: env.Partition, nparts: max(env.Partitions, 1), firings: firingsOf(env), bound: max(env.Bound, 0)}
 	preds := make([]expr.Predicate, len(p.aggs))
 	for i, ap := range p.aggs {
 		preds[i] = ap.pred
@@ -167,7 +181,7 @@ func (o *Operator) shard(name string) *shardState {
 	if sh, ok := o.shards[name]; ok {
 		return sh
 	}
-	sh := &shardState{name: name, windows: map[int64]*winState{}, accs: make([]acc, len(o.p.aggs))}
+	sh := &shardState{name: name, hi: pipeline.MinTime, windows: map[int64]*winState{}, accs: make([]acc, len(o.p.aggs))}
 	o.shards[name] = sh
 	i, _ := slices.BinarySearchFunc(o.byName, name, func(s *shardState, n string) int {
 		switch {
@@ -253,7 +267,31 @@ func (o *Operator) freeWindow(sh *shardState, ws *winState) {
 	}
 }
 
-func (o *Operator) isLate(end int64) bool { return end <= subSat(o.wm, o.lateness) }
+// lateLimits returns, for each row of ts, the end at or before which a
+// window of the row is late: the job's watermark (less the allowed
+// lateness; later windows have not fired) or the row's own shard's
+// watermark, the highest event time of the shard up to and including the
+// row (from hi on) minus the bound, whichever is higher. Null times (valid
+// false) do not move the shard's clock. It reuses o.limits and returns the
+// shard's highest event time after the rows.
+func (o *Operator) lateLimits(ts []int64, tcol arrow.Array, hi int64) ([]int64, int64) {
+	o.limits = grow(o.limits, len(ts))
+	lim, fired, bound := o.limits, subSat(o.wm, o.lateness), o.bound
+	if tcol.NullN() == 0 {
+		for i, t := range ts {
+			hi = max(hi, t)
+			lim[i] = max(fired, subSat(hi, bound))
+		}
+		return lim, hi
+	}
+	for i, t := range ts {
+		if tcol.IsValid(i) {
+			hi = max(hi, t)
+		}
+		lim[i] = max(fired, subSat(hi, bound))
+	}
+	return lim, hi
+}
 
 // Process implements pipeline.Operator: it folds b's rows into the state of
 // b's shard and releases b. It emits nothing; windows fire on watermarks.
@@ -274,6 +312,8 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 
 	tcol := rec.Column(o.p.timeCol)
 	ts := eventtime.Millis(tcol.(*array.Timestamp), &o.ts)
+	var limits []int64
+	limits, sh.hi = o.lateLimits(ts, tcol, max(b.Before, sh.hi))
 	o.starts = grow(o.starts, n*f)
 	o.p.assigner.Assign(ts, o.starts)
 	o.kids = grow(o.kids, n)
@@ -299,14 +339,17 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 			continue
 		}
 		kept := false
+		limit := limits[i]
 		for j := i * f; j < i*f+f; j++ {
 			st := starts[j]
 			if ws == nil || st != ws.start {
 				end := windowEnd(st, size)
-				if o.isLate(end) {
+				if end <= limit {
 					continue
 				}
 				ws, wi = o.batchWindow(sh, st, end)
+			} else if ws.end <= limit {
+				continue
 			}
 			kid := kids[i]
 			var s int32

@@ -28,11 +28,11 @@ func TestFiringOrderAndLateRows(t *testing.T) {
 	x, a := ptr("x"), ptr("a")
 	steps := []step{
 		{shard: "b", rows: []row{tsRow(x, 30_000), tsRow(a, 70_000), tsRow(a, 190_000)}},
-		{shard: "a", rows: []row{tsRow(x, 10_000), tsRow(nil, 125_000), tsRow(x, 59_999)}},
+		{shard: "a", rows: []row{tsRow(x, 10_000), tsRow(x, 59_999), tsRow(nil, 125_000)}},
 		{wm: ptr[int64](59_999)}, // nothing ends by then
 		{wm: ptr[int64](60_000)}, // fires [0, 1m)
 		{wm: ptr[int64](50_000)}, // going back does nothing
-		{shard: "a", rows: []row{tsRow(x, 59_000), tsRow(x, 60_000)}}, // the first is late
+		{shard: "c", rows: []row{tsRow(x, 59_000), tsRow(x, 60_000)}}, // the first finds its window fired
 		{wm: ptr[int64](pipeline.MaxTime)},
 	}
 	got := runSteps(t, mem, op, steps)
@@ -87,7 +87,7 @@ func TestEventTimeUnits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			op, err := newOp(pipeline.OperatorEnv{Mem: mem})
+			op, err := newOp(pipeline.OperatorEnv{Mem: mem, Bound: 10_000}) // the rows are out of order by 2 s
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,7 +107,7 @@ func TestEventTimeUnits(t *testing.T) {
 			rec := array.NewRecordBatch(schema, []arrow.Array{arr}, int64(arr.Len()))
 			arr.Release()
 			ctx := context.Background()
-			if err := op.Process(ctx, &pipeline.Batch{Rec: rec, Shard: "s"}, nil); err != nil {
+			if err := op.Process(ctx, &pipeline.Batch{Rec: rec, Shard: "s", Before: pipeline.MinTime}, nil); err != nil {
 				t.Fatal(err)
 			}
 			var rows []string
@@ -206,7 +206,7 @@ func TestSnapshotRestoreEquivalence(t *testing.T) {
 // several shards.
 func snapshotWithState(t testing.TB, mem memory.Allocator) (*Spec, []byte) {
 	spec := Tumbling(10 * time.Second).Aggregate(refAggs()...)
-	op := newTestOp(t, mem, spec, []string{"page", "flag"})
+	op := newBoundOp(t, mem, spec, []string{"page", "flag"}, lenientBound)
 	steps := randomSteps(rand.New(rand.NewPCG(3, 3)), 8, 1_700_000_000_000)
 	runSteps(t, mem, op, steps[:len(steps)-1])
 	state, err := op.Snapshot()

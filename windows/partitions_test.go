@@ -31,7 +31,7 @@ func newPartitioned(t testing.TB, mem memory.Allocator, spec *Spec, keys []strin
 	}
 	group := &pipeline.OperatorGroup{}
 	for i := range n {
-		op, err := newOp(pipeline.OperatorEnv{Mem: mem, Partition: i, Partitions: n, Group: group})
+		op, err := newOp(pipeline.OperatorEnv{Mem: mem, Partition: i, Partitions: n, Group: group, Bound: testBound})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +48,7 @@ func (p *partitioned) run(steps []step) [][]string {
 	var out [][]string
 	for _, s := range steps {
 		if s.wm == nil {
-			b := buildBatch(p.t, p.mem, s.shard, s.rows)
+			b := stepBatch(p.t, p.mem, s)
 			h := make([]pipeline.KeyHash, b.Len())
 			pipeline.HashKeys(b.Rec, p.cols, h)
 			for i, op := range p.ops {

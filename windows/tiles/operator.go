@@ -61,6 +61,12 @@ type Operator struct {
 	order       idxHeap             // pending's indices
 	wm          int64
 	wt          int64 // tiles below it have been emitted: floor(wm / tile)
+	// bound and hi judge a row by its own shard (as windows.Operator does):
+	// late when its tile ends at or before the shard's watermark, its
+	// highest event time so far (Batch.Before, or hi if higher, then row by
+	// row) minus bound, whatever the other shards' pace.
+	bound int64
+	hi    map[string]int64
 	preds       []expr.Bound
 	predOf      []int // per feature: index into preds, or -1
 	masks       [][]bool
@@ -79,7 +85,8 @@ var (
 
 func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 	o := &Operator{p: p, mem: env.Mem, part: env.Partition, parts: max(env.Partitions, 1),
-		ents: map[string]*entity{}, pending: map[int64][]*entity{}, wm: pipeline.MinTime}
+		ents: map[string]*entity{}, pending: map[int64][]*entity{}, wm: pipeline.MinTime,
+		bound: max(env.Bound, 0), hi: map[string]int64{}}
 	o.wt = floorDiv(o.wm, p.tile)
 	if o.mem == nil {
 		o.mem = memory.DefaultAllocator
@@ -131,15 +138,25 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 			cols[i] = rec.Column(f.col)
 		}
 	}
-	for _, r := range sel {
-		i := int(r)
+	hi, ok := o.hi[b.Shard]
+	if !ok || b.Before > hi {
+		hi = b.Before
+	}
+	next := 0
+	for i, t := range ts { // every row counts for the shard's clock, selected or not
+		if tcol.IsValid(i) {
+			hi = max(hi, t)
+		}
+		if next == len(sel) || int(sel[next]) != i {
+			continue
+		}
+		next++
 		if tcol.IsNull(i) || keys.IsNull(i) {
 			o.nullRows++
 			continue
 		}
-		t := ts[i]
 		idx := floorDiv(t, o.p.tile)
-		if idx < o.wt {
+		if idx < max(o.wt, floorDiv(subSat(hi, o.bound), o.p.tile)) {
 			o.lateRows++
 			continue
 		}
@@ -156,6 +173,7 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 			o.dirty = append(o.dirty, e)
 		}
 	}
+	o.hi[b.Shard] = hi
 	return nil
 }
 
@@ -369,6 +387,14 @@ func (o *Operator) dropFirst(e *entity, n int) {
 }
 
 // floorDiv is a / b rounded down (b > 0).
+// subSat is a-b, saturated at pipeline.MinTime.
+func subSat(a, b int64) int64 {
+	if a < pipeline.MinTime+b {
+		return pipeline.MinTime
+	}
+	return a - b
+}
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if a%b < 0 {

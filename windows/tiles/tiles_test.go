@@ -47,6 +47,10 @@ var testSpec = func() *Spec {
 	).Online("online")
 }
 
+// testBound is the test operators' out-of-orderness bound: the disorder of
+// the tests' events.
+const testBound = 30_000
+
 // newOp binds testSpec and makes instance part of parts.
 func newOp(t *testing.T, mem memory.Allocator, part, parts int) *Operator {
 	t.Helper()
@@ -58,7 +62,7 @@ func newOp(t *testing.T, mem memory.Allocator, part, parts int) *Operator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	op, err := mk(pipeline.OperatorEnv{Mem: mem, Partition: part, Partitions: parts})
+	op, err := mk(pipeline.OperatorEnv{Mem: mem, Partition: part, Partitions: parts, Bound: testBound})
 	if err != nil {
 		t.Fatal(err)
 	}
