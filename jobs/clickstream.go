@@ -6,13 +6,16 @@ import (
 	"github.com/shardflow/shardflow/expr"
 	"github.com/shardflow/shardflow/operators"
 	"github.com/shardflow/shardflow/pipeline"
+	"github.com/shardflow/shardflow/sinks/parquet"
 	"github.com/shardflow/shardflow/sources/generator"
 	"github.com/shardflow/shardflow/windows"
 )
 
 // Clickstream counts a website's clickstream per page and minute of event
 // time: events, page views, add-to-carts, purchases, revenue and unique
-// users, into the Parquet table page_stats.
+// users, into the Parquet table page_stats. Events too late for their
+// minute (their shard's event time had passed it by more than 10 s) go
+// whole, decoded, to the table late_events, partitioned by their ts.
 //
 // Input: JSON events with event_id, user_id, session_id, event_type
 // (page_view, add_to_cart, purchase), page, referrer, ts (RFC 3339 or epoch
@@ -21,7 +24,7 @@ import (
 var Clickstream = Definition{
 	Name:    "clickstream",
 	Summary: "per page and minute: events, page views, add-to-carts, purchases, revenue, unique users -> page_stats",
-	Tables:  []string{"page_stats"},
+	Tables:  []string{"page_stats", "late_events"},
 	Build:   buildClickstream,
 }
 
@@ -30,6 +33,10 @@ func buildClickstream(env Env) (*pipeline.Job, error) {
 		return nil, err
 	}
 	out, err := standardOutputs(env, "page_stats")
+	if err != nil {
+		return nil, err
+	}
+	late, err := TableSink(env, parquet.Config{Table: "late_events", PartitionBy: "ts"})
 	if err != nil {
 		return nil, err
 	}
@@ -46,8 +53,9 @@ func buildClickstream(env Env) (*pipeline.Job, error) {
 			windows.CountIf("purchases", is(generator.Purchase)),
 			windows.SumIf("revenue", "price", is(generator.Purchase)),
 			windows.CountDistinct("unique_users", "user_id"),
-		)).
+		).LateRows()).
 		To(out.table).
+		SideOutput(windows.LateSide, late).
 		DeadLetters(out.dead).
 		Checkpoints(out.ckpts, env.CheckpointInterval).
 		Build(append([]pipeline.Option{pipeline.WithLogger(logger(env.Logger))}, env.Options...)...)

@@ -68,9 +68,12 @@ func (r *gatedReader) Read(ctx context.Context) (*pipeline.Batch, error) {
 func (r *gatedReader) Close() error { r.raw.Release(); return nil }
 
 // rowsSink keeps the rows written, as text.
-type rowsSink struct{ rows []string }
+type rowsSink struct {
+	name string
+	rows []string
+}
 
-func (s *rowsSink) Name() string                { return "rows" }
+func (s *rowsSink) Name() string                { return s.name }
 func (s *rowsSink) Bind(*arrow.Schema) error    { return nil }
 func (s *rowsSink) Close(context.Context) error { return nil }
 func (s *rowsSink) Write(_ context.Context, b *pipeline.Batch) error {
@@ -106,15 +109,16 @@ func TestJobLateRowsDoNotDependOnWhichShardIsReadFirst(t *testing.T) {
 		{Name: "page", Type: arrow.BinaryTypes.String},
 		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}},
 	}, nil)
-	run := func(late string) ([]string, int64) {
+	run := func(late string) (rows, lateRows []string, counted int64) {
 		src := &gatedSource{lines: lines, late: late, first: make(chan struct{})}
-		out := &rowsSink{}
+		out, side := &rowsSink{name: "rows"}, &rowsSink{name: "late"}
 		job, err := pipeline.New("late").From(src).
 			Decode(operators.JSON(schema, operators.JSONOptions{Required: []string{"ts"}})).
 			Watermark("ts", 10*time.Second).
 			KeyBy("page").
-			Window(windows.Tumbling(time.Minute).Aggregate(windows.Count("n"))).
+			Window(windows.Tumbling(time.Minute).Aggregate(windows.Count("n")).LateRows()).
 			To(out).
+			SideOutput(windows.LateSide, side).
 			Build()
 		if err != nil {
 			t.Fatal(err)
@@ -123,15 +127,22 @@ func TestJobLateRowsDoNotDependOnWhichShardIsReadFirst(t *testing.T) {
 			t.Fatal(err)
 		}
 		slices.Sort(out.rows)
-		return out.rows, job.Stats().Counters["late_rows"]
+		slices.Sort(side.rows)
+		return out.rows, side.rows, job.Stats().Counters["late_rows"]
 	}
-	aFirst, lateA := run("b")
-	bFirst, lateB := run("a")
+	aFirst, lateA, countA := run("b")
+	bFirst, lateB, countB := run("a")
 	// Shard a's events 301-599 are an hour behind its wild event: late.
-	if lateA != 299 || lateB != 299 {
-		t.Errorf("late rows: %d reading a first, %d reading b first; want 299 both times", lateA, lateB)
+	if countA != 299 || countB != 299 || len(lateA) != 299 {
+		t.Errorf("late rows: %d counted and %d on the late side reading a first, %d counted reading b first; want 299 each", countA, len(lateA), countB)
 	}
 	if !slices.Equal(aFirst, bFirst) {
 		t.Errorf("the rows differ with the order of the shards:\na first: %v\nb first: %v", aFirst, bFirst)
+	}
+	if !slices.Equal(lateA, lateB) {
+		t.Errorf("the late rows differ with the order of the shards")
+	}
+	if len(lateA) > 0 && lateA[0] != "[/p/0 2026-01-01T00:05:03Z]" {
+		t.Errorf("first late row %s, want shard a's event 303 whole: [/p/0 2026-01-01T00:05:03Z]", lateA[0])
 	}
 }

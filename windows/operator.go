@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/shardflow/shardflow/expr"
 	"github.com/shardflow/shardflow/internal/eventtime"
+	"github.com/shardflow/shardflow/internal/take"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -67,6 +68,7 @@ type Operator struct {
 	keep   []bool
 	vids   []uint32
 	limits []int64 // per row: its windows ending at or before it are late
+	late   []int32 // the batch's late rows, with LateRows
 
 	// Merge scratch (OnWatermark).
 	macc    []acc
@@ -294,8 +296,9 @@ func (o *Operator) lateLimits(ts []int64, tcol arrow.Array, hi int64) ([]int64, 
 }
 
 // Process implements pipeline.Operator: it folds b's rows into the state of
-// b's shard and releases b. It emits nothing; windows fire on watermarks.
-func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit) error {
+// b's shard and releases b. It emits only late rows, on LateSide, with
+// LateRows; windows fire on watermarks.
+func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.Emit) error {
 	defer b.Release()
 	if b.Len() == 0 {
 		return nil
@@ -368,6 +371,14 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 		}
 		if !kept {
 			o.lateRows++
+			if o.p.late {
+				o.late = append(o.late, int32(i))
+			}
+		}
+	}
+	if len(o.late) > 0 {
+		if err := o.emitLate(b, emit); err != nil {
+			return err
 		}
 	}
 	if m == 0 {
@@ -416,6 +427,23 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 			ap.update(a, arr, keep, rows, slots)
 		}
 	}
+	return nil
+}
+
+// emitLate emits the rows o.late of b on LateSide and forgets them.
+func (o *Operator) emitLate(b *pipeline.Batch, emit pipeline.Emit) error {
+	defer func() { o.late = o.late[:0] }()
+	rec, err := take.Record(o.mem, b.Rec, o.late)
+	if err != nil {
+		return fmt.Errorf("windows: %s: late rows: %w", o.p.name, err)
+	}
+	if emit == nil {
+		rec.Release()
+		return nil
+	}
+	lb := &pipeline.Batch{Rec: rec, Shard: b.Shard, First: b.First, Last: b.Last, Side: LateSide, Before: b.Before}
+	lb.MinTime, lb.MaxTime = b.MinTime, b.MaxTime
+	emit(lb)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/shardflow/shardflow/internal/take"
 	"github.com/shardflow/shardflow/pipeline"
 )
 
@@ -21,6 +22,22 @@ const (
 type Spec struct {
 	assigner Assigner
 	aggs     []Agg
+	late     bool // LateRows
+}
+
+// LateSide is the side on which a window stage whose spec asks for it
+// (LateRows) emits its late rows.
+const LateSide pipeline.Side = "late"
+
+// LateRows makes the stage emit its late rows on LateSide, as Flink's
+// sideOutputLateData does: each input row that was late for every one of its
+// windows, whole and unchanged, in the batch's order. The job then needs a
+// sink for that side (pipeline.Builder.SideOutput(windows.LateSide, sink)),
+// which is committed with the job's checkpoints like the others, so a late
+// row reaches it exactly once. Without LateRows, late rows are only counted.
+func (s *Spec) LateRows() *Spec {
+	s.late = true
+	return s
 }
 
 var _ pipeline.WindowSpec = (*Spec)(nil)
@@ -75,7 +92,7 @@ func (s *Spec) KeyedStage(keys []string, eventTime string) (pipeline.Stage, erro
 			return nil, fmt.Errorf("windows: %s: empty column name", a.label())
 		}
 	}
-	st := &stage{assigner: s.assigner, aggs: s.aggs, keys: append([]string(nil), keys...), eventTime: eventTime}
+	st := &stage{assigner: s.assigner, aggs: s.aggs, keys: append([]string(nil), keys...), eventTime: eventTime, late: s.late}
 	st.name = st.describe()
 	return st, nil
 }
@@ -87,9 +104,23 @@ type stage struct {
 	keys      []string
 	eventTime string
 	name      string
+	late      bool          // emit late rows on LateSide
+	in        *arrow.Schema // the input's, once bound: the late rows'
 }
 
-var _ pipeline.Stage = (*stage)(nil)
+var (
+	_ pipeline.Stage         = (*stage)(nil)
+	_ pipeline.SideOutputter = (*stage)(nil)
+)
+
+// SideOutputs implements pipeline.SideOutputter: LateSide with the input's
+// schema, when the spec asked for late rows (LateRows).
+func (s *stage) SideOutputs() map[pipeline.Side]*arrow.Schema {
+	if !s.late || s.in == nil {
+		return nil
+	}
+	return map[pipeline.Side]*arrow.Schema{LateSide: s.in}
+}
 
 // Name implements pipeline.Stage:
 // `tumbling(1m) on ts by page: count(events), count_distinct(users: user_id)`.
@@ -111,6 +142,9 @@ func (s *stage) describe() string {
 		}
 		sb.WriteString(a.String())
 	}
+	if s.late {
+		sb.WriteString("; late rows to side " + string(LateSide))
+	}
 	return sb.String()
 }
 
@@ -120,12 +154,21 @@ func (s *stage) Bind(in *arrow.Schema) (*arrow.Schema, func(pipeline.OperatorEnv
 	if err != nil {
 		return nil, nil, err
 	}
+	if s.late {
+		for _, f := range in.Fields() {
+			if err := take.Supported(f.Type); err != nil {
+				return nil, nil, fmt.Errorf("windows: late rows: column %q: %w", f.Name, err)
+			}
+		}
+		s.in, p.late = in, true
+	}
 	newOp := func(env pipeline.OperatorEnv) (pipeline.Operator, error) { return newOperator(p, env) }
 	return p.out, newOp, nil
 }
 
 // plan is everything an operator needs to know about its stage and schema.
 type plan struct {
+	late     bool // emit late rows on LateSide
 	name     string
 	in       *arrow.Schema
 	out      *arrow.Schema

@@ -65,15 +65,15 @@ type Operator struct {
 	// late when its tile ends at or before the shard's watermark, its
 	// highest event time so far (Batch.Before, or hi if higher, then row by
 	// row) minus bound, whatever the other shards' pace.
-	bound int64
-	hi    map[string]int64
-	preds       []expr.Bound
-	predOf      []int // per feature: index into preds, or -1
-	masks       [][]bool
-	dirty       []*entity // touched since the last checkpoint, in order of first touch
-	ts          []int64
-	all         []int32
-	totals      []int64 // scratch for tile
+	bound  int64
+	hi     map[string]int64
+	preds  []expr.Bound
+	predOf []int // per feature: index into preds, or -1
+	masks  [][]bool
+	dirty  []*entity // touched since the last checkpoint, in order of first touch
+	ts     []int64
+	all    []int32
+	totals []int64 // scratch for tile
 
 	lateRows, nullRows, tileRows, onlineRows int64
 }
