@@ -41,6 +41,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(), newReplayCmd(), newProduceCmd(), newStreamsCmd(), newJobsCmd(), newFeaturesCmd())
-	root.AddCommand(newPlanCmd())
+	root.AddCommand(newPlanCmd(), newWorkersCmd())
 	return root
 }
