@@ -2,6 +2,7 @@ package windows
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"math"
 	"os"
@@ -342,4 +343,29 @@ func TestUDAFPartitioned(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no output")
 	}
+}
+
+// FuzzRestoreUDAF fuzzes the decoders of the sketches' states behind a
+// valid checksum.
+func FuzzRestoreUDAF(f *testing.F) {
+	mem := memory.NewGoAllocator()
+	op := newTestOp(f, mem, udafSpec(), []string{"page"})
+	runSteps(f, mem, op, randomSteps(newRand(4), 3, 1_700_000_000_000))
+	state, err := op.Snapshot()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(state[:len(state)-4])
+	f.Fuzz(func(t *testing.T, body []byte) {
+		op := newTestOp(t, mem, udafSpec(), []string{"page"})
+		if err := op.Restore(binaryAppendCRC(body)); err != nil {
+			return
+		}
+		if _, err := op.Snapshot(); err != nil {
+			t.Fatal(err)
+		}
+		if err := op.OnWatermark(context.Background(), pipeline.MaxTime, func(b *pipeline.Batch) { b.Release() }); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
