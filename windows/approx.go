@@ -13,16 +13,30 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/axiomhq/hyperloglog"
+	metro "github.com/dgryski/go-metro"
 )
 
 // ApproxCountDistinct estimates the number of distinct values of a string or
-// integer column (int64) with a HyperLogLog sketch (github.com/axiomhq/hyperloglog,
-// precision 14: 16 KiB per group at most, sparse while the group is small;
-// standard error 1.04/sqrt(2^14) = 0.81%, exact in practice for small
-// counts). Integers count by value, whatever their width. Unlike
-// CountDistinct its state does not grow with the number of values, and it
-// merges across shards in a register-wise max.
+// integer column (int64). A group keeps the 64-bit hashes of its first
+// hllExact (1024) distinct values, and counts them exactly; past that it
+// turns into a dense HyperLogLog sketch (github.com/axiomhq/hyperloglog,
+// precision 14: 16 KiB, standard error 1.04/sqrt(2^14) = 0.81%). Values hash
+// with the library's MetroHash64 (seed 1337); integers count by value,
+// whatever their width. Unlike CountDistinct its state does not grow past
+// 16 KiB per group, and it merges across shards exactly: the union of the
+// hashes, or register-wise max, so that rows spread over shards give what
+// the same rows give from one.
 func ApproxCountDistinct(name, col string) Agg { return Custom(name, col, hllFunc{}) }
+
+// hllExact is the number of distinct hashes a group keeps before it turns
+// into a HyperLogLog sketch. (The library's own sparse form re-merges its
+// sorted list every 163 new values, which costs more than the dense sketch
+// for groups of thousands of values.)
+const hllExact = 1024
+
+// hllSeed is the seed of axiomhq/hyperloglog's Insert (its format version 2
+// pins it), so that InsertHash of these hashes is what Insert would do.
+const hllSeed = 1337
 
 type hllFunc struct{}
 
@@ -35,59 +49,126 @@ func (hllFunc) Type(in arrow.DataType) (arrow.DataType, error) {
 	return arrow.PrimitiveTypes.Int64, nil
 }
 
-func (hllFunc) New() AggState { return &hllState{hyperloglog.New14()} }
+func (hllFunc) New() AggState { return &hllState{small: newU64Set(0)} }
 
-type hllState struct{ sk *hyperloglog.Sketch }
+// hllState is a set of hashes (small) until it holds more than hllExact,
+// then a dense sketch (sk).
+type hllState struct {
+	small *u64set
+	sk    *hyperloglog.Sketch
+}
+
+func (h *hllState) insert(x uint64) {
+	if h.sk != nil {
+		h.sk.InsertHash(x)
+		return
+	}
+	if x == emptyKey { // the set's free-cell marker
+		x--
+	}
+	if h.small.insert(x) && h.small.len() > hllExact {
+		h.densify()
+	}
+}
+
+func (h *hllState) densify() {
+	h.sk = hyperloglog.NewNoSparse()
+	h.small.each(h.sk.InsertHash)
+	h.small = nil
+}
 
 func (h *hllState) Add(arr arrow.Array, rows []int32) {
 	switch a := arr.(type) {
 	case *array.String:
 		for _, r := range rows {
-			h.sk.Insert(strBytes(a.Value(int(r))))
+			h.insert(metro.Hash64(strBytes(a.Value(int(r))), hllSeed))
 		}
 	case *array.LargeString:
 		for _, r := range rows {
-			h.sk.Insert(strBytes(a.Value(int(r))))
+			h.insert(metro.Hash64(strBytes(a.Value(int(r))), hllSeed))
 		}
 	default:
 		p := physOf(arr.DataType())
 		byPhys(p, hllInts[int8], hllInts[int16], hllInts[int32], hllInts[int64],
-			hllInts[uint8], hllInts[uint16], hllInts[uint32], hllInts[uint64], nil, nil)(h.sk, arr, rows)
+			hllInts[uint8], hllInts[uint16], hllInts[uint32], hllInts[uint64], nil, nil)(h, arr, rows)
 	}
 }
 
-func hllInts[T intValue](sk *hyperloglog.Sketch, arr arrow.Array, rows []int32) {
+func hllInts[T intValue](h *hllState, arr arrow.Array, rows []int32) {
 	vals := values[T](arr)
 	var b [8]byte
 	for _, r := range rows {
 		binary.LittleEndian.PutUint64(b[:], uint64(int64(vals[r])))
-		sk.Insert(b[:])
+		h.insert(metro.Hash64(b[:], hllSeed))
 	}
 }
 
 func strBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func (h *hllState) Merge(other AggState) {
-	// Sketches of one precision always merge.
-	_ = h.sk.Merge(other.(*hllState).sk)
+	o := other.(*hllState)
+	switch {
+	case o.sk == nil:
+		o.small.each(h.insert)
+	case h.sk == nil:
+		h.sk = o.sk.Clone()
+		h.small.each(h.sk.InsertHash)
+		h.small = nil
+	default:
+		_ = h.sk.Merge(o.sk) // dense sketches of one precision always merge
+	}
 }
 
 func (h *hllState) Result(b array.Builder) error {
-	b.(*array.Int64Builder).Append(int64(h.sk.Estimate()))
+	n := int64(0)
+	if h.sk != nil {
+		n = int64(h.sk.Estimate())
+	} else {
+		n = int64(h.small.len())
+	}
+	b.(*array.Int64Builder).Append(n)
 	return nil
 }
 
-func (h *hllState) MarshalBinary() ([]byte, error) { return h.sk.MarshalBinary() }
+// MarshalBinary encodes 0, the number of hashes and the hashes (8 bytes
+// little-endian each), or 1 and the sketch in the library's format.
+func (h *hllState) MarshalBinary() ([]byte, error) {
+	if h.sk != nil {
+		return h.sk.AppendBinary([]byte{1})
+	}
+	b := binary.AppendUvarint([]byte{0}, uint64(h.small.len()))
+	h.small.each(func(x uint64) { b = binary.LittleEndian.AppendUint64(b, x) })
+	return b, nil
+}
 
 func (h *hllState) UnmarshalBinary(data []byte) error {
-	sk := hyperloglog.New14()
-	if err := sk.UnmarshalBinary(data); err != nil {
-		return err
+	if len(data) == 0 {
+		return errors.New("approx_count_distinct: empty state")
 	}
-	if data[1] != 14 { // byte 1 is the precision; another would not merge
-		return errors.New("hyperloglog: not a precision-14 sketch")
+	if data[0] == 1 {
+		sk := hyperloglog.NewNoSparse()
+		if err := sk.UnmarshalBinary(data[1:]); err != nil {
+			return err
+		}
+		// Byte 1 of the sketch is its precision; another would not merge.
+		if data[2] != 14 || data[4] != 0 {
+			return errors.New("approx_count_distinct: not a dense precision-14 sketch")
+		}
+		h.small, h.sk = nil, sk
+		return nil
 	}
-	h.sk = sk
+	n, k := binary.Uvarint(data[1:])
+	if data[0] != 0 || k <= 0 || n > hllExact || uint64(len(data)-1-k) != 8*n {
+		return errors.New("approx_count_distinct: bad hash set")
+	}
+	set := newU64Set(int(n))
+	for i := range int(n) {
+		x := binary.LittleEndian.Uint64(data[1+k+8*i:])
+		if x == emptyKey || !set.insert(x) {
+			return errors.New("approx_count_distinct: bad hash set")
+		}
+	}
+	h.small, h.sk = set, nil
 	return nil
 }
 

@@ -16,20 +16,48 @@ import (
 
 // runOneGroup feeds rows, half from shard "a" and half from shard "b" in
 // batches of 4096, to a one-minute window without keys and returns the
-// output row's cells after the window column bounds.
-func runOneGroup(t *testing.T, aggs []Agg, rows []row) []string {
+// output row's cells after the window column bounds. It runs them twice,
+// the second time through a snapshot and restore after half the batches,
+// and fails unless both give the same row. With oneShard, it also runs them
+// all from one shard, and fails unless that gives the same row too.
+func runOneGroup(t *testing.T, aggs []Agg, rows []row, oneShard bool) []string {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	op := newTestOp(t, mem, Tumbling(time.Minute).Aggregate(aggs...), nil)
+	spec := Tumbling(time.Minute).Aggregate(aggs...)
 	var steps []step
 	for i := 0; i < len(rows); i += 4096 {
 		steps = append(steps, step{shard: []string{"a", "b"}[i/4096%2], rows: rows[i:min(i+4096, len(rows))]})
 	}
 	steps = append(steps, step{wm: ptr[int64](60_000)})
-	got := runSteps(t, mem, op, steps)
+	got := runSteps(t, mem, newTestOp(t, mem, spec, nil), steps)
 	if len(got) != 1 || len(got[0].rows) != 1 {
 		t.Fatalf("got %v", got)
+	}
+	op := newTestOp(t, mem, spec, nil)
+	cut := len(steps) / 2
+	runSteps(t, mem, op, steps[:cut])
+	state, err := op.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op = newTestOp(t, mem, spec, nil)
+	if err := op.Restore(state); err != nil {
+		t.Fatal(err)
+	}
+	again := runSteps(t, mem, op, steps[cut:])
+	if len(again) != 1 || !slices.Equal(again[0].rows, got[0].rows) {
+		t.Errorf("through a snapshot of %d bytes\n got %q\nwant %q", len(state), again[0].rows, got[0].rows)
+	}
+	if oneShard {
+		one := slices.Clone(steps)
+		for i := range one[:len(one)-1] {
+			one[i].shard = "a"
+		}
+		single := runSteps(t, mem, newTestOp(t, mem, spec, nil), one)
+		if len(single) != 1 || !slices.Equal(single[0].rows, got[0].rows) {
+			t.Errorf("from one shard\n got %q\nwant %q", single[0].rows, got[0].rows)
+		}
 	}
 	return strings.Split(got[0].rows[0], "|")[2:]
 }
@@ -48,7 +76,7 @@ func TestApproxCountDistinctAccuracy(t *testing.T) {
 		j := (i * 31337) % n
 		rows = append(rows, row{user: ptr(fmt.Sprintf("user-%d", j)), uid: ptr(int64(j)*7919 - 1e9), event: "v", ts: ptr(rng.Int64N(60_000))})
 	}
-	cells := runOneGroup(t, []Agg{ApproxCountDistinct("users", "user_id"), ApproxCountDistinct("uids", "uid")}, rows)
+	cells := runOneGroup(t, []Agg{ApproxCountDistinct("users", "user_id"), ApproxCountDistinct("uids", "uid")}, rows, true)
 	const bound = 3 * 0.0081
 	for i, c := range cells {
 		est, err := strconv.ParseFloat(c, 64)
@@ -84,7 +112,7 @@ func TestQuantileAccuracy(t *testing.T) {
 	for i, q := range qs {
 		aggs = append(aggs, Quantile("q"+strconv.Itoa(i), "price", q))
 	}
-	cells := runOneGroup(t, aggs, rows)
+	cells := runOneGroup(t, aggs, rows, true)
 	for i, q := range qs {
 		got, err := strconv.ParseFloat(cells[i], 64)
 		if err != nil {
@@ -115,7 +143,7 @@ func TestTopKSkewed(t *testing.T) {
 		exactInt[k*3-100]++
 		rows[i] = row{user: ptr(u), uid: ptr(k*3 - 100), event: "v", ts: ptr(rng.Int64N(60_000))}
 	}
-	cells := runOneGroup(t, []Agg{TopK("top", "user_id", 10), TopK("top_uid", "uid", 10)}, rows)
+	cells := runOneGroup(t, []Agg{TopK("top", "user_id", 10), TopK("top_uid", "uid", 10)}, rows, false)
 
 	type entry struct {
 		Value      any
