@@ -2,7 +2,6 @@ package windows
 
 import (
 	"encoding"
-	"errors"
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -231,7 +230,3 @@ func readCustomState(r *wire.Reader, f AggFunc) AggState {
 	}
 	return st
 }
-
-// errNotColumn is what the built-in AggFuncs return from Type for columns
-// they do not read.
-var errNotColumn = errors.New("unsupported column type")

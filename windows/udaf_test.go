@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
+	"math/rand/v2"
 	"math"
 	"os"
 	"slices"
@@ -35,6 +37,48 @@ func udafAggs() []Agg {
 }
 
 func udafSpec() *Spec { return Tumbling(10 * time.Second).Aggregate(udafAggs()...) }
+
+// udafSteps is like randomSteps, with values of every kind and nulls, but
+// its event times rise from batch to batch across all shards and its
+// watermarks trail them by 15 s, so that no row is late however the rows
+// are spread over shards, and however lateness is judged.
+func udafSteps(rng *rand.Rand, nBatches int) []step {
+	shards := []string{"shard-b", "shard-a", "shard-d", "shard-c"}
+	events := []string{"view", "click", "purchase", "scroll"}
+	ts := int64(1_700_000_000_000)
+	var steps []step
+	for i := range nBatches {
+		rows := make([]row, 1+rng.IntN(150))
+		for j := range rows {
+			ts += rng.Int64N(120)
+			r := row{event: events[rng.IntN(len(events))], ts: ptr(ts)}
+			if rng.IntN(12) > 0 {
+				r.page = ptr(fmt.Sprintf("/p/%d", rng.IntN(40)))
+			}
+			if rng.IntN(10) > 0 {
+				r.user = ptr(fmt.Sprintf("user-%d", rng.IntN(300)))
+			}
+			if rng.IntN(10) > 0 {
+				r.uid = ptr(rng.Int64N(200) - 100)
+			}
+			if rng.IntN(5) > 0 {
+				r.price = ptr(float64(rng.IntN(4000)) / 4)
+			}
+			if rng.IntN(6) > 0 {
+				r.qty = ptr(int32(rng.IntN(21) - 10))
+			}
+			if rng.IntN(8) > 0 {
+				r.flag = ptr(rng.IntN(2) == 1)
+			}
+			rows[j] = r
+		}
+		steps = append(steps, step{shard: shards[rng.IntN(len(shards))], rows: rows})
+		if i%4 == 3 {
+			steps = append(steps, step{wm: ptr(ts - 15_000)})
+		}
+	}
+	return append(steps, step{wm: ptr[int64](pipeline.MaxTime)})
+}
 
 // golden compares got with testdata/name, or rewrites it with -update-udaf.
 func golden(t *testing.T, name string, got []byte) {
@@ -137,7 +181,7 @@ func TestUDAFSmall(t *testing.T) {
 func TestUDAFGolden(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	steps := randomSteps(newRand(21), 16, 1_700_000_000_000)
+	steps := udafSteps(newRand(21), 8)
 	got := runSteps(t, mem, newTestOp(t, mem, udafSpec(), []string{"page"}), steps)
 	golden(t, "udaf-results.golden", firedText(got))
 }
@@ -148,7 +192,7 @@ func TestUDAFGolden(t *testing.T) {
 func TestUDAFShardsMergeLikeOneShard(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	steps := randomSteps(newRand(5), 60, 1_700_000_000_000)
+	steps := udafSteps(newRand(5), 60)
 	one := slices.Clone(steps)
 	for i := range one {
 		if one[i].wm == nil {
@@ -174,7 +218,7 @@ func TestUDAFShardsMergeLikeOneShard(t *testing.T) {
 func TestUDAFSnapshotRoundTrip(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	steps := randomSteps(newRand(9), 40, 1_700_000_000_000)
+	steps := udafSteps(newRand(9), 40)
 	keys := []string{"page"}
 	want := runSteps(t, mem, newTestOp(t, mem, udafSpec(), keys), steps)
 	for _, perShard := range []bool{false, true} {
@@ -217,7 +261,7 @@ func TestUDAFSnapshotRoundTrip(t *testing.T) {
 func TestUDAFSnapshotGolden(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	steps := randomSteps(newRand(13), 10, 1_700_000_000_000)
+	steps := udafSteps(newRand(13), 10)
 	keys := []string{"page", "flag"}
 	want := runSteps(t, mem, newTestOp(t, mem, udafSpec(), keys), steps)
 	op := newTestOp(t, mem, udafSpec(), keys)
@@ -256,18 +300,19 @@ func TestUDAFRestoreErrors(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	keys := []string{"page"}
 	op := newTestOp(t, mem, udafSpec(), keys)
-	runSteps(t, mem, op, randomSteps(newRand(4), 6, 1_700_000_000_000))
+	steps := udafSteps(newRand(4), 6)
+	runSteps(t, mem, op, steps[:len(steps)-1]) // windows stay open
 	state, err := op.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for n := 0; n < len(state); n += 7 {
+	for n := 0; n < len(state); n += 61 {
 		if err := newTestOp(t, mem, udafSpec(), keys).Restore(state[:n]); err == nil {
 			t.Fatalf("restoring %d of %d bytes succeeded", n, len(state))
 		}
 	}
 	// Sealed with a valid checksum, so that the states' decoders see it.
-	for i := 5; i < len(state)-4; i += 11 {
+	for i := 5; i < len(state)-4; i += 37 {
 		body := slices.Clone(state[:len(state)-4])
 		body[i] ^= 0x5a
 		_ = newTestOp(t, mem, udafSpec(), keys).Restore(binaryAppendCRC(body)) // must not panic
@@ -316,7 +361,7 @@ func TestUDAFBindErrors(t *testing.T) {
 func TestUDAFPartitioned(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	steps := randomSteps(newRand(17), 40, 1_700_000_000_000)
+	steps := udafSteps(newRand(17), 40)
 	keys := []string{"page"}
 	want := sortedFired(runSteps(t, mem, newTestOp(t, mem, udafSpec(), keys), steps))
 	cut := len(steps) / 2
@@ -350,7 +395,8 @@ func TestUDAFPartitioned(t *testing.T) {
 func FuzzRestoreUDAF(f *testing.F) {
 	mem := memory.NewGoAllocator()
 	op := newTestOp(f, mem, udafSpec(), []string{"page"})
-	runSteps(f, mem, op, randomSteps(newRand(4), 3, 1_700_000_000_000))
+	steps := udafSteps(newRand(4), 3)
+	runSteps(f, mem, op, steps[:len(steps)-1]) // windows stay open
 	state, err := op.Snapshot()
 	if err != nil {
 		f.Fatal(err)
