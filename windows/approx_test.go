@@ -206,3 +206,28 @@ func TestTopKSkewed(t *testing.T) {
 	}
 	check("integers", parse(cells[1]), truthInt, func(v any) string { return strconv.FormatFloat(v.(float64), 'f', -1, 64) })
 }
+
+// Below 1024 distinct values a group's ApproxCountDistinct is exact: it
+// equals CountDistinct, here over sliding windows (a row in three windows)
+// and rows from four shards.
+func TestApproxCountDistinctExactWhenSmall(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	spec := Sliding(9*time.Second, 3*time.Second).Aggregate(
+		CountDistinct("users", "user_id"), ApproxCountDistinct("users_approx", "user_id"),
+		CountDistinct("uids", "uid"), ApproxCountDistinct("uids_approx", "uid"))
+	got := runSteps(t, mem, newTestOp(t, mem, spec, []string{"flag"}), udafSteps(newRand(8), 60))
+	n := 0
+	for _, f := range got {
+		for _, r := range f.rows {
+			c := strings.Split(r, "|")
+			if c[3] != c[4] || c[5] != c[6] {
+				t.Errorf("row %s: approximate counts differ from exact ones", r)
+			}
+			n++
+		}
+	}
+	if n < 20 {
+		t.Fatalf("%d rows", n)
+	}
+}

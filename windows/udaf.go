@@ -26,7 +26,7 @@ type AggFunc interface {
 	// error if the aggregation does not read such a column. It is called
 	// when the stage is bound to its input schema.
 	Type(in arrow.DataType) (arrow.DataType, error)
-	// New returns an empty state.
+	// New returns an empty state (never nil).
 	New() AggState
 }
 
