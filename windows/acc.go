@@ -13,6 +13,7 @@ const (
 	storeU                       // uint64 extrema
 	storeF                       // float64 sums and extrema
 	storeT                       // event time of First and Last
+	storeC                       // states of a custom aggregate (udaf.go)
 )
 
 // acc holds one aggregate's partial values in columns indexed by group slot:
@@ -24,6 +25,7 @@ type acc struct {
 	u []uint64
 	f []float64
 	t []int64
+	c *customCol
 }
 
 // grow appends one zeroed slot to the used slices.
@@ -42,6 +44,9 @@ func (a *acc) grow(m storeMask) {
 	}
 	if m&storeT != 0 {
 		a.t = append(a.t, 0)
+	}
+	if m&storeC != 0 {
+		a.c = a.c.grow()
 	}
 }
 
@@ -62,11 +67,15 @@ func (a *acc) clearSlot(m storeMask, s int32) {
 	if m&storeT != 0 {
 		a.t[s] = 0
 	}
+	if m&storeC != 0 {
+		a.c.states[s] = nil
+	}
 }
 
 // truncate drops every slot.
 func (a *acc) truncate() {
 	a.n, a.i, a.u, a.f, a.t = a.n[:0], a.i[:0], a.u[:0], a.f[:0], a.t[:0]
+	a.c.truncate()
 }
 
 // mergeSlot folds src's slot s into dst's slot d. It is how shard partials
@@ -74,6 +83,8 @@ func (a *acc) truncate() {
 // merge. Count distinct is merged from the sets, not here.
 func mergeSlot(ap *aggPlan, dst *acc, d int32, src *acc, s int32) {
 	switch ap.kind {
+	case kindCustom:
+		mergeCustom(ap.fn, dst.c, d, src.c, s)
 	case kindCount, kindCountIf:
 		dst.n[d] += src.n[s]
 	case kindSum, kindSumIf, kindAvg:

@@ -20,6 +20,7 @@ const (
 	kindCountDistinct
 	kindFirst
 	kindLast
+	kindCustom // an AggFunc (udaf.go)
 )
 
 var kindNames = [...]string{
@@ -34,13 +35,14 @@ var kindNames = [...]string{
 	kindCountDistinct: "count_distinct",
 	kindFirst:         "first",
 	kindLast:          "last",
+	kindCustom:        "custom",
 }
 
 func (k aggKind) String() string { return kindNames[k] }
 
 // Agg is one aggregate column of a window's output. Build it with Count,
-// CountIf, Sum, SumIf, Min, Max, Avg, CountDistinct, First or Last; the zero Agg is
-// invalid. Its column and predicate are checked when the window stage is bound
+// CountIf, Sum, SumIf, Min, Max, Avg, CountDistinct, First, Last,
+// ApproxCountDistinct, Quantile, TopK or Custom; the zero Agg is invalid. Its column and predicate are checked when the window stage is bound
 // to its input schema.
 //
 // Nulls: Count counts rows; every other aggregate skips null values. A sum of
@@ -50,6 +52,7 @@ type Agg struct {
 	name string
 	col  string
 	pred expr.Predicate
+	fn   AggFunc // kindCustom
 }
 
 // Count counts the window's rows of a key (int64).
@@ -106,7 +109,7 @@ func (a Agg) Name() string { return a.name }
 // `count_if(page_views: event_type = "page_view")`, `sum(revenue: price)`,
 // `sum_if(revenue: price, event_type = "purchase")`.
 func (a Agg) String() string {
-	s := a.kind.String() + "(" + a.name
+	s := a.kindName() + "(" + a.name
 	switch a.kind {
 	case kindCount:
 	case kindCountIf:
@@ -127,4 +130,4 @@ func predString(p expr.Predicate) string {
 }
 
 // label is how errors name the aggregate: sum("revenue").
-func (a Agg) label() string { return a.kind.String() + "(" + strconv.Quote(a.name) + ")" }
+func (a Agg) label() string { return a.kindName() + "(" + strconv.Quote(a.name) + ")" }

@@ -1,7 +1,9 @@
 // Package windows provides event-time windowed aggregations over Arrow record
 // batches: window assigners (Tumbling, Sliding), mergeable aggregations
-// (Count, CountIf, Sum, SumIf, Min, Max, Avg, CountDistinct, First, Last) and the keyed
-// operator that runs them where a job's shards meet.
+// (Count, CountIf, Sum, SumIf, Min, Max, Avg, CountDistinct, First, Last;
+// the sketches ApproxCountDistinct, Quantile and TopK; user-defined ones
+// through Custom and AggFunc) and the keyed operator that runs them where a
+// job's shards meet.
 //
 //	windows.Tumbling(time.Minute).Aggregate(
 //		windows.Count("events"),
@@ -26,9 +28,21 @@
 // then per key, and merges the shards' partials when a window fires. Every
 // aggregate is mergeable (counts and sums add, min and max compare, avg is a
 // sum and a count, exact distinct is a set, first and last keep the event
-// time of their value), which is what lets a shard's
+// time of their value, the sketches merge as sketches do and a Custom
+// aggregate's AggState has a Merge), which is what lets a shard's
 // state move with its lease to another worker later. Snapshot encodes the
-// whole state in a compact, versioned, checksummed binary form.
+// whole state in a compact, versioned, checksummed binary form; custom
+// states go in it through their MarshalBinary.
+//
+// # User-defined aggregations
+//
+// Custom(name, col, f) runs an AggFunc: f.Type binds it to the column's type,
+// f.New makes a state per shard, window and key, whose Add takes the
+// column's array and the rows of the group in a batch (columnar, nulls
+// skipped), Merge folds in another shard's state, Result appends the value to
+// an Arrow builder, and MarshalBinary and UnmarshalBinary carry it through
+// checkpoints. ApproxCountDistinct, Quantile and TopK are built on it; see
+// ExampleCustom for a product.
 //
 // # Late rows
 //

@@ -241,6 +241,8 @@ func (o *Operator) mergeDistinct(a int, ps []part) {
 // appendAgg appends the merged values of one aggregate, in perm order.
 func appendAgg(fb array.Builder, ap *aggPlan, m *acc, perm []int32) error {
 	switch ap.kind {
+	case kindCustom:
+		return appendCustom(fb, ap, m.c, perm)
 	case kindCount, kindCountIf, kindCountDistinct:
 		ib := fb.(*array.Int64Builder)
 		for _, g := range perm {

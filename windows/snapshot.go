@@ -23,7 +23,10 @@ import (
 //	value dicts of the CountDistinct aggregates, in aggregate order
 //	shards, sorted by name: name, windows sorted by start:
 //	  start, end, groups: key id, then every non-distinct aggregate's partial
-//	  (n, i, u, f, then for First and Last the event time t, as a varint)
+//	  (n, i, u, f, then for First and Last the event time t, as a varint;
+//	  for a custom aggregate, its state's MarshalBinary as a string, and an
+//	  empty string for no state; a stage with custom aggregates never had a
+//	  version 1 snapshot, so the version did not change)
 //	  then per CountDistinct aggregate: entries (group index, value id)
 //	CRC-32C of everything before it, 4 bytes little-endian
 //
@@ -74,13 +77,16 @@ func (o *Operator) Snapshot() ([]byte, error) {
 		slices.Sort(starts)
 		b = binary.AppendUvarint(b, uint64(len(starts)))
 		for _, st := range starts {
-			b = o.appendWindow(b, sh, sh.windows[st])
+			var err error
+			if b, err = o.appendWindow(b, sh, sh.windows[st]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
 }
 
-func (o *Operator) appendWindow(b []byte, sh *shardState, ws *winState) []byte {
+func (o *Operator) appendWindow(b []byte, sh *shardState, ws *winState) ([]byte, error) {
 	b = binary.AppendVarint(b, ws.start)
 	b = binary.AppendVarint(b, ws.end)
 	b = binary.AppendUvarint(b, uint64(len(ws.keys)))
@@ -108,6 +114,12 @@ func (o *Operator) appendWindow(b []byte, sh *shardState, ws *winState) []byte {
 			if ap.store&storeT != 0 {
 				b = binary.AppendVarint(b, m.t[s])
 			}
+			if ap.store&storeC != 0 {
+				var err error
+				if b, err = appendCustomState(b, m.c.states[s]); err != nil {
+					return nil, fmt.Errorf("windows: %s: %w", ap.label(), err)
+				}
+			}
 		}
 	}
 	if len(o.slotMap) < int(sh.nslots) {
@@ -130,7 +142,7 @@ func (o *Operator) appendWindow(b []byte, sh *shardState, ws *winState) []byte {
 			b = binary.AppendUvarint(b, uint64(v))
 		})
 	}
-	return b
+	return b, nil
 }
 
 func appendString(b []byte, s string) []byte {
@@ -278,6 +290,9 @@ func (o *Operator) decodeWindow(r *wire.Reader, sh *shardState) error {
 			}
 			if ap.store&storeT != 0 {
 				m.t[s] = r.Varint()
+			}
+			if ap.store&storeC != 0 {
+				m.c.states[s] = readCustomState(r, ap.fn)
 			}
 		}
 	}

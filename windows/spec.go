@@ -187,7 +187,7 @@ type aggPlan struct {
 	phys    physType
 	outType arrow.DataType
 	store   storeMask
-	update  updateFn // Sum, SumIf, Min, Max, Avg
+	update  updateFn // Sum, SumIf, Min, Max, Avg, custom
 }
 
 func (s *stage) plan(in *arrow.Schema) (*plan, error) {
@@ -228,7 +228,7 @@ func (s *stage) plan(in *arrow.Schema) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		nullable := a.kind == kindMin || a.kind == kindMax || a.kind == kindAvg || a.kind == kindFirst || a.kind == kindLast
+		nullable := a.kind == kindMin || a.kind == kindMax || a.kind == kindAvg || a.kind == kindFirst || a.kind == kindLast || a.kind == kindCustom
 		fields = append(fields, arrow.Field{Name: a.name, Type: ap.outType, Nullable: nullable})
 		p.aggs = append(p.aggs, ap)
 	}
@@ -289,6 +289,10 @@ func planAgg(a Agg, in *arrow.Schema) (aggPlan, error) {
 			break
 		}
 		ap.outType, ap.store = arrow.PrimitiveTypes.Int64, storeN|storeI // count, representation
+	case kindCustom:
+		if err := planCustom(&ap, f.Type); err != nil {
+			return ap, err
+		}
 	}
 	if want != "" {
 		return ap, fmt.Errorf("windows: %s: column %q is %s, want %s", a.label(), a.col, f.Type, want)

@@ -16,4 +16,8 @@
 // github.com/axiomhq/topk, github.com/segmentio/topk, github.com/dgryski/go-topk),
 // so shardflow carries this one; its test checks the bounds against exact
 // counts of a Zipf stream.
+//
+// Sketches of parts of a stream Merge into one that keeps the bounds (how
+// windows.TopK combines its shards), and MarshalBinary and UnmarshalBinary
+// carry a sketch through a checkpoint exactly.
 package spacesaving

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"errors"
 	"sort"
+	"strings"
 )
 
 // Item is one monitored key: its true weight lies in [Count-Err, Count].
@@ -34,7 +35,8 @@ func New(capacity int) (*Sketch, error) {
 	return &Sketch{cap: capacity, index: make(map[string]*counter, capacity)}, nil
 }
 
-// Add counts weight (> 0) for key; a weight <= 0 is ignored.
+// Add counts weight (> 0) for key; a weight <= 0 is ignored. The sketch keeps
+// a copy of key, so key may alias memory that the caller reuses.
 func (s *Sketch) Add(key string, weight int64) {
 	if weight <= 0 {
 		return
@@ -45,6 +47,7 @@ func (s *Sketch) Add(key string, weight int64) {
 		heap.Fix(&s.h, c.at)
 		return
 	}
+	key = strings.Clone(key)
 	if len(s.h) < s.cap {
 		c := &counter{Item: Item{Key: key, Count: weight}}
 		s.index[key] = c
