@@ -637,6 +637,14 @@ func (c *coordinator) start(e *shardEntry) error {
 			e.state.MaxEventTime = inherited
 		}
 	}
+	var seed []map[string][]byte // a child with no local state of its own starts from its parents' (LocalSnapshotter)
+	if e.state.Local == nil {
+		for _, p := range e.shard.Parents {
+			if pe, ok := c.shards[p]; ok && pe.state.Local != nil {
+				seed = append(seed, pe.state.Local)
+			}
+		}
+	}
 	ops := make([]Operator, len(c.j.shardOps))
 	names := make([]string, len(c.j.shardOps))
 	for i, s := range c.j.shardOps {
@@ -659,6 +667,7 @@ func (c *coordinator) start(e *shardEntry) error {
 		triggers: make(chan trigger, 1),
 		progress: c.j.progress(e.shard.ID, e.state),
 		metrics:  c.j.metrics,
+		seed:     seed,
 	}
 	if len(c.keyed) > 1 {
 		t.part = &partitioner{cols: c.j.keyCols, n: len(c.keyed)}
