@@ -566,6 +566,7 @@ func (c *coordinator) discover(ctx context.Context) error {
 	if !c.j.src.Bounded() {
 		c.prune(isListed)
 	}
+	c.forgetInherited()
 	running := 0
 	for _, id := range slices.Sorted(maps.Keys(c.shards)) {
 		e := c.shards[id]
@@ -599,6 +600,30 @@ func (c *coordinator) prune(isListed map[string]bool) {
 	for id, e := range c.shards {
 		if e.state.Finished && !isListed[id] && !slices.Contains(c.retired, id) && c.childrenStarted(id) {
 			delete(c.shards, id)
+		}
+	}
+}
+
+// forgetInherited drops the local operator state (ShardState.Local) of a
+// finished shard once each of its children has a state of its own, which
+// started from it, so that checkpoints do not carry it until the shard is
+// pruned. A checkpoint written before still has it for a restart.
+func (c *coordinator) forgetInherited() {
+	for id, e := range c.shards {
+		if !e.state.Finished || e.state.Local == nil {
+			continue
+		}
+		children, seeded := 0, 0
+		for _, ch := range c.shards {
+			if slices.Contains(ch.shard.Parents, id) {
+				children++
+				if ch.state.Local != nil {
+					seeded++
+				}
+			}
+		}
+		if children > 0 && seeded == children {
+			e.state.Local = nil
 		}
 	}
 }

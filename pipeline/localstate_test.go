@@ -166,14 +166,39 @@ func TestLocalStateAcrossReshardsAndCrashes(t *testing.T) {
 			if got := out.rows(); !slices.Equal(got, want) {
 				t.Errorf("after %d restarts: rows differ:\n got %d %v\nwant %d %v", restarts, len(got), got, len(want), want)
 			}
-			last := store.saved[len(store.saved)-1]
-			for _, id := range []string{"p", "c1", "c2", "m"} {
-				if st := last.Shards[id]; !st.Finished || !strings.HasPrefix(string(st.Local["distinct(key)"]), "D") {
-					t.Errorf("last checkpoint: shard %s: finished %v, local state %q", id, st.Finished, st.Local)
-				}
+			if st := store.saved[len(store.saved)-1].Shards["m"]; !st.Finished || !strings.HasPrefix(string(st.Local["distinct(key)"]), "D") {
+				t.Errorf("last checkpoint: shard m: finished %v, local state %q", st.Finished, st.Local)
 			}
 			t.Logf("%d restarts, %d checkpoints", restarts, len(store.saved))
 		})
+	}
+}
+
+// TestParentsLocalStateIsForgotten: once its children have a state of their
+// own, which started from it, a finished shard's state leaves the checkpoints.
+func TestParentsLocalStateIsForgotten(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	input, shards, want := lineageInput(1)
+	src := newSource(mem, input, 7)
+	src.shards = shards
+	store, out := &memStore{}, newMemSink("out")
+	job, err := distinctJob(src, out, store, WithAllocator(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := job.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.rows(); !slices.Equal(got, want) {
+		t.Fatalf("rows: got %d, want %d", len(got), len(want))
+	}
+	last := store.saved[len(store.saved)-1]
+	for _, id := range []string{"p", "c1", "c2", "m"} {
+		st := last.Shards[id]
+		if !st.Finished || (st.Local != nil) != (id == "m") {
+			t.Errorf("last checkpoint: shard %s: finished %v, local state %q", id, st.Finished, st.Local)
+		}
 	}
 }
 
