@@ -356,3 +356,26 @@ func TestDedupeIntegerKeys(t *testing.T) {
 		t.Fatalf("kept %v", main)
 	}
 }
+
+// FuzzDedupeRestore: a state that is not one SnapshotLocal returned is
+// refused or restored, never a panic; one that is restored snapshots again
+// to a state that restores.
+func FuzzDedupeRestore(f *testing.F) {
+	k := newDedupeKeys(100, sameHash)
+	for i, key := range []string{"a", "b", "a", "ccc"} {
+		k.see([]byte(key), int64(i*10))
+	}
+	f.Add(k.snapshot())
+	f.Add([]byte{1, 0, 0})
+	f.Add([]byte{1, 2, 1, 4, 1})
+	f.Fuzz(func(t *testing.T, state []byte) {
+		k := newDedupeKeys(100, sameHash)
+		if err := k.restore([][]byte{state}); err != nil {
+			return
+		}
+		again := newDedupeKeys(100, sameHash)
+		if err := again.restore([][]byte{k.snapshot()}); err != nil || again.len != k.len {
+			t.Fatalf("restored %d keys, its snapshot restores %d: %v", k.len, again.len, err)
+		}
+	})
+}
