@@ -213,6 +213,9 @@ func TestDedupeMatchesTheSpecification(t *testing.T) {
 			for range rng.IntN(80) {
 				n++
 				ts += int64(rng.IntN(10))
+				if rng.IntN(300) == 0 { // a jump far ahead
+					ts += int64(rng.IntN(int(ttl) * 50))
+				}
 				row := dedupeRow{key: fmt.Sprintf("k%d", rng.IntN(60)), ts: ts - int64(rng.IntN(int(ttl)*2)), n: n}
 				switch rng.IntN(30) {
 				case 0:
@@ -226,6 +229,7 @@ func TestDedupeMatchesTheSpecification(t *testing.T) {
 				}
 			}
 			got = append(got, runDedupe(t, mem, op, [][]dedupeRow{rows})...)
+			checkSlots(t, op.keys)
 			if rng.IntN(5) == 0 {
 				state, err := op.SnapshotLocal()
 				if err != nil {
@@ -248,6 +252,19 @@ func TestDedupeMatchesTheSpecification(t *testing.T) {
 	}
 }
 
+// checkSlots fails when two buckets share an arena.
+func checkSlots(t *testing.T, k *dedupeKeys) {
+	t.Helper()
+	owner := map[int]int64{}
+	for b := range k.buckets {
+		s := int(uint64(b) % dedupeSlots)
+		if o, ok := owner[s]; ok {
+			t.Fatalf("buckets %d and %d share arena %d", o, b, s)
+		}
+		owner[s] = b
+	}
+}
+
 func firstDiff(a, b []int64) int {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {
@@ -265,18 +282,19 @@ func TestDedupeUnionOfParents(t *testing.T) {
 	const ttl = 100 * time.Millisecond
 	a, b := newDedupe(t, mem, ttl, nil), newDedupe(t, mem, ttl, nil)
 	runDedupe(t, mem, a, [][]dedupeRow{{{"a1", 1000, 1}, {"both", 1000, 2}}})
-	runDedupe(t, mem, b, [][]dedupeRow{{{"b1", 500, 3}, {"both", 400, 4}}})
+	runDedupe(t, mem, b, [][]dedupeRow{{{"b-old", 850, 3}, {"b1", 950, 4}, {"both", 940, 5}}})
 	sa, _ := a.SnapshotLocal()
 	sb, _ := b.SnapshotLocal()
 	child := newDedupe(t, mem, ttl, nil)
 	if err := child.RestoreLocal([][]byte{sa, sb}); err != nil {
 		t.Fatal(err)
 	}
-	if child.keys.clock != 500 {
-		t.Errorf("child's clock %d, want 500", child.keys.clock)
+	if child.keys.clock != 1000 {
+		t.Errorf("child's clock %d, want 1000", child.keys.clock)
 	}
-	got := runDedupe(t, mem, child, [][]dedupeRow{{{"b1", 550, 5}, {"a1", 560, 6}, {"both", 560, 7}, {"new", 560, 8}}})
-	if want := []int64{8}; !slices.Equal(got, want) {
+	// b-old is more than ttl behind the child's clock: forgotten.
+	got := runDedupe(t, mem, child, [][]dedupeRow{{{"b1", 990, 6}, {"a1", 990, 7}, {"both", 990, 8}, {"new", 990, 9}, {"b-old", 990, 10}}})
+	if want := []int64{9, 10}; !slices.Equal(got, want) {
 		t.Errorf("child kept %v, want %v", got, want)
 	}
 	if err := child.RestoreLocal([][]byte{sa, []byte("junk")}); err == nil {
@@ -285,7 +303,7 @@ func TestDedupeUnionOfParents(t *testing.T) {
 }
 
 // TestDedupeMemoryIsBounded: over a long stream of unique keys the shard
-// holds only the keys of about one ttl, and their arena is compacted.
+// holds only the keys of about one ttl, and their arenas are reused.
 func TestDedupeMemoryIsBounded(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -298,7 +316,7 @@ func TestDedupeMemoryIsBounded(t *testing.T) {
 			n := int64(batch*500 + i)
 			rows[i] = dedupeRow{key: fmt.Sprintf("event-%040d", n), ts: n, n: n}
 		}
-		for i := range 50 { // retries of rows up to 950ms older than the clock, through compactions
+		for i := range 50 { // retries of rows up to 950ms older than the clock, across arenas
 			if n := int64(batch*500 - 1 - i*9); n >= 0 {
 				rows = append(rows, dedupeRow{key: fmt.Sprintf("event-%040d", n), ts: n, n: -1})
 			}
@@ -306,7 +324,11 @@ func TestDedupeMemoryIsBounded(t *testing.T) {
 		if got := runDedupe(t, mem, op, [][]dedupeRow{rows}); len(got) != 500 || slices.Contains(got, -1) {
 			t.Fatalf("batch %d: kept %d rows, want the 500 unique ones", batch, len(got))
 		}
-		maxKeys, maxArena = max(maxKeys, op.keys.len), max(maxArena, cap(op.keys.arena))
+		arena := 0
+		for _, a := range op.keys.arenas {
+			arena += cap(a)
+		}
+		maxKeys, maxArena = max(maxKeys, op.keys.len), max(maxArena, arena)
 	}
 	// Live: 1001 keys; expiry in eighths of ttl and whole batches add 125+500.
 	if maxKeys > 1001+125+500 || maxKeys < 1001 {

@@ -12,41 +12,49 @@ import (
 // event time of the row that put it there.
 //
 // A key is found by a 64-bit hash of its bytes; the bytes themselves are kept
-// in one arena, so that a hash collision is resolved exactly (the second key
-// of a hash goes to more) and the maps hold no pointers for the garbage
-// collector to scan. Expiry needs no scan of the keys: each key's hash is also
-// filed in the bucket of its event time (an eighth of the ttl wide), and once
-// the clock minus ttl has passed a bucket's end, the keys of that bucket are
-// checked and the dead ones dropped.
+// too, so that a hash collision is resolved exactly (the second key of a hash
+// goes to more), and the maps hold no pointers for the garbage collector to
+// scan. Time is cut into buckets of an eighth of the ttl: each key's hash is
+// filed in the bucket of its event time and its bytes go into that bucket's
+// arena. Once the clock minus ttl has passed a bucket's end, its keys are
+// dropped and its arena is reused whole: expiry scans no other key and
+// nothing is ever compacted. Live buckets span at most ttl + two widths of
+// time, which dedupeSlots arenas cover, because expire runs as soon as the
+// clock passes the oldest bucket (see advance).
 //
 // Which rows are duplicates depends only on the rows seen, never on when
 // expiry ran: a key whose time is below the clock minus ttl is dead for see
 // and snapshot even while it is still in memory.
 type dedupeKeys struct {
 	ttl   int64 // in the event-time column's unit
-	width int64 // of an expiry bucket: ttl/8, at least 1
+	width int64 // of a bucket: ttl/8 rounded up, so that ttl spans at most 8 buckets
 	hash  func([]byte) uint64
 	clock int64 // the highest event time seen; math.MinInt64 before the first
 
-	m     map[uint64]dedupeEntry
-	more  map[uint64][]dedupeEntry // further keys of a hash that m holds (collisions)
-	arena []byte
-	dead  int // bytes of arena that no entry refers to
-	len   int // keys held, dead ones not yet dropped included
+	m    map[uint64]dedupeEntry
+	more map[uint64][]dedupeEntry // further keys of a hash that m holds (collisions)
+	len  int                      // keys held, dead ones not yet dropped included
 
 	buckets   map[int64][]uint64 // by floor(t/width): the hashes of keys remembered with a time in it
 	minBucket int64              // no bucket below it; math.MaxInt64 when there is none
+	expireAt  int64              // the clock at which the bucket minBucket is past
 	free      [][]uint64         // emptied buckets, for reuse
+	arenas    [dedupeSlots][]byte
+	spare     [][]byte // emptied arenas, for reuse by the next buckets
 }
+
+// dedupeSlots is the number of arenas, one per live bucket: more than the 11
+// buckets that ttl plus two widths can touch.
+const dedupeSlots = 16
 
 type dedupeEntry struct {
 	t   int64  // event time of the row that put the key here
-	off uint32 // the key is arena[off : off+n]
+	off uint32 // the key is k.arenas[k.slot(t)][off : off+n]
 	n   uint32
 }
 
 func newDedupeKeys(ttl int64, hash func([]byte) uint64) *dedupeKeys {
-	k := &dedupeKeys{ttl: ttl, width: max(ttl/8, 1), hash: hash}
+	k := &dedupeKeys{ttl: ttl, width: (ttl + 7) / 8, hash: hash}
 	k.reset()
 	return k
 }
@@ -54,7 +62,10 @@ func newDedupeKeys(ttl int64, hash func([]byte) uint64) *dedupeKeys {
 func (k *dedupeKeys) reset() {
 	k.clock = math.MinInt64
 	k.m, k.more, k.buckets = map[uint64]dedupeEntry{}, map[uint64][]dedupeEntry{}, map[int64][]uint64{}
-	k.arena, k.dead, k.len, k.minBucket, k.free = k.arena[:0], 0, 0, math.MaxInt64, nil
+	k.len, k.minBucket, k.expireAt, k.free = 0, math.MaxInt64, math.MaxInt64, nil
+	for i := range k.arenas {
+		k.freeArena(i)
+	}
 }
 
 // limit is the oldest event time a live key may have: the clock minus ttl.
@@ -65,28 +76,64 @@ func (k *dedupeKeys) limit() int64 {
 	return k.clock - k.ttl
 }
 
-func (k *dedupeKeys) bytes(e dedupeEntry) []byte { return k.arena[e.off : e.off+e.n] }
+func (k *dedupeKeys) slot(t int64) int {
+	return int(uint64(floorDiv(t, k.width)) % dedupeSlots)
+}
 
-// see moves the clock to t and reports whether the row of key at t is kept:
-// true unless key is live, in which case the row is a duplicate. A kept row's
-// key is remembered unless t is already dead.
-func (k *dedupeKeys) see(key []byte, t int64) (bool, error) {
-	if t > k.clock {
-		k.clock = t
+func (k *dedupeKeys) bytes(e dedupeEntry) []byte {
+	return k.arenas[k.slot(e.t)][e.off : e.off+e.n]
+}
+
+// advance moves the clock to t if t is later, and expires the buckets it
+// has passed.
+func (k *dedupeKeys) advance(t int64) {
+	if t <= k.clock {
+		return
 	}
+	k.clock = t
+	if t >= k.expireAt {
+		k.expire()
+	}
+}
+
+// see reports whether the row of key at t is kept (after advance): true
+// unless key is live, in which case the row is a duplicate. A kept row's key
+// is remembered unless t is already dead.
+func (k *dedupeKeys) see(key []byte, t int64) (bool, error) {
+	k.advance(t)
 	lim := k.limit()
 	h := k.hash(key)
 	e, taken := k.m[h]
 	if taken {
 		if bytes.Equal(k.bytes(e), key) {
-			keep := k.refresh(h, &e, t, lim)
-			k.m[h] = e
-			return keep, nil
+			if e.t >= lim {
+				return false, nil
+			}
+			if t >= lim {
+				e, err := k.store(key, t)
+				if err != nil {
+					return false, err
+				}
+				k.m[h] = e
+				k.file(h, t)
+			}
+			return true, nil
 		}
 		more := k.more[h]
 		for i := range more {
 			if bytes.Equal(k.bytes(more[i]), key) {
-				return k.refresh(h, &more[i], t, lim), nil
+				if more[i].t >= lim {
+					return false, nil
+				}
+				if t >= lim {
+					e, err := k.store(key, t)
+					if err != nil {
+						return false, err
+					}
+					more[i] = e
+					k.file(h, t)
+				}
+				return true, nil
 			}
 		}
 	}
@@ -107,32 +154,21 @@ func (k *dedupeKeys) see(key []byte, t int64) (bool, error) {
 	return true, nil
 }
 
-// refresh handles a row at t whose key e holds: a duplicate if e is live,
-// else kept, and e takes t unless t is dead too.
-func (k *dedupeKeys) refresh(h uint64, e *dedupeEntry, t, lim int64) bool {
-	switch {
-	case e.t >= lim:
-		return false
-	case t >= lim:
-		e.t = t
-		k.file(h, t)
-	}
-	return true
-}
-
+// store copies key into the arena of t's bucket.
 func (k *dedupeKeys) store(key []byte, t int64) (dedupeEntry, error) {
-	if len(k.arena)+len(key) > math.MaxUint32 {
-		k.compact()
-		if len(k.arena)+len(key) > math.MaxUint32 {
-			return dedupeEntry{}, errors.New("the keys within the ttl take more than 4 GiB: shorten the ttl")
-		}
+	a := &k.arenas[k.slot(t)]
+	if *a == nil && len(k.spare) > 0 {
+		*a, k.spare = k.spare[len(k.spare)-1], k.spare[:len(k.spare)-1]
 	}
-	e := dedupeEntry{t: t, off: uint32(len(k.arena)), n: uint32(len(key))}
-	k.arena = append(k.arena, key...)
+	if len(*a)+len(key) > math.MaxUint32 {
+		return dedupeEntry{}, errors.New("the keys of an eighth of the ttl take more than 4 GiB: shorten the ttl")
+	}
+	e := dedupeEntry{t: t, off: uint32(len(*a)), n: uint32(len(key))}
+	*a = append(*a, key...)
 	return e, nil
 }
 
-// file puts h in the expiry bucket of t.
+// file puts h in the bucket of t.
 func (k *dedupeKeys) file(h uint64, t int64) {
 	b := floorDiv(t, k.width)
 	hs, ok := k.buckets[b]
@@ -140,21 +176,43 @@ func (k *dedupeKeys) file(h uint64, t int64) {
 		hs, k.free = k.free[len(k.free)-1], k.free[:len(k.free)-1]
 	}
 	k.buckets[b] = append(hs, h)
-	k.minBucket = min(k.minBucket, b)
+	if b < k.minBucket {
+		k.setMinBucket(b)
+	}
 }
 
-// expire drops the keys of the buckets that the clock minus ttl has passed,
-// and compacts the arena once most of it is dead.
+// setMinBucket records the oldest bucket and when the clock passes it: at
+// (b+1)*width + ttl, when the limit reaches the bucket's end.
+func (k *dedupeKeys) setMinBucket(b int64) {
+	k.minBucket, k.expireAt = b, math.MaxInt64
+	if b == math.MaxInt64 {
+		return
+	}
+	if end, ok := mulAdd(b+1, k.width, k.ttl); ok {
+		k.expireAt = end
+	}
+}
+
+// mulAdd returns a*b+c for b, c > 0, and false when it overflows.
+func mulAdd(a, b, c int64) (int64, bool) {
+	if a > (math.MaxInt64-c)/b || a < math.MinInt64/b {
+		return 0, false
+	}
+	return a*b + c, true
+}
+
+// expire drops the keys of the buckets that the clock minus ttl has passed
+// and frees their arenas.
 func (k *dedupeKeys) expire() {
 	lim := k.limit()
 	cut := floorDiv(lim, k.width) // a bucket below cut ends at or before lim
 	if lim == math.MinInt64 || k.minBucket >= cut {
 		return
 	}
-	k.minBucket = math.MaxInt64
+	next := int64(math.MaxInt64)
 	for b, hs := range k.buckets {
 		if b >= cut {
-			k.minBucket = min(k.minBucket, b)
+			next = min(next, b)
 			continue
 		}
 		for _, h := range hs {
@@ -162,17 +220,24 @@ func (k *dedupeKeys) expire() {
 		}
 		delete(k.buckets, b)
 		k.free = append(k.free, hs[:0])
+		k.freeArena(int(uint64(b) % dedupeSlots))
 	}
-	if k.dead > 64<<10 && 2*k.dead > len(k.arena) {
-		k.compact()
+	k.setMinBucket(next)
+}
+
+// freeArena empties the arena of slot i, keeping a few for the next buckets
+// so that memory stays at about the live buckets' arenas.
+func (k *dedupeKeys) freeArena(i int) {
+	if a := k.arenas[i]; a != nil && len(k.spare) < 2 {
+		k.spare = append(k.spare, a[:0])
 	}
+	k.arenas[i] = nil
 }
 
 // drop forgets the keys of hash h that are dead.
 func (k *dedupeKeys) drop(h uint64, lim int64) {
 	if e, ok := k.m[h]; ok && e.t < lim {
 		delete(k.m, h)
-		k.dead += int(e.n)
 		k.len--
 	}
 	more, ok := k.more[h]
@@ -182,7 +247,6 @@ func (k *dedupeKeys) drop(h uint64, lim int64) {
 	live := more[:0]
 	for _, e := range more {
 		if e.t < lim {
-			k.dead += int(e.n)
 			k.len--
 			continue
 		}
@@ -198,21 +262,13 @@ func (k *dedupeKeys) drop(h uint64, lim int64) {
 	}
 }
 
-// compact copies the keys still held into a new arena.
-func (k *dedupeKeys) compact() {
-	arena := make([]byte, 0, (len(k.arena)-k.dead)+(len(k.arena)-k.dead)/4)
-	for h, e := range k.m {
-		arena = append(arena, k.bytes(e)...)
-		e.off = uint32(len(arena) - int(e.n))
-		k.m[h] = e
+// keyBytes is the size of the arenas in use.
+func (k *dedupeKeys) keyBytes() int {
+	n := 0
+	for _, a := range k.arenas {
+		n += len(a)
 	}
-	for _, more := range k.more {
-		for i, e := range more {
-			arena = append(arena, k.bytes(e)...)
-			more[i].off = uint32(len(arena) - int(e.n))
-		}
-	}
-	k.arena, k.dead = arena, 0
+	return n
 }
 
 // The snapshot: a version byte (1), the clock (varint), the number of live
@@ -255,13 +311,14 @@ func (k *dedupeKeys) each(f func(dedupeEntry)) {
 }
 
 // restore replaces the keys with the union of snapshots: the clock of the
-// one furthest behind, and each key at the latest time any of them has.
+// one furthest ahead, and each key at the latest time any of them has (keys
+// that clock has left more than ttl behind are dropped).
 func (k *dedupeKeys) restore(states [][]byte) error {
 	type key struct {
 		t   int64
 		key []byte
 	}
-	clock := int64(math.MaxInt64)
+	clock := int64(math.MinInt64)
 	var all [][]key
 	for i, st := range states {
 		if len(st) == 0 || st[0] != dedupeStateVersion {
@@ -284,6 +341,9 @@ func (k *dedupeKeys) restore(states [][]byte) error {
 			if w <= 0 {
 				return fmt.Errorf("state %d: key %d: bad time", i, j)
 			}
+			if t > c {
+				return fmt.Errorf("state %d: key %d: time %d after the clock %d", i, j, t, c)
+			}
 			r = r[w:]
 			l, w := binary.Uvarint(r)
 			if w <= 0 || l > uint64(len(r)-w) {
@@ -295,13 +355,10 @@ func (k *dedupeKeys) restore(states [][]byte) error {
 		if len(r) != 0 {
 			return fmt.Errorf("state %d: %d bytes after the last key", i, len(r))
 		}
-		clock = min(clock, c)
+		clock = max(clock, c)
 		all = append(all, keys)
 	}
 	k.reset()
-	if clock == math.MaxInt64 {
-		return nil
-	}
 	k.clock = clock
 	lim := k.limit()
 	for _, keys := range all {
@@ -321,37 +378,40 @@ func (k *dedupeKeys) restore(states [][]byte) error {
 func (k *dedupeKeys) put(key []byte, t int64) error {
 	h := k.hash(key)
 	e, taken := k.m[h]
+	var at *dedupeEntry // the entry of key, if there is one
 	if taken {
 		if bytes.Equal(k.bytes(e), key) {
-			if t > e.t {
-				e.t = t
-				k.m[h] = e
-				k.file(h, t)
-			}
-			return nil
-		}
-		more := k.more[h]
-		for i := range more {
-			if bytes.Equal(k.bytes(more[i]), key) {
-				if t > more[i].t {
-					more[i].t = t
-					k.file(h, t)
+			at = &e
+		} else {
+			more := k.more[h]
+			for i := range more {
+				if bytes.Equal(k.bytes(more[i]), key) {
+					at = &more[i]
 				}
-				return nil
 			}
 		}
 	}
-	e, err := k.store(key, t)
+	if at != nil && at.t >= t {
+		return nil
+	}
+	ne, err := k.store(key, t)
 	if err != nil {
 		return err
 	}
-	if taken {
-		k.more[h] = append(k.more[h], e)
-	} else {
-		k.m[h] = e
-	}
-	k.len++
 	k.file(h, t)
+	switch {
+	case at != nil:
+		*at = ne
+		if at == &e {
+			k.m[h] = e
+		}
+	case taken:
+		k.more[h] = append(k.more[h], ne)
+		k.len++
+	default:
+		k.m[h] = ne
+		k.len++
+	}
 	return nil
 }
 
