@@ -280,6 +280,10 @@ func (b *Builder) Build(opts ...Option) (*Job, error) {
 			if err != nil {
 				return nil, fmt.Errorf("pipeline: job %q: %s: %w", b.name, p.name, err)
 			}
+			if _, ok := op.(LocalSnapshotter); ok {
+				closeOperators(op) //nolint:errcheck // the placement error is the one to report
+				return nil, fmt.Errorf("pipeline: job %q: %s keeps state per shard: Apply it before KeyBy and Window", b.name, p.name)
+			}
 			j.postOps[i] = append(j.postOps[i], op)
 		}
 	}

@@ -73,6 +73,11 @@ type ShardState struct {
 	// the stage's instances that hold any, loadable without the other shards'.
 	// Only checkpoints carry it.
 	Keyed []byte `json:"keyed,omitempty"`
+	// Local holds the state of the shard's stateful shard-local operators
+	// (LocalSnapshotter) by stage name, as the shard's task snapshotted it at
+	// its last barrier or at its end; a child shard that has none of its own
+	// starts from its parents' (see LocalSnapshotter.RestoreLocal).
+	Local map[string][]byte `json:"local,omitempty"`
 }
 
 // CheckpointStore persists checkpoints. Save must be atomic: after a crash the

@@ -607,6 +607,7 @@ func (c *coordinator) discover(ctx context.Context) error {
 	if !c.j.src.Bounded() {
 		c.prune(isListed)
 	}
+	c.forgetInherited()
 	running := 0
 	for _, id := range slices.Sorted(maps.Keys(c.shards)) {
 		e := c.shards[id]
@@ -640,6 +641,30 @@ func (c *coordinator) prune(isListed map[string]bool) {
 	for id, e := range c.shards {
 		if e.state.Finished && !isListed[id] && !slices.Contains(c.retired, id) && c.childrenStarted(id) {
 			delete(c.shards, id)
+		}
+	}
+}
+
+// forgetInherited drops the local operator state (ShardState.Local) of a
+// finished shard once each of its children has a state of its own, which
+// started from it, so that checkpoints do not carry it until the shard is
+// pruned. A checkpoint written before still has it for a restart.
+func (c *coordinator) forgetInherited() {
+	for id, e := range c.shards {
+		if !e.state.Finished || e.state.Local == nil {
+			continue
+		}
+		children, seeded := 0, 0
+		for _, ch := range c.shards {
+			if slices.Contains(ch.shard.Parents, id) {
+				children++
+				if ch.state.Local != nil {
+					seeded++
+				}
+			}
+		}
+		if children > 0 && seeded == children {
+			e.state.Local = nil
 		}
 	}
 }
@@ -678,6 +703,14 @@ func (c *coordinator) start(e *shardEntry) error {
 			e.state.MaxEventTime = inherited
 		}
 	}
+	var seed []map[string][]byte // a child with no local state of its own starts from its parents' (LocalSnapshotter)
+	if e.state.Local == nil {
+		for _, p := range e.shard.Parents {
+			if pe, ok := c.shards[p]; ok && pe.state.Local != nil {
+				seed = append(seed, pe.state.Local)
+			}
+		}
+	}
 	ops := make([]Operator, len(c.j.shardOps))
 	names := make([]string, len(c.j.shardOps))
 	for i, s := range c.j.shardOps {
@@ -700,6 +733,7 @@ func (c *coordinator) start(e *shardEntry) error {
 		triggers: make(chan trigger, 1),
 		progress: c.j.progress(e.shard.ID, e.state),
 		metrics:  c.j.metrics,
+		seed:     seed,
 	}
 	if len(c.keyed) > 1 {
 		t.part = &partitioner{cols: c.j.keyCols, n: len(c.keyed)}

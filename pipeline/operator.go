@@ -21,9 +21,10 @@ type Emit func(*Batch)
 // An operator that holds resources (Arrow builders, files) implements
 // io.Closer; the runtime closes it once its shard task or job has ended.
 //
-// Only a KeyedOperator has state in checkpoints. Shard-local operators (before
-// the window) and the stages after it must not hold rows from one batch to
-// the next: what they keep would be lost at a restart.
+// Only a KeyedOperator and a shard-local LocalSnapshotter have state in
+// checkpoints. Other shard-local operators (before the window) and the stages
+// after it must not hold rows from one batch to the next: what they keep
+// would be lost at a restart.
 type Operator interface {
 	Process(ctx context.Context, b *Batch, emit Emit) error
 }
@@ -71,6 +72,26 @@ type ShardSnapshotter interface {
 	// be what Snapshot returned (a checkpoint written before state was per
 	// shard), with no shards.
 	RestoreShards(commons [][]byte, shards map[string][][]byte) error
+}
+
+// LocalSnapshotter is implemented by a shard-local operator (a stage before
+// the job's key) that keeps state from one batch to the next, such as the
+// keys a deduplication has seen. Its shard's task snapshots it between two
+// batches, when it emits a checkpoint's barrier and when the shard ends, into
+// the shard's entry (ShardState.Local, by stage name), and restores it before
+// it reads the shard again, so the state moves with the shard alone.
+type LocalSnapshotter interface {
+	// SnapshotLocal returns the operator's state; called from the goroutine
+	// that runs the operator. The result must not alias what the operator
+	// goes on changing.
+	SnapshotLocal() ([]byte, error)
+	// RestoreLocal replaces the operator's state, before its first batch,
+	// with the union of states that SnapshotLocal returned: the shard's own
+	// (one) when the shard is resumed, or, for a child shard of a reshard
+	// that has none of its own yet, its parents' final states (one per
+	// parent that has one), so that what straddles the split is still seen.
+	// It is not called when there is nothing to restore.
+	RestoreLocal(states [][]byte) error
 }
 
 // Stage is one step of a job as the DSL declares it, before it runs.

@@ -48,6 +48,10 @@ type task struct {
 	progress *shardProgress
 	metrics  Metrics
 	part     *partitioner // splits the main output by the keys' partitions; nil with one
+	// seed holds the Local states of the shard's parents, for a child shard
+	// that has none of its own (see LocalSnapshotter).
+	seed  []map[string][]byte
+	local []localOp // the operators of ops that keep state, set by run
 
 	outs []*Batch // what one pass of the operator chain emitted
 	err  error    // first error of the chain's emit
@@ -99,6 +103,10 @@ func (p *shardProgress) addCounters(sum map[string]map[string]int64) {
 
 func (t *task) run(ctx context.Context) error {
 	defer closeOperators(t.ops...) //nolint:errcheck // a failed release loses nothing
+	t.local = localOps(t.ops, t.opNames)
+	if err := t.restoreLocal(); err != nil {
+		return fmt.Errorf("shard %s: restore: %w", t.shard.ID, err)
+	}
 	r, err := t.src.OpenShard(ctx, t.shard, t.state.Position)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -129,6 +137,9 @@ func (t *task) run(ctx context.Context) error {
 	for {
 		select {
 		case tr := <-t.triggers:
+			if err := t.snapshotLocal(); err != nil {
+				return fmt.Errorf("shard %s: checkpoint %d: %w", t.shard.ID, tr.id, err)
+			}
 			if !t.send(ctx, Barrier{ID: tr.id, Shard: t.shard.ID, State: t.state}) {
 				return nil
 			}
@@ -144,11 +155,17 @@ func (t *task) run(ctx context.Context) error {
 		case res := <-reads:
 			switch {
 			case errors.Is(res.err, ErrShardEnd):
+				if err := t.snapshotLocal(); err != nil {
+					return fmt.Errorf("shard %s: end: %w", t.shard.ID, err)
+				}
 				t.state.Finished = true
 				t.progress.finished.Store(true)
 				t.send(ctx, shardEnd{Shard: t.shard.ID, State: t.state})
 				return nil
 			case errors.Is(res.err, ErrBoundReached):
+				if err := t.snapshotLocal(); err != nil {
+					return fmt.Errorf("shard %s: end: %w", t.shard.ID, err)
+				}
 				t.progress.finished.Store(true)
 				t.send(ctx, shardEnd{Shard: t.shard.ID, State: t.state, Bound: true})
 				return nil
@@ -175,6 +192,76 @@ func (t *task) run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// localOp is a shard-local operator that keeps state, with the name of its
+// state in ShardState.Local.
+type localOp struct {
+	op   LocalSnapshotter
+	name string
+}
+
+// localOps returns the operators of ops that keep state. Each is named after
+// its stage; a stage name that comes again gets "#2", "#3", ... so that two
+// equal stages keep their states apart.
+func localOps(ops []Operator, names []string) []localOp {
+	var out []localOp
+	seen := map[string]int{}
+	for i, op := range ops {
+		ls, ok := op.(LocalSnapshotter)
+		if !ok {
+			continue
+		}
+		name := names[i]
+		if seen[name]++; seen[name] > 1 {
+			name = fmt.Sprintf("%s#%d", name, seen[name])
+		}
+		out = append(out, localOp{op: ls, name: name})
+	}
+	return out
+}
+
+// restoreLocal gives the stateful operators their state: the shard's own when
+// it has some, else (a child shard that has not run) its parents'.
+func (t *task) restoreLocal() error {
+	for _, l := range t.local {
+		var states [][]byte
+		if own, ok := t.state.Local[l.name]; ok {
+			states = [][]byte{own}
+		} else if t.state.Local == nil {
+			for _, parent := range t.seed {
+				if st, ok := parent[l.name]; ok {
+					states = append(states, st)
+				}
+			}
+		}
+		if len(states) == 0 {
+			continue
+		}
+		if err := l.op.RestoreLocal(states); err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
+	}
+	t.seed = nil
+	return nil
+}
+
+// snapshotLocal records the stateful operators' state in t.state, in a new
+// map: the one sent before belongs to the coordinator.
+func (t *task) snapshotLocal() error {
+	if len(t.local) == 0 {
+		return nil
+	}
+	m := make(map[string][]byte, len(t.local))
+	for _, l := range t.local {
+		b, err := l.op.SnapshotLocal()
+		if err != nil {
+			return fmt.Errorf("snapshot %s: %w", l.name, err)
+		}
+		m[l.name] = b
+	}
+	t.state.Local = m
+	return nil
 }
 
 // readResult is what the reader goroutine hands the task: a batch, an error,

@@ -153,6 +153,11 @@ func decodePayload(version uint16, payload []byte) (*pipeline.Checkpoint, error)
 				s.Keyed = append([]byte(nil), k...)
 			}
 		}
+		if version >= 5 {
+			if local := r.blobs("shard local states"); len(local) > 0 {
+				s.Local = local
+			}
+		}
 		if _, dup := cp.Shards[id]; dup && r.err == nil {
 			r.fail("shard %q twice", id)
 		}

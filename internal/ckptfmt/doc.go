@@ -1,13 +1,13 @@
 // Package ckptfmt is shardflow's on-disk checkpoint format: a versioned,
 // checksummed, compact binary encoding of a pipeline.Checkpoint.
 //
-// # Layout (version 3)
+// # Layout (version 5)
 //
 // All fixed-width integers are big-endian.
 //
 //	offset  size  field
 //	0       4     magic "SFCK"
-//	4       2     format version (3; Decode also reads 1 and 2)
+//	4       2     format version (5; Decode also reads 1 to 4)
 //	6       8     payload length P
 //	14      P     payload
 //	14+P    4     CRC-32C (Castagnoli) of bytes [0, 14+P)
@@ -32,8 +32,12 @@
 //	  byte     flags (bit 0: Finished; the other bits must be zero)
 //	  uvarint  number of parents, then that many strings
 //	  varint   MaxEventTime
-//	  varint   Arrival                 (version 4 only)
+//	  varint   Arrival                 (version 4 and later)
 //	  bytes    Keyed                   (version 3 and later)
+//	  uvarint  number of local states  (version 5 and later), then per
+//	           state, sorted by stage name:
+//	    string   stage name
+//	    bytes    state
 //	uvarint  number of operator states, then per state, sorted by name:
 //	  string   stage name
 //	  bytes    state
@@ -41,9 +45,10 @@
 //	  string   sink name
 //	  bytes    handle
 //
-// Version 3 is the same without the shards' Arrival; version 2 also without
-// their Keyed state; version 1 also
-// without Run, Epoch and Source; Decode returns them empty and zero for them. The payload must be consumed exactly. Operator state and sink handles are
+// Version 4 is the same without the shards' Local states; version 3 also
+// without their Arrival; version 2 also without their Keyed state; version 1
+// also without Run, Epoch and Source; Decode returns them empty and zero for
+// them. The payload must be consumed exactly. Operator state and sink handles are
 // stored as raw bytes, so a checkpoint with 10 MB of window state costs 10 MB
 // on disk, not 13.3 MB of base64. Encoding is deterministic: the same
 // checkpoint always yields the same bytes.
@@ -52,7 +57,8 @@
 //
 // Decode(Encode(cp)) equals cp except that Created comes back in UTC without
 // a monotonic clock reading, the three maps come back non-nil (empty when cp
-// had none), and an empty Source, Parents, Keyed, states and handles come back nil.
+// had none), and an empty Source, Parents, Keyed, Local, states and handles come back nil
+// (an empty state inside a non-empty Local too).
 //
 // # Hostile input
 //

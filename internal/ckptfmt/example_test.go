@@ -38,7 +38,7 @@ func Example() {
 	_, err = ckptfmt.Decode(data)
 	fmt.Println(errors.Is(err, ckptfmt.ErrChecksum))
 	// Output:
-	// encoded bytes: 1142
+	// encoded bytes: 1143
 	// 7 clickstream 4959033827149025660855969253836157109592157598913658889/2 1000
 	// true
 }

@@ -13,7 +13,7 @@ import (
 
 const (
 	// Version is the format version Encode writes and the newest Decode reads.
-	Version uint16 = 4
+	Version uint16 = 5
 	// OldestVersion is the oldest format version Decode reads.
 	OldestVersion uint16 = 1
 
@@ -28,7 +28,7 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Encode returns the version-2 encoding of cp. It fails only for a nil cp.
+// Encode returns the encoding of cp in the current Version. It fails only for a nil cp.
 func Encode(cp *pipeline.Checkpoint) ([]byte, error) {
 	if cp == nil {
 		return nil, errors.New("ckptfmt: encode: nil checkpoint")
@@ -72,6 +72,7 @@ func Encode(cp *pipeline.Checkpoint) ([]byte, error) {
 		buf = binary.AppendVarint(buf, s.Arrival)
 		buf = binary.AppendUvarint(buf, uint64(len(s.Keyed)))
 		buf = append(buf, s.Keyed...)
+		buf = appendBlobs(buf, slices.Sorted(maps.Keys(s.Local)), s.Local)
 	}
 	buf = appendBlobs(buf, opNames, cp.Operators)
 	buf = appendBlobs(buf, sinkNames, cp.Sinks)
@@ -86,9 +87,12 @@ func payloadSize(cp *pipeline.Checkpoint) int {
 	const v = binary.MaxVarintLen64
 	n := 9*v + len(cp.Job) + len(cp.Fingerprint) + len(cp.Run) + len(cp.Source) + v // fixed fields, shard count
 	for id, s := range cp.Shards {
-		n += 8*v + 1 + len(id) + len(s.Position.Seq) + len(s.Keyed)
+		n += 9*v + 1 + len(id) + len(s.Position.Seq) + len(s.Keyed)
 		for _, p := range s.Parents {
 			n += v + len(p)
+		}
+		for k, b := range s.Local {
+			n += 2*v + len(k) + len(b)
 		}
 	}
 	for _, m := range []map[string][]byte{cp.Operators, cp.Sinks} {

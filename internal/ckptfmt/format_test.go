@@ -35,7 +35,8 @@ func sample() *pipeline.Checkpoint {
 		Watermark:   1741964966000,
 		Shards: map[string]pipeline.ShardState{
 			"shardId-000000000000": {Position: pipeline.Position{Seq: "49590338271490256608559692538361571095921575989136588898", N: 3}, Finished: true, MaxEventTime: 1741964960000},
-			"shardId-000000000001": {Position: pipeline.Position{Seq: "49590338271490256608559692538361571095921575989136588899"}, Parents: []string{"shardId-000000000000"}, MaxEventTime: 1741964966000, Arrival: 1741964966123, Keyed: []byte{'S', 'F', 0, 0xff}},
+			"shardId-000000000001": {Position: pipeline.Position{Seq: "49590338271490256608559692538361571095921575989136588899"}, Parents: []string{"shardId-000000000000"}, MaxEventTime: 1741964966000, Arrival: 1741964966123, Keyed: []byte{'S', 'F', 0, 0xff},
+				Local: map[string][]byte{"dedupe(event_id, ts, 10m0s)": {1, 0x80, 0, 0xff}, "b-stage": {}}},
 			"shardId-000000000002": {MaxEventTime: pipeline.MinTime},
 			"file:events.jsonl":    {Position: pipeline.OffsetPosition(1 << 40)},
 		},
@@ -44,10 +45,21 @@ func sample() *pipeline.Checkpoint {
 	}
 }
 
-// sampleV3 is sample as testdata/v3.golden holds it: version 3 has no
+// sampleV4 is sample as testdata/v4.golden holds it: version 4 has no
+// shard-local operator state.
+func sampleV4() *pipeline.Checkpoint {
+	cp := sample()
+	for id, s := range cp.Shards {
+		s.Local = nil
+		cp.Shards[id] = s
+	}
+	return cp
+}
+
+// sampleV3 is sample as testdata/v3.golden holds it: version 3 also has no
 // arrival times.
 func sampleV3() *pipeline.Checkpoint {
-	cp := sample()
+	cp := sampleV4()
 	for id, s := range cp.Shards {
 		s.Arrival = 0
 		cp.Shards[id] = s
@@ -89,6 +101,18 @@ func normalize(cp *pipeline.Checkpoint) *pipeline.Checkpoint {
 		if len(s.Keyed) == 0 {
 			s.Keyed = nil
 		}
+		if len(s.Local) == 0 {
+			s.Local = nil
+		} else {
+			local := make(map[string][]byte, len(s.Local))
+			for name, b := range s.Local {
+				if len(b) == 0 {
+					b = nil
+				}
+				local[name] = b
+			}
+			s.Local = local
+		}
 		out.Shards[k] = s
 	}
 	blobs := func(m map[string][]byte) map[string][]byte {
@@ -124,7 +148,7 @@ func TestCheckpointShape(t *testing.T) {
 		fields int
 	}{
 		{reflect.TypeFor[pipeline.Checkpoint](), 11},
-		{reflect.TypeFor[pipeline.ShardState](), 6},
+		{reflect.TypeFor[pipeline.ShardState](), 7},
 		{reflect.TypeFor[pipeline.Position](), 2},
 	} {
 		if got := tc.typ.NumField(); got != tc.fields {
@@ -209,6 +233,15 @@ func randomCheckpoint(r *rand.Rand) *pipeline.Checkpoint {
 			for range r.IntN(3) {
 				s.Parents = append(s.Parents, str())
 			}
+			switch r.IntN(3) {
+			case 0:
+				s.Local = map[string][]byte{}
+				for range r.IntN(3) {
+					s.Local[str()] = []byte(str())
+				}
+			case 1:
+				s.Keyed = []byte(str())
+			}
 			cp.Shards[str()] = s
 		}
 	}
@@ -257,7 +290,7 @@ func TestRoundTripProperty(t *testing.T) {
 // TestGolden pins the current version's bytes: a build must keep reading checkpoints
 // that earlier builds wrote. Run with -update only for a new Version.
 func TestGolden(t *testing.T) {
-	path := filepath.Join("testdata", "v4.golden")
+	path := filepath.Join("testdata", "v5.golden")
 	data := mustEncode(t, sample())
 	if *update {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -269,7 +302,7 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(data, golden) {
-		t.Errorf("Encode(sample) differs from %s: the version-4 format changed", path)
+		t.Errorf("Encode(sample) differs from %s: the version-5 format changed", path)
 	}
 	got, err := Decode(golden)
 	if err != nil {
@@ -294,6 +327,11 @@ func TestGoldenV2(t *testing.T) { checkOldGolden(t, 2, sampleV2()) }
 // arrival times, and re-encode as the current version. The file is never
 // rewritten: no build writes version 3 any more.
 func TestGoldenV3(t *testing.T) { checkOldGolden(t, 3, sampleV3()) }
+
+// TestGoldenV4: checkpoints that version-4 builds wrote still decode, without
+// shard-local operator state, and re-encode as the current version. The file
+// is never rewritten: no build writes version 4 any more.
+func TestGoldenV4(t *testing.T) { checkOldGolden(t, 4, sampleV4()) }
 
 // checkOldGolden checks that testdata/v<version>.golden, which a build of
 // that version wrote, decodes to want and re-encodes as the current version.
@@ -381,9 +419,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"not a checkpoint", []byte("PAR1 this is parquet"), ErrBadMagic, "ckptfmt: bad magic"},
 		{"short garbage", []byte("{"), ErrBadMagic, "ckptfmt: bad magic"},
 		{"magic bit flip", flip(0), ErrBadMagic, "ckptfmt: bad magic"},
-		{"version 7", reframe(7, payload), ErrUnsupportedVersion, "ckptfmt: format version 7, written by a newer shardflow; upgrade (this build reads versions 1 to 4)"},
-		{"version 5", reframe(5, payload), ErrUnsupportedVersion, "written by a newer shardflow; upgrade"},
-		{"version 0", reframe(0, payload), ErrUnsupportedVersion, "ckptfmt: unsupported version 0 (this build reads versions 1 to 4)"},
+		{"version 7", reframe(7, payload), ErrUnsupportedVersion, "ckptfmt: format version 7, written by a newer shardflow; upgrade (this build reads versions 1 to 5)"},
+		{"version 6", reframe(6, payload), ErrUnsupportedVersion, "written by a newer shardflow; upgrade"},
+		{"version 0", reframe(0, payload), ErrUnsupportedVersion, "ckptfmt: unsupported version 0 (this build reads versions 1 to 5)"},
 		{"v2 payload as version 1", reframe(1, payload), ErrMalformed, "ckptfmt: malformed payload"},
 		{"v1 payload as version 2", reframe(2, v1[headerLen:len(v1)-trailerLen]), ErrMalformed, "ckptfmt: malformed payload"},
 		{"v1 bit flip", func() []byte { b := bytes.Clone(v1); b[headerLen+2] ^= 1; return b }(), ErrChecksum, "checksum mismatch"},
@@ -434,7 +472,7 @@ func TestVersionError(t *testing.T) {
 // Encode never writes, instead of silently keeping one of the two values.
 func TestDuplicateKeys(t *testing.T) {
 	blob := []byte{1, 'k', 1, 'v'}
-	for _, v := range []uint16{1, 2, 3, Version} {
+	for _, v := range []uint16{1, 2, 3, 4, Version} {
 		head := head(v)
 		shard := []byte{1, 's', 0, 0, 0, 0, 0}
 		if v >= 4 {
@@ -443,6 +481,11 @@ func TestDuplicateKeys(t *testing.T) {
 		if v >= 3 {
 			shard = append(shard, 0) // no keyed state
 		}
+		var local []byte // the shard, whose last field is the local states, without that field
+		if v >= 5 {
+			local = bytes.Clone(shard)
+			shard = append(shard, 0) // no local state
+		}
 		tests := []struct {
 			name    string
 			payload []byte
@@ -450,6 +493,12 @@ func TestDuplicateKeys(t *testing.T) {
 			{"shard", concat(head, []byte{2}, shard, shard, []byte{0, 0})},
 			{"operator", concat(head, []byte{0, 2}, blob, blob, []byte{0})},
 			{"sink", concat(head, []byte{0, 0, 2}, blob, blob)},
+		}
+		if local != nil {
+			tests = append(tests, struct {
+				name    string
+				payload []byte
+			}{"local state", concat(head, []byte{1}, local, []byte{2}, blob, blob, []byte{0, 0})})
 		}
 		for _, tc := range tests {
 			t.Run(fmt.Sprintf("v%d %s", v, tc.name), func(t *testing.T) {
@@ -463,6 +512,12 @@ func TestDuplicateKeys(t *testing.T) {
 		// what it claims to.
 		if _, err := Decode(reframe(v, concat(head, []byte{1}, shard, []byte{1}, blob, []byte{0}))); err != nil {
 			t.Fatalf("v%d: Decode of the single-key payload: %v", v, err)
+		}
+		if local != nil {
+			cp, err := Decode(reframe(v, concat(head, []byte{1}, local, []byte{1}, blob, []byte{0, 0})))
+			if err != nil || string(cp.Shards["s"].Local["k"]) != "v" {
+				t.Fatalf("v%d: Decode of the single local state: %+v, %v", v, cp, err)
+			}
 		}
 	}
 }

@@ -22,6 +22,7 @@ func FuzzDecode(f *testing.F) {
 		v1[:len(v1)-1],
 		v1[headerLen : len(v1)-trailerLen], // a bare version-1 payload: reframed below
 		reframe(3, valid[headerLen:len(valid)-trailerLen]),
+		reframe(4, valid[headerLen:len(valid)-trailerLen]),
 		nil,
 		valid[:headerLen],
 		valid[:len(valid)/2],
