@@ -45,6 +45,7 @@ func buildClickstream(env Env) (*pipeline.Job, error) {
 		From(env.Source).
 		Decode(operators.JSON(generator.ClickstreamSchema, operators.JSONOptions{Required: []string{"ts"}})).
 		Watermark("ts", 10*time.Second).
+		MaxAhead(time.Hour). // an event stamped over an hour after it reached the stream is late: a wild clock
 		KeyBy("page").
 		Window(windows.Tumbling(time.Minute).Aggregate(
 			windows.Count("events"),

@@ -78,6 +78,7 @@ func buildFeatures(env Env) (*pipeline.Job, error) {
 		From(env.Source).
 		Decode(operators.JSON(generator.ClickstreamSchema, operators.JSONOptions{Required: []string{"ts", "user_id"}})).
 		Watermark("ts", 10*time.Second).
+		MaxAhead(time.Hour). // an event stamped over an hour after it reached the stream is late: a wild clock
 		KeyBy("user_id").
 		Window(tiles.Every(time.Minute).Features(
 			tiles.Count("events_1h", time.Hour),

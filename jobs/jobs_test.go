@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 
 func TestLookup(t *testing.T) {
 	d, err := Lookup("clickstream")
-	if err != nil || d.Name != "clickstream" || len(d.Tables) != 1 {
+	if err != nil || d.Name != "clickstream" || !slices.Equal(d.Tables, []string{"page_stats", "late_events"}) {
 		t.Fatalf("Lookup(clickstream) = %+v, %v", d, err)
 	}
 	if _, err := Lookup("nope"); err == nil || !strings.Contains(err.Error(), `no job "nope" (have: clickstream, features)`) {

@@ -54,7 +54,11 @@ type Batch struct {
 	// shard's own watermark where the batch starts, which a keyed stage can
 	// judge a row's lateness by, whatever the other shards' pace.
 	Before int64
-	Side   Side
+	// Arrival is, on a main-side batch, the latest time at which the source
+	// received one of the records it came from (RawArrival), in Unix
+	// milliseconds; 0 when the source does not tell.
+	Arrival int64
+	Side    Side
 	// Rows, when not nil, selects the rows of Rec that the batch carries, in
 	// ascending order: a keyed stage that runs in several partitions gets
 	// each batch with the rows of its partition's keys. Other stages see

@@ -37,6 +37,7 @@ type Builder struct {
 	shardStages []Stage // run fused in every shard task
 	eventTime   string
 	bound       time.Duration
+	maxAhead    time.Duration // MaxAhead
 	keys        []string
 	window      WindowSpec
 	postStages  []Stage // run after the window, where the shards meet
@@ -101,6 +102,23 @@ func (b *Builder) Watermark(column string, bound time.Duration) *Builder {
 		return b.fail("Watermark(%q, %v): want a column and a bound >= 0", column, bound)
 	}
 	b.eventTime, b.bound = column, bound
+	return b
+}
+
+// MaxAhead guards the watermark against a wild clock: a row whose event
+// time is more than d ahead of when the source received its record (the
+// raw batch's latest RawArrival, from sources that know it, such as
+// Kinesis's ApproximateArrivalTimestamp) moves neither its shard's
+// watermark nor the job's, and the keyed stage treats it as late (a window
+// stage counts it in "late_rows" and, with LateRows, emits it on its late
+// side). Without MaxAhead (or with a source that does not
+// tell arrival times), one event stamped hours ahead moves its shard's
+// watermark by hours, and the shard's later rows are late.
+func (b *Builder) MaxAhead(d time.Duration) *Builder {
+	if d <= 0 {
+		return b.fail("MaxAhead(%v): want a duration > 0", d)
+	}
+	b.maxAhead = d
 	return b
 }
 
@@ -201,6 +219,7 @@ func (b *Builder) Build(opts ...Option) (*Job, error) {
 		name:     b.name,
 		src:      b.src,
 		bound:    b.bound.Milliseconds(),
+		maxAhead: b.maxAhead.Milliseconds(),
 		store:    b.store,
 		interval: b.interval,
 		sink:     b.sink,
@@ -243,6 +262,9 @@ func (b *Builder) Build(opts ...Option) (*Job, error) {
 		}
 		j.timeCol = idx[0]
 		fmt.Fprintf(fp, "watermark=%s-%d\n", b.eventTime, j.bound)
+		if j.maxAhead > 0 {
+			fmt.Fprintf(fp, "max_ahead=%d\n", j.maxAhead)
+		}
 	}
 
 	switch {
@@ -416,7 +438,7 @@ func (j *Job) bindKeyed(name string, in *arrow.Schema, keys []string, newOp func
 	}
 	group := &OperatorGroup{}
 	for i := 0; i < n; i++ {
-		op, err := newOp(OperatorEnv{Mem: j.mem, Source: j.src.Name(), Partition: i, Partitions: n, Group: group, Bound: j.bound})
+		op, err := newOp(OperatorEnv{Mem: j.mem, Source: j.src.Name(), Partition: i, Partitions: n, Group: group, Bound: j.bound, MaxAhead: j.maxAhead})
 		if err != nil {
 			return fmt.Errorf("pipeline: job %q: %s: %w", j.name, name, err)
 		}

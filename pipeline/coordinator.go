@@ -729,6 +729,7 @@ func (c *coordinator) start(e *shardEntry) error {
 		ops:      ops,
 		opNames:  names,
 		timeCol:  c.j.timeCol,
+		maxAhead: c.j.maxAhead,
 		out:      c.in,
 		triggers: make(chan trigger, 1),
 		progress: c.j.progress(e.shard.ID, e.state),

@@ -27,6 +27,7 @@ type Job struct {
 	shardOps    []boundStage
 	timeCol     int             // event-time column after the shard stages, -1 without Watermark
 	bound       int64           // bounded out-of-orderness, ms
+	maxAhead    int64           // MaxAhead, ms; 0 for none
 	keyed       []KeyedOperator // the keyed stage's instance of each partition of the keys
 	keyedName   string
 	keyCols     []int        // the key columns in the keyed stage's input

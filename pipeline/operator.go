@@ -138,6 +138,10 @@ type OperatorEnv struct {
 	// own watermark is its highest event time so far (Batch.Before, then the
 	// batch's rows) minus Bound.
 	Bound int64
+	// MaxAhead is the job's guard against wild clocks in milliseconds
+	// (Builder.MaxAhead), for a keyed stage; 0 for none. A row whose event
+	// time is more than MaxAhead past its batch's Arrival is late.
+	MaxAhead int64
 }
 
 // CounterReporter is implemented by operators and sinks that count what the

@@ -43,6 +43,7 @@ type task struct {
 	ops      []Operator
 	opNames  []string // the stages of ops, for their counters
 	timeCol  int      // index of the event-time column in the operators' output, -1 if none
+	maxAhead int64    // Builder.MaxAhead in ms, 0 for none
 	out      chan<- any
 	triggers chan trigger
 	progress *shardProgress
@@ -320,15 +321,19 @@ func readLoop(ctx context.Context, r ShardReader, out chan<- readResult) {
 // process runs one raw batch through the operator chain and sends what comes
 // out; sent is false when the job is ending.
 func (t *task) process(ctx context.Context, chain func(context.Context, *Batch) error, b *Batch) (sent bool, err error) {
-	last, n, arrival := b.Last, b.Len(), lastArrival(b) // b is the chain's once passed to it
+	last, n, arrival, latest := b.Last, b.Len(), lastArrival(b), maxArrival(b) // b is the chain's once passed to it
 	t.metrics.ShardRead(t.shard.ID, n, rawBytes(b))
 	if err := chain(ctx, b); err != nil {
 		return false, fmt.Errorf("shard %s: batch ..%s: %w", t.shard.ID, last, err)
 	}
 	for i, ob := range t.outs {
 		if ob.Side == MainSide && t.timeCol >= 0 {
-			ob.MinTime, ob.MaxTime = timeBounds(ob.Rec.Column(t.timeCol))
-			ob.Before = t.state.MaxEventTime
+			limit := MaxTime // event times above it are wild: they move no watermark
+			if t.maxAhead > 0 && latest > 0 {
+				limit = latest + t.maxAhead
+			}
+			ob.MinTime, ob.MaxTime = timeBounds(ob.Rec.Column(t.timeCol), limit)
+			ob.Before, ob.Arrival = t.state.MaxEventTime, latest
 			if ob.Len() > 0 && ob.MaxTime > t.state.MaxEventTime {
 				t.state.MaxEventTime = ob.MaxTime
 			}
@@ -408,8 +413,9 @@ func (t *task) send(ctx context.Context, el any) bool {
 }
 
 // timeBounds returns the lowest and highest non-null value of a timestamp
-// column in milliseconds.
-func timeBounds(col arrow.Array) (lo, hi int64) {
+// column in milliseconds, leaving out values above limit (ms; MaxTime for
+// none): wild ones (Builder.MaxAhead). 0, 0 when no value is left.
+func timeBounds(col arrow.Array, limit int64) (lo, hi int64) {
 	ts, ok := col.(*array.Timestamp)
 	if !ok || ts.Len() == ts.NullN() {
 		return 0, 0
@@ -418,13 +424,27 @@ func timeBounds(col arrow.Array) (lo, hi int64) {
 	lo, hi = MaxTime, MinTime
 	vals := ts.TimestampValues()
 	hasNulls := ts.NullN() > 0
+	if limit == MaxTime {
+		for i, v := range vals {
+			if hasNulls && ts.IsNull(i) {
+				continue
+			}
+			lo, hi = min(lo, int64(v)), max(hi, int64(v))
+		}
+		return toMillis(lo, unit), toMillis(hi, unit)
+	}
 	for i, v := range vals {
 		if hasNulls && ts.IsNull(i) {
 			continue
 		}
-		lo, hi = min(lo, int64(v)), max(hi, int64(v))
+		if ms := toMillis(int64(v), unit); ms <= limit {
+			lo, hi = min(lo, ms), max(hi, ms)
+		}
 	}
-	return toMillis(lo, unit), toMillis(hi, unit)
+	if lo > hi { // every row was wild
+		return 0, 0
+	}
+	return lo, hi
 }
 
 func toMillis(v int64, unit arrow.TimeUnit) int64 {
@@ -459,6 +479,25 @@ func releaseElement(el any) {
 	case keyedBatch:
 		el.b.Release()
 	}
+}
+
+// maxArrival is the latest time at which the source received a record of
+// the raw batch b, in Unix milliseconds; 0 if it does not say.
+func maxArrival(b *Batch) int64 {
+	if b.Rec.NumRows() == 0 || b.Rec.NumCols() <= rawArrivalCol || b.Rec.Schema().Field(rawArrivalCol).Name != RawArrival {
+		return 0
+	}
+	a, ok := b.Rec.Column(rawArrivalCol).(*array.Timestamp)
+	if !ok {
+		return 0
+	}
+	var hi int64
+	for i, v := range a.TimestampValues() {
+		if a.IsValid(i) {
+			hi = max(hi, int64(v))
+		}
+	}
+	return hi
 }
 
 // lastArrival is when the source received the last record of the raw batch b

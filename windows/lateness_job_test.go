@@ -20,10 +20,11 @@ import (
 // read until the other one has ended, so the two are read at the most
 // different speeds there are: one entirely before the other.
 type gatedSource struct {
-	lines map[string][]string
-	late  string
-	first chan struct{} // closed when the other shard has ended
-	once  sync.Once
+	lines   map[string][]string
+	arrival map[string][]int64 // per line, when it "arrived" (ms); none: 0
+	late    string
+	first   chan struct{} // closed when the other shard has ended
+	once    sync.Once
 }
 
 func (s *gatedSource) Name() string  { return "gated" }
@@ -59,7 +60,11 @@ func (r *gatedReader) Read(ctx context.Context) (*pipeline.Batch, error) {
 		return nil, pipeline.ErrShardEnd
 	}
 	for n := 0; n < 50 && r.next < len(lines); n++ {
-		r.raw.Append([]byte(lines[r.next]), "k", pipeline.OffsetPosition(int64(r.next)), 0)
+		var at int64
+		if a := r.src.arrival[r.shard]; a != nil {
+			at = a[r.next]
+		}
+		r.raw.Append([]byte(lines[r.next]), "k", pipeline.OffsetPosition(int64(r.next)), at)
 		r.next++
 	}
 	return r.raw.NewBatch(r.shard), nil
@@ -144,5 +149,52 @@ func TestJobLateRowsDoNotDependOnWhichShardIsReadFirst(t *testing.T) {
 	}
 	if len(lateA) > 0 && lateA[0] != "[/p/0 2026-01-01T00:05:03Z]" {
 		t.Errorf("first late row %s, want shard a's event 303 whole: [/p/0 2026-01-01T00:05:03Z]", lateA[0])
+	}
+}
+
+// With MaxAhead, the wild event is one late row, put on the late side, and
+// moves no watermark: the rest of its shard is on time.
+func TestJobMaxAheadKeepsOneWildClockFromMakingItsShardLate(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	lines, arrival := map[string][]string{}, map[string][]int64{}
+	for _, sh := range []string{"a", "b"} {
+		for i := range 600 {
+			at := base.Add(time.Duration(i) * time.Second)
+			ts := at
+			if sh == "a" && i == 300 {
+				ts = ts.Add(time.Hour)
+			}
+			lines[sh] = append(lines[sh], fmt.Sprintf(`{"page":"/p/%d","ts":%q}`, i%3, ts.Format(time.RFC3339Nano)))
+			arrival[sh] = append(arrival[sh], at.UnixMilli())
+		}
+	}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "page", Type: arrow.BinaryTypes.String},
+		{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}},
+	}, nil)
+	for _, late := range []string{"a", "b"} {
+		src := &gatedSource{lines: lines, arrival: arrival, late: late, first: make(chan struct{})}
+		out, side := &rowsSink{name: "rows"}, &rowsSink{name: "late"}
+		job, err := pipeline.New("ahead").From(src).
+			Decode(operators.JSON(schema, operators.JSONOptions{Required: []string{"ts"}})).
+			Watermark("ts", 10*time.Second).
+			MaxAhead(10*time.Minute).
+			KeyBy("page").
+			Window(windows.Tumbling(time.Minute).Aggregate(windows.Count("n")).LateRows()).
+			To(out).
+			SideOutput(windows.LateSide, side).
+			Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := job.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := job.Stats().Counters["late_rows"]; n != 1 || len(side.rows) != 1 || side.rows[0] != "[/p/0 2026-01-01T01:05:00Z]" {
+			t.Errorf("shard %s read last: %d late rows, late side %v; want the wild event alone", late, n, side.rows)
+		}
+		if len(out.rows) != 30 { // 10 minutes of 3 pages
+			t.Errorf("shard %s read last: %d rows, want 30 (no window of the wild hour)", late, len(out.rows))
+		}
 	}
 }

@@ -45,6 +45,8 @@ type Operator struct {
 	// on-time row to it; the exception is a shard released while idle, whose
 	// on-time rows may find their window fired: they are late as well.
 	bound int64
+	// maxAhead is the job's guard against wild clocks (OperatorEnv.MaxAhead).
+	maxAhead int64
 	// lateness is the allowed lateness in milliseconds (always 0 for now):
 	// windows fire at end <= watermark, and a row is late once its window's
 	// end + lateness <= watermark. Allowing lateness will need fired windows to
@@ -128,7 +130,7 @@ func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 	if env.Mem == nil {
 		return nil, errors.New("windows: operator needs an allocator")
 	}
-	o := &Operator{p: p, mem: env.Mem, part: env.Partition, nparts: max(env.Partitions, 1), firings: firingsOf(env), bound: max(env.Bound, 0)}
+	o := &Operator{p: p, mem: env.Mem, part: env.Partition, nparts: max(env.Partitions, 1), firings: firingsOf(env), bound: max(env.Bound, 0), maxAhead: max(env.MaxAhead, 0)}
 	preds := make([]expr.Predicate, len(p.aggs))
 	for i, ap := range p.aggs {
 		preds[i] = ap.pred
@@ -276,10 +278,17 @@ func (o *Operator) freeWindow(sh *shardState, ws *winState) {
 // row (from hi on) minus the bound, whichever is higher. Null times (valid
 // false) do not move the shard's clock. It reuses o.limits and returns the
 // shard's highest event time after the rows.
-func (o *Operator) lateLimits(ts []int64, tcol arrow.Array, hi int64) ([]int64, int64) {
+//
+// A row more than maxAhead past arrival (Batch.Arrival; with both set) is
+// wild: it does not move the clock and every window of it is late.
+func (o *Operator) lateLimits(ts []int64, tcol arrow.Array, hi, arrival int64) ([]int64, int64) {
 	o.limits = grow(o.limits, len(ts))
 	lim, fired, bound := o.limits, subSat(o.wm, o.lateness), o.bound
-	if tcol.NullN() == 0 {
+	wild := pipeline.MaxTime
+	if o.maxAhead > 0 && arrival > 0 {
+		wild = arrival + o.maxAhead
+	}
+	if tcol.NullN() == 0 && wild == pipeline.MaxTime {
 		for i, t := range ts {
 			hi = max(hi, t)
 			lim[i] = max(fired, subSat(hi, bound))
@@ -287,6 +296,10 @@ func (o *Operator) lateLimits(ts []int64, tcol arrow.Array, hi int64) ([]int64, 
 		return lim, hi
 	}
 	for i, t := range ts {
+		if t > wild && tcol.IsValid(i) {
+			lim[i] = pipeline.MaxTime
+			continue
+		}
 		if tcol.IsValid(i) {
 			hi = max(hi, t)
 		}
@@ -316,7 +329,7 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 	tcol := rec.Column(o.p.timeCol)
 	ts := eventtime.Millis(tcol.(*array.Timestamp), &o.ts)
 	var limits []int64
-	limits, sh.hi = o.lateLimits(ts, tcol, max(b.Before, sh.hi))
+	limits, sh.hi = o.lateLimits(ts, tcol, max(b.Before, sh.hi), b.Arrival)
 	o.starts = grow(o.starts, n*f)
 	o.p.assigner.Assign(ts, o.starts)
 	o.kids = grow(o.kids, n)

@@ -65,15 +65,16 @@ type Operator struct {
 	// late when its tile ends at or before the shard's watermark, its
 	// highest event time so far (Batch.Before, or hi if higher, then row by
 	// row) minus bound, whatever the other shards' pace.
-	bound  int64
-	hi     map[string]int64
-	preds  []expr.Bound
-	predOf []int // per feature: index into preds, or -1
-	masks  [][]bool
-	dirty  []*entity // touched since the last checkpoint, in order of first touch
-	ts     []int64
-	all    []int32
-	totals []int64 // scratch for tile
+	bound    int64
+	hi       map[string]int64
+	maxAhead int64 // OperatorEnv.MaxAhead
+	preds    []expr.Bound
+	predOf   []int // per feature: index into preds, or -1
+	masks    [][]bool
+	dirty    []*entity // touched since the last checkpoint, in order of first touch
+	ts       []int64
+	all      []int32
+	totals   []int64 // scratch for tile
 
 	lateRows, nullRows, tileRows, onlineRows int64
 }
@@ -86,7 +87,7 @@ var (
 func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 	o := &Operator{p: p, mem: env.Mem, part: env.Partition, parts: max(env.Partitions, 1),
 		ents: map[string]*entity{}, pending: map[int64][]*entity{}, wm: pipeline.MinTime,
-		bound: max(env.Bound, 0), hi: map[string]int64{}}
+		bound: max(env.Bound, 0), hi: map[string]int64{}, maxAhead: max(env.MaxAhead, 0)}
 	o.wt = floorDiv(o.wm, p.tile)
 	if o.mem == nil {
 		o.mem = memory.DefaultAllocator
@@ -142,17 +143,26 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, _ pipeline.Emit
 	if !ok || b.Before > hi {
 		hi = b.Before
 	}
+	wild := pipeline.MaxTime // rows ahead of it are wild (OperatorEnv.MaxAhead): late, clock unmoved
+	if o.maxAhead > 0 && b.Arrival > 0 {
+		wild = b.Arrival + o.maxAhead
+	}
 	next := 0
 	for i, t := range ts { // every row counts for the shard's clock, selected or not
-		if tcol.IsValid(i) {
+		valid := tcol.IsValid(i)
+		if valid && t <= wild {
 			hi = max(hi, t)
 		}
 		if next == len(sel) || int(sel[next]) != i {
 			continue
 		}
 		next++
-		if tcol.IsNull(i) || keys.IsNull(i) {
+		if !valid || keys.IsNull(i) {
 			o.nullRows++
+			continue
+		}
+		if t > wild {
+			o.lateRows++
 			continue
 		}
 		idx := floorDiv(t, o.p.tile)
