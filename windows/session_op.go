@@ -56,10 +56,10 @@ type SessionOperator struct {
 	slots    []int32
 	masks    [][]bool
 	keep     []bool
-	vids     []uint32
 	pendSrc  []int32 // sessions merged into pendDst during the batch, merged after its updates
 	pendDst  []int32
 	pendFree []int32
+	sink     int64 // keeps the reads of touch
 
 	// Firing scratch.
 	parts []sessPart
@@ -287,6 +287,7 @@ func (o *SessionOperator) Process(_ context.Context, b *pipeline.Batch, _ pipeli
 	m := 0
 	nullTime := tcol.NullN() > 0
 	gap, kids := o.p.gap, o.kids
+	o.touch(sh, sel)
 	for _, r := range sel {
 		i := int(r)
 		if nullTime && tcol.IsNull(i) {
@@ -325,6 +326,31 @@ func (o *SessionOperator) Process(_ context.Context, b *pipeline.Batch, _ pipeli
 		o.release(sh, s)
 	}
 	return nil
+}
+
+// touch reads the session state that the rows of sel will use. The state of
+// many keys is much larger than the cache, and the main loop, with its
+// branches and the dependent reads of a key's list and then its session,
+// waits for one miss at a time; these loops, whose iterations do not depend
+// on each other, let the CPU wait for many at once.
+func (o *SessionOperator) touch(sh *sessShard, sel []int32) {
+	const chunk = 256
+	var hs [chunk]int32
+	var sink int64
+	head, sess, kids := sh.head, sh.sess, o.kids
+	for len(sel) > 0 {
+		c := sel[:min(len(sel), chunk)]
+		sel = sel[len(c):]
+		for k, r := range c {
+			hs[k] = head[kids[r]]
+		}
+		for _, h := range hs[:len(c)] {
+			if h != 0 {
+				sink += sess[h-1].last
+			}
+		}
+	}
+	o.sink = sink
 }
 
 // assign finds or makes the session of key kid in sh that a row at t joins,
@@ -423,9 +449,7 @@ func (o *SessionOperator) update(sh *sessShard, rec arrow.RecordBatch, n int, ts
 				}
 			}
 		case o.p.strs[ai]:
-			o.vids = grow(o.vids, n)
-			o.sdicts[ai].lookup(arr, sel, o.vids, false)
-			addFirstLastIDs(ap.kind == kindFirst, a, o.vids, ts, keep, rows, slots)
+			addFirstLastStrings(ap.kind == kindFirst, a, o.sdicts[ai], arr, ts, keep, rows, slots)
 		case ap.kind == kindFirst || ap.kind == kindLast:
 			addFirstLast(ap, a, arr, ts, keep, rows, slots)
 		default:
@@ -435,8 +459,17 @@ func (o *SessionOperator) update(sh *sessShard, rec arrow.RecordBatch, n int, ts
 	return nil
 }
 
-// addFirstLastIDs is addFirstLast for values given as dict ids, kept in a.i.
-func addFirstLastIDs(isFirst bool, a *acc, ids []uint32, ts []int64, keep []bool, rows, slots []int32) {
+// addFirstLastStrings is addFirstLast for a string column, whose values are
+// kept in a.i as ids of d. Only the rows that take the place of a session's
+// value are looked up in d: for First, few of them.
+func addFirstLastStrings(isFirst bool, a *acc, d *dict, arr arrow.Array, ts []int64, keep []bool, rows, slots []int32) {
+	var get func(int) string
+	switch arr := arr.(type) {
+	case *array.String:
+		get = arr.Value
+	case *array.LargeString:
+		get = arr.Value
+	}
 	n, t, v := a.n, a.t, a.i
 	for j, r := range rows {
 		if keep != nil && !keep[r] {
@@ -444,7 +477,7 @@ func addFirstLastIDs(isFirst bool, a *acc, ids []uint32, ts []int64, keep []bool
 		}
 		s, tr := slots[j], ts[r]
 		if n[s] == 0 || (isFirst && tr < t[s]) || (!isFirst && tr >= t[s]) {
-			t[s], v[s] = tr, int64(ids[r])
+			t[s], v[s] = tr, int64(d.internString(get(int(r))))
 		}
 		n[s]++
 	}
