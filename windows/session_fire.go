@@ -36,6 +36,7 @@ func (o *SessionOperator) OnWatermark(_ context.Context, wm int64, emit pipeline
 		o.macc = make([]acc, len(o.p.aggs))
 	}
 	o.out = o.out[:0]
+	o.merges = o.merges[:0]
 	for len(o.heap) > 0 && (final || o.heap[0].due < wm) {
 		e := o.heap.pop()
 		if !o.inHeap[e.kid] || o.kdue[e.kid] != e.due {
@@ -43,6 +44,20 @@ func (o *SessionOperator) OnWatermark(_ context.Context, wm int64, emit pipeline
 		}
 		o.inHeap[e.kid] = false
 		o.fireKey(e.kid, wm, final)
+	}
+	// Merge the fired parts an aggregate at a time: the slots are all over
+	// the shards' state, and short loops of independent iterations let the
+	// CPU wait for many of their cache misses at once.
+	for a := range o.p.aggs {
+		ap, ma := &o.p.aggs[a], &o.macc[a]
+		for _, m := range o.merges {
+			sa := &m.sh.accs[a]
+			mergeSlot(ap, ma, m.g, sa, m.slot)
+			sa.clearSlot(ap.store, m.slot)
+		}
+	}
+	for _, m := range o.merges {
+		o.release(m.sh, m.slot)
 	}
 	if final {
 		closeAt := prev
@@ -123,11 +138,7 @@ func (o *SessionOperator) fireKey(kid uint32, wm int64, final bool) {
 		}
 		for k := range group {
 			p := &group[k]
-			sh := o.byName[p.sh]
-			for a := range o.p.aggs {
-				mergeSlot(&o.p.aggs[a], &o.macc[a], g, &sh.accs[a], p.slot)
-			}
-			o.release(sh, p.slot)
+			o.merges = append(o.merges, sessMerge{sh: o.byName[p.sh], slot: p.slot, g: g})
 			p.slot = -1
 		}
 		o.out = append(o.out, firedSession{start: start, end: last, kid: kid, g: g})
@@ -148,6 +159,14 @@ func (o *SessionOperator) fireKey(kid uint32, wm int64, final bool) {
 	if open {
 		o.schedule(kid, due)
 	}
+}
+
+// sessMerge is a part of a fired session: slot of sh goes into slot g of
+// the merged partials.
+type sessMerge struct {
+	sh   *sessShard
+	slot int32
+	g    int32
 }
 
 // build makes the output batch of o.out.

@@ -62,9 +62,10 @@ type SessionOperator struct {
 	sink     int64 // keeps the reads of touch
 
 	// Firing scratch.
-	parts []sessPart
-	macc  []acc
-	out   []firedSession
+	parts  []sessPart
+	merges []sessMerge
+	macc   []acc
+	out    []firedSession
 }
 
 var (
