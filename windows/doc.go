@@ -58,6 +58,7 @@
 // with the key's open sessions, would already have closed: last+gap <
 // watermark. The state is partial sessions per source shard, merged across
 // shards, chained by the gap, when they close; the snapshot holds one part
-// per shard. Session windows take every aggregate but CountDistinct (not
-// yet); their First and Last also take string columns.
+// per shard. Session windows take every aggregate; their First and Last also
+// take string columns, and a CountDistinct keeps a sorted set of value ids
+// per partial session.
 package windows

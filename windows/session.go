@@ -52,8 +52,8 @@ func (w *SessionWindows) Validate() error { return w.err }
 func (w *SessionWindows) Gap() int64 { return w.gap }
 
 // Aggregate returns the window spec that computes aggs over w's sessions.
-// Every aggregate of Tumbling windows is supported except CountDistinct;
-// First and Last also take a string column, and AnyIf is available.
+// Every aggregate of Tumbling windows is supported; First and Last also take
+// a string column, and AnyIf is available.
 func (w *SessionWindows) Aggregate(aggs ...Agg) *SessionSpec {
 	return &SessionSpec{w: w, aggs: append([]Agg(nil), aggs...)}
 }
@@ -99,8 +99,6 @@ func (s *SessionSpec) KeyedStage(keys []string, eventTime string) (pipeline.Stag
 			return nil, errors.New("windows: invalid aggregate (zero Agg)")
 		case a.name == "":
 			return nil, fmt.Errorf("windows: %s: empty output name", a.label())
-		case a.kind == kindCountDistinct:
-			return nil, fmt.Errorf("windows: %s: session windows do not support count_distinct yet", a.label())
 		case (a.kind == kindCountIf || a.kind == kindSumIf || a.kind == kindAnyIf) && a.pred == nil:
 			return nil, fmt.Errorf("windows: %s: nil predicate", a.label())
 		case a.kind != kindCount && a.kind != kindCountIf && a.kind != kindAnyIf && a.col == "":
@@ -168,6 +166,9 @@ type sessionPlan struct {
 	aggs []aggPlan
 	any  []bool
 	strs []bool
+	// dist[a] is set for a CountDistinct: n counts the values of a
+	// session's set of value ids (sessShard.dv).
+	dist []bool
 }
 
 func (s *sessionStage) plan(in *arrow.Schema) (*sessionPlan, error) {
@@ -224,11 +225,15 @@ func (s *sessionStage) plan(in *arrow.Schema) (*sessionPlan, error) {
 		if err != nil {
 			return nil, err
 		}
+		if a.kind == kindCountDistinct {
+			ap.store = storeN
+		}
 		nullable := a.kind == kindMin || a.kind == kindMax || a.kind == kindAvg || a.kind == kindFirst || a.kind == kindLast
 		fields = append(fields, arrow.Field{Name: a.name, Type: ap.outType, Nullable: nullable})
 		p.aggs = append(p.aggs, ap)
 		p.any = append(p.any, isAny)
 		p.strs = append(p.strs, isStr)
+		p.dist = append(p.dist, a.kind == kindCountDistinct)
 	}
 	p.out = arrow.NewSchema(fields, nil)
 	return p, nil

@@ -55,6 +55,9 @@ func (o *SessionOperator) OnWatermark(_ context.Context, wm int64, emit pipeline
 			mergeSlot(ap, ma, m.g, sa, m.slot)
 			sa.clearSlot(ap.store, m.slot)
 		}
+		if o.p.dist[a] {
+			o.mergeDistinct(a)
+		}
 	}
 	for _, m := range o.merges {
 		o.release(m.sh, m.slot)
@@ -158,6 +161,24 @@ func (o *SessionOperator) fireKey(kid uint32, wm int64, final bool) {
 	o.parts = parts[:0]
 	if open {
 		o.schedule(kid, due)
+	}
+}
+
+// mergeDistinct counts, per fired session, the distinct values of its parts
+// for CountDistinct aggregate a.
+func (o *SessionOperator) mergeDistinct(a int) {
+	if cap(o.mdv) < len(o.out) {
+		o.mdv = make([][]uint32, len(o.out))
+	}
+	o.mdv = o.mdv[:len(o.out)]
+	for g := range o.mdv {
+		o.mdv[g] = o.mdv[g][:0]
+	}
+	for _, m := range o.merges {
+		o.mdv[m.g] = unionIDs(o.mdv[m.g], m.sh.dv[a][m.slot])
+	}
+	for g, ids := range o.mdv {
+		o.macc[a].n[g] = int64(len(ids))
 	}
 }
 
@@ -289,7 +310,7 @@ func (o *SessionOperator) rebuildHeap() {
 }
 
 // maybeCompact rebuilds the key dict, and the value dicts of string First and
-// Last, from the open sessions once they have grown well past what those
+// Last and of CountDistinct, from the open sessions once they have grown well past what those
 // sessions use, so that the keys of closed sessions do not accumulate.
 func (o *SessionOperator) maybeCompact() {
 	size := o.keys.len()
@@ -340,6 +361,21 @@ func (o *SessionOperator) maybeCompact() {
 		}
 		for _, sh := range o.byName {
 			m := &sh.accs[a]
+			if o.p.dist[a] {
+				for s, ids := range sh.dv[a] {
+					if sh.sess[s].kid == noKey {
+						continue
+					}
+					for k, v := range ids {
+						if vremap[v] == noKey {
+							vremap[v] = nd.internFrom(old, v)
+						}
+						ids[k] = vremap[v]
+					}
+					slices.Sort(ids)
+				}
+				continue
+			}
 			for s := range sh.sess {
 				if sh.sess[s].kid == noKey || m.n[s] == 0 {
 					continue

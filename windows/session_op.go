@@ -33,7 +33,7 @@ type SessionOperator struct {
 	preds  []expr.Bound
 	predOf []int
 	keys   *keyTable
-	sdicts []*dict // per aggregate: the value dict of a string First or Last, else nil
+	sdicts []*dict // per aggregate: the value dict of a string First or Last or of a CountDistinct, else nil
 	shards map[string]*sessShard
 	byName []*sessShard
 	heap   deadlines
@@ -59,11 +59,13 @@ type SessionOperator struct {
 	pendSrc  []int32 // sessions merged into pendDst during the batch, merged after its updates
 	pendDst  []int32
 	pendFree []int32
+	vids     []uint32
 	sink     int64 // keeps the reads of touch
 
 	// Firing scratch.
 	parts  []sessPart
 	merges []sessMerge
+	mdv    [][]uint32
 	macc   []acc
 	out    []firedSession
 }
@@ -81,6 +83,7 @@ type sessShard struct {
 	head []int32 // per key id: slot+1 of the key's first session, 0 for none
 	sess []session
 	accs []acc
+	dv   [][][]uint32 // per CountDistinct aggregate, per slot: the sorted value ids
 	free []int32
 	live int
 }
@@ -129,7 +132,7 @@ func (o *SessionOperator) reset() {
 	o.keys = newKeyTable(o.p.keyPhys)
 	o.sdicts = make([]*dict, len(o.p.aggs))
 	for i, ap := range o.p.aggs {
-		if o.p.strs[i] {
+		if o.p.strs[i] || o.p.dist[i] {
 			o.sdicts[i] = newDict(ap.phys)
 		}
 	}
@@ -161,7 +164,7 @@ func (o *SessionOperator) shard(name string) *sessShard {
 	if sh, ok := o.shards[name]; ok {
 		return sh
 	}
-	sh := &sessShard{name: name, accs: make([]acc, len(o.p.aggs))}
+	sh := &sessShard{name: name, accs: make([]acc, len(o.p.aggs)), dv: make([][][]uint32, len(o.p.aggs))}
 	o.shards[name] = sh
 	i, _ := slices.BinarySearchFunc(o.byName, name, func(s *sessShard, n string) int {
 		switch {
@@ -205,6 +208,9 @@ func (o *SessionOperator) alloc(sh *sessShard, kid uint32, first, last int64) in
 		sh.sess = append(sh.sess, session{first: first, last: last, kid: kid})
 		for i := range sh.accs {
 			sh.accs[i].grow(o.p.aggs[i].store)
+			if o.p.dist[i] {
+				sh.dv[i] = append(sh.dv[i], nil)
+			}
 		}
 	}
 	sh.live++
@@ -216,6 +222,9 @@ func (o *SessionOperator) alloc(sh *sessShard, kid uint32, first, last int64) in
 func (o *SessionOperator) release(sh *sessShard, s int32) {
 	for i := range sh.accs {
 		sh.accs[i].clearSlot(o.p.aggs[i].store, s)
+		if o.p.dist[i] {
+			sh.dv[i][s] = sh.dv[i][s][:0]
+		}
 	}
 	sh.sess[s] = session{kid: noKey}
 	sh.free = append(sh.free, s)
@@ -255,7 +264,48 @@ func (o *SessionOperator) schedule(kid uint32, due int64) {
 func (o *SessionOperator) mergeInto(sh *sessShard, dst, src int32) {
 	for a := range o.p.aggs {
 		mergeSlot(&o.p.aggs[a], &sh.accs[a], dst, &sh.accs[a], src)
+		if o.p.dist[a] {
+			sh.dv[a][dst] = unionIDs(sh.dv[a][dst], sh.dv[a][src])
+			sh.accs[a].n[dst] = int64(len(sh.dv[a][dst]))
+		}
 	}
+}
+
+// addID adds v to the sorted set ids.
+func addID(ids []uint32, v uint32) []uint32 {
+	i, found := slices.BinarySearch(ids, v)
+	if found {
+		return ids
+	}
+	return slices.Insert(ids, i, v)
+}
+
+// unionIDs adds the sorted set b to the sorted set a.
+func unionIDs(a, b []uint32) []uint32 {
+	if len(b) == 0 {
+		return a
+	}
+	if len(a) == 0 {
+		return append(a, b...)
+	}
+	out := make([]uint32, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			out = append(out, a[i])
+			i++
+		case a[i] > b[j]:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
 }
 
 // Process implements pipeline.Operator: it folds b's rows into the partial
@@ -447,6 +497,17 @@ func (o *SessionOperator) update(sh *sessShard, rec arrow.RecordBatch, n int, ts
 			for j, r := range rows {
 				if keep[r] {
 					cnt[slots[j]]++
+				}
+			}
+		case o.p.dist[ai]:
+			o.vids = grow(o.vids, n)
+			o.sdicts[ai].lookup(arr, sel, o.vids, false)
+			dv, cnt := sh.dv[ai], a.n
+			for j, r := range rows {
+				if keep == nil || keep[r] {
+					s := slots[j]
+					dv[s] = addID(dv[s], o.vids[r])
+					cnt[s] = int64(len(dv[s]))
 				}
 			}
 		case o.p.strs[ai]:

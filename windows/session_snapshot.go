@@ -19,9 +19,11 @@ import (
 //	stage name (a snapshot restores only into the same stage)
 //	watermark, rows_in, late_rows, null_time_rows, windows_fired, compact
 //	key dicts (one per key column), then key tuples when there are several
-//	value dicts of the First and Last aggregates of string columns
+//	value dicts of the First and Last aggregates of string columns and of
+//	the CountDistinct aggregates, in aggregate order
 //	shards, sorted by name: name, sessions: key id, first, last, then every
-//	  aggregate's partial (n, i, u, f, t as its store says)
+//	  aggregate's partial (n, i, u, f, t as its store says; for CountDistinct
+//	  n then the n value ids, ascending)
 //	CRC-32C of everything before it, 4 bytes little-endian
 //
 // The dicts hold only what the snapshot's sessions use, so that one shard's
@@ -70,9 +72,16 @@ func (o *SessionOperator) encode(shs []*sessShard, counters bool) []byte {
 				if d == nil || sh.accs[a].n[s] == 0 {
 					continue
 				}
-				v := uint32(sh.accs[a].i[s])
-				if _, ok := vmaps[a][v]; !ok {
-					vmaps[a][v] = vds[a].internFrom(d, v)
+				vs := []uint32{uint32(0)}
+				if o.p.dist[a] {
+					vs = sh.dv[a][s]
+				} else {
+					vs[0] = uint32(sh.accs[a].i[s])
+				}
+				for _, v := range vs {
+					if _, ok := vmaps[a][v]; !ok {
+						vmaps[a][v] = vds[a].internFrom(d, v)
+					}
 				}
 			}
 		}
@@ -135,6 +144,16 @@ func (o *SessionOperator) encode(shs []*sessShard, counters bool) []byte {
 				}
 				if ap.store&storeT != 0 {
 					b = binary.AppendVarint(b, m.t[s])
+				}
+				if o.p.dist[a] {
+					ids := make([]uint32, len(sh.dv[a][s]))
+					for k, v := range sh.dv[a][s] {
+						ids[k] = vmaps[a][v]
+					}
+					slices.Sort(ids)
+					for _, v := range ids {
+						b = binary.AppendUvarint(b, uint64(v))
+					}
 				}
 			}
 		}
@@ -240,7 +259,15 @@ func (o *SessionOperator) absorb(src *SessionOperator) {
 			s := o.alloc(sh, kid, se.first, se.last)
 			for a := range o.p.aggs {
 				mergeSlot(&o.p.aggs[a], &sh.accs[a], s, &ssh.accs[a], int32(ss))
-				if o.sdicts[a] != nil && sh.accs[a].n[s] > 0 {
+				if o.p.dist[a] {
+					ids := sh.dv[a][s][:0]
+					for _, v := range ssh.dv[a][ss] {
+						ids = append(ids, o.sdicts[a].internFrom(src.sdicts[a], v))
+					}
+					slices.Sort(ids)
+					sh.dv[a][s] = ids
+					sh.accs[a].n[s] = int64(len(ids))
+				} else if o.sdicts[a] != nil && sh.accs[a].n[s] > 0 {
 					sh.accs[a].i[s] = int64(o.sdicts[a].internFrom(src.sdicts[a], uint32(sh.accs[a].i[s])))
 				}
 			}
@@ -349,7 +376,24 @@ func (o *SessionOperator) decode(state []byte) (*SessionOperator, error) {
 				if ap.store&storeT != 0 {
 					m.t[s] = r.Varint()
 				}
-				if d := t.sdicts[a]; d != nil && m.n[s] > 0 && (m.i[s] < 0 || m.i[s] >= int64(d.len())) {
+				if t.p.dist[a] {
+					if r.Err() == nil && (m.n[s] < 0 || m.n[s] > int64(t.sdicts[a].len())) {
+						r.Fail("distinct count")
+					}
+					if r.Err() != nil {
+						return nil, r.Err()
+					}
+					ids := sh.dv[a][s][:0]
+					for range m.n[s] {
+						v := r.Uvarint()
+						if r.Err() != nil || v >= uint64(t.sdicts[a].len()) || len(ids) > 0 && uint32(v) <= ids[len(ids)-1] {
+							r.Fail("distinct value id")
+							return nil, r.Err()
+						}
+						ids = append(ids, uint32(v))
+					}
+					sh.dv[a][s] = ids
+				} else if d := t.sdicts[a]; d != nil && m.n[s] > 0 && (m.i[s] < 0 || m.i[s] >= int64(d.len())) {
 					r.Fail("value id")
 				}
 			}

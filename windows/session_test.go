@@ -191,7 +191,6 @@ func TestSessionSpecErrors(t *testing.T) {
 	}{
 		{Session(0).Aggregate(Count("n")), nil, "session gap 0s must be a positive"},
 		{Session(time.Minute).Aggregate(), nil, "no aggregates"},
-		{Session(time.Minute).Aggregate(CountDistinct("u", "user_id")), nil, "do not support count_distinct"},
 		{Session(time.Minute).Aggregate(Count("session_start")), nil, "already used by a session bound"},
 		{Session(time.Minute).Aggregate(Count("user_id")), []string{"user_id"}, `already used by key column "user_id"`},
 		{Session(time.Minute).Aggregate(AnyIf("x", nil)), nil, "nil predicate"},
@@ -285,8 +284,12 @@ func (m *refSessions) fire(wm int64) []string {
 			// First takes the earliest row, the first to arrive of equal
 			// times; Last the latest, the last to arrive (the rows of a
 			// session are sorted stably).
-			outs = append(outs, out{*s[0].ts, u, fmt.Sprintf("%s|%d|%d|%d|%d|%d|%s|%d|%t",
-				u, *s[0].ts, last, len(s), buys, bought, *s[0].page, *s[len(s)-1].qty, buys > 0)})
+			pages := map[string]bool{}
+			for _, r := range s {
+				pages[*r.page] = true
+			}
+			outs = append(outs, out{*s[0].ts, u, fmt.Sprintf("%s|%d|%d|%d|%d|%d|%s|%d|%t|%d",
+				u, *s[0].ts, last, len(s), buys, bought, *s[0].page, *s[len(s)-1].qty, buys > 0, len(pages))})
 		}
 		if keep == nil {
 			delete(m.held, u)
@@ -372,9 +375,10 @@ func TestSessionsMatchTheModel(t *testing.T) {
 		}
 		late += ref.late
 		joined += ref.joined
+		aggs := append(sessionAggs(), CountDistinct("pages", "page"))
 		for _, mode := range []string{"plain", "snapshot", "shards"} {
 			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			op := newSessionOp(t, mem, gap*time.Millisecond, sessionAggs(), pipeline.OperatorEnv{})
+			op := newSessionOp(t, mem, gap*time.Millisecond, aggs, pipeline.OperatorEnv{})
 			op.minCompact = 8 // compact often
 			var got [][]string
 			for i, s := range steps {
@@ -388,12 +392,12 @@ func TestSessionsMatchTheModel(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					op = newSessionOp(t, mem, gap*time.Millisecond, sessionAggs(), pipeline.OperatorEnv{})
+					op = newSessionOp(t, mem, gap*time.Millisecond, aggs, pipeline.OperatorEnv{})
 					if err := op.Restore(state); err != nil {
 						t.Fatal(err)
 					}
 				case "shards":
-					op = reshard(t, mem, op)
+					op = reshard(t, mem, op, aggs)
 				}
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -410,7 +414,7 @@ func TestSessionsMatchTheModel(t *testing.T) {
 // reshard moves op's state through SnapshotShards into two instances, one
 // per partition of the keys, and then back into one, as a job that changes
 // its parallelism twice does.
-func reshard(t *testing.T, mem memory.Allocator, op *SessionOperator) *SessionOperator {
+func reshard(t *testing.T, mem memory.Allocator, op *SessionOperator, aggs []Agg) *SessionOperator {
 	t.Helper()
 	common, shards, err := op.SnapshotShards()
 	if err != nil {
@@ -423,7 +427,7 @@ func reshard(t *testing.T, mem memory.Allocator, op *SessionOperator) *SessionOp
 	var commons [][]byte
 	all := map[string][][]byte{}
 	for i := range 2 {
-		inst := newSessionOp(t, mem, time.Duration(op.p.gap)*time.Millisecond, sessionAggs(), pipeline.OperatorEnv{Partition: i, Partitions: 2})
+		inst := newSessionOp(t, mem, time.Duration(op.p.gap)*time.Millisecond, aggs, pipeline.OperatorEnv{Partition: i, Partitions: 2})
 		if err := inst.RestoreShards([][]byte{common}, parts); err != nil {
 			t.Fatal(err)
 		}
@@ -436,7 +440,7 @@ func reshard(t *testing.T, mem memory.Allocator, op *SessionOperator) *SessionOp
 			all[name] = append(all[name], p)
 		}
 	}
-	back := newSessionOp(t, mem, time.Duration(op.p.gap)*time.Millisecond, sessionAggs(), pipeline.OperatorEnv{})
+	back := newSessionOp(t, mem, time.Duration(op.p.gap)*time.Millisecond, aggs, pipeline.OperatorEnv{})
 	if err := back.RestoreShards(commons, all); err != nil {
 		t.Fatal(err)
 	}
