@@ -17,7 +17,7 @@ func TestLookup(t *testing.T) {
 	if err != nil || d.Name != "clickstream" || !slices.Equal(d.Tables, []string{"page_stats", "late_events"}) {
 		t.Fatalf("Lookup(clickstream) = %+v, %v", d, err)
 	}
-	if _, err := Lookup("nope"); err == nil || !strings.Contains(err.Error(), `no job "nope" (have: clickstream, features)`) {
+	if _, err := Lookup("nope"); err == nil || !strings.Contains(err.Error(), `no job "nope" (have: clickstream, features, sessions)`) {
 		t.Fatalf("Lookup(nope): %v", err)
 	}
 	if all := All(); len(all) != len(registry) {

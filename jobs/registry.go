@@ -57,7 +57,7 @@ type Definition struct {
 	Build func(env Env) (*pipeline.Job, error)
 }
 
-var registry = []Definition{Clickstream, Features}
+var registry = []Definition{Clickstream, Features, Sessions}
 
 // All returns the ready-made jobs, by name.
 func All() []Definition {

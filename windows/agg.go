@@ -21,6 +21,7 @@ const (
 	kindFirst
 	kindLast
 	kindCustom // an AggFunc (udaf.go)
+	kindAnyIf  // session windows only, for now
 )
 
 var kindNames = [...]string{
@@ -36,6 +37,7 @@ var kindNames = [...]string{
 	kindFirst:         "first",
 	kindLast:          "last",
 	kindCustom:        "custom",
+	kindAnyIf:         "any_if",
 }
 
 func (k aggKind) String() string { return kindNames[k] }
@@ -102,6 +104,12 @@ func First(name, col string) Agg { return Agg{kind: kindFirst, name: name, col: 
 // sorts last wins. Null values are skipped; no value gives null.
 func Last(name, col string) Agg { return Agg{kind: kindLast, name: name, col: col} }
 
+// AnyIf is whether any row satisfies pred (bool; false for none). Session
+// windows only, for now: a Tumbling or Sliding spec with it fails to bind.
+func AnyIf(name string, pred expr.Predicate) Agg {
+	return Agg{kind: kindAnyIf, name: name, pred: pred}
+}
+
 // Name is the aggregate's output column name.
 func (a Agg) Name() string { return a.name }
 
@@ -112,7 +120,7 @@ func (a Agg) String() string {
 	s := a.kindName() + "(" + a.name
 	switch a.kind {
 	case kindCount:
-	case kindCountIf:
+	case kindCountIf, kindAnyIf:
 		s += ": " + predString(a.pred)
 	case kindSumIf:
 		s += ": " + a.col + ", " + predString(a.pred)

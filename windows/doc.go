@@ -1,9 +1,10 @@
 // Package windows provides event-time windowed aggregations over Arrow record
-// batches: window assigners (Tumbling, Sliding), mergeable aggregations
-// (Count, CountIf, Sum, SumIf, Min, Max, Avg, CountDistinct, First, Last;
-// the sketches ApproxCountDistinct, Quantile and TopK; user-defined ones
-// through Custom and AggFunc) and the keyed operator that runs them where a
-// job's shards meet.
+// batches: window assigners (Tumbling, Sliding), session windows (Session),
+// mergeable aggregations (Count, CountIf, Sum, SumIf, Min, Max, Avg,
+// CountDistinct, First, Last, AnyIf for sessions; the sketches
+// ApproxCountDistinct, Quantile and TopK; user-defined ones through Custom
+// and AggFunc) and the keyed operators that run them where a job's shards
+// meet.
 //
 //	windows.Tumbling(time.Minute).Aggregate(
 //		windows.Count("events"),
@@ -60,4 +61,26 @@
 // windows a row is dropped only from its late windows, and counted as late
 // when all of its windows are. Rows without an event time (null) are
 // dropped and counted in "null_time_rows".
+//
+// # Sessions
+//
+//	windows.Session(30*time.Minute).Aggregate(
+//		windows.Count("events"),
+//		windows.First("landing_page", "page"),
+//		windows.AnyIf("converted", expr.Eq("event_type", "purchase")))
+//
+// groups each key's rows into sessions: rows at most the gap apart, directly
+// or through other rows of the key, are one session [first, last event time].
+// Its output rows are the key columns, session_start and session_end
+// (timestamp[ms, UTC], both included), then the aggregates; a watermark emits
+// the sessions it closes sorted by (session_start, keys). A session closes
+// once the watermark passes last+gap. A row that comes within the gap of two
+// open sessions merges them and their partial aggregates. As in Flink, a row
+// is late (dropped, counted in "late_rows") when its session, after merging
+// with the key's open sessions, would already have closed: last+gap <
+// watermark. The state is partial sessions per source shard, merged across
+// shards, chained by the gap, when they close; the snapshot holds one part
+// per shard. Session windows take every aggregate; their First and Last also
+// take string columns, and a CountDistinct keeps a sorted set of value ids
+// per partial session.
 package windows

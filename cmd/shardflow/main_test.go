@@ -61,7 +61,7 @@ func TestBadInputFailsBeforeWork(t *testing.T) {
 		{[]string{"run", "clickstream", "--start", "bogus", "--checkpoint-interval", "0s"}, "want > 0; --start"},
 		{[]string{"replay", "clickstream", "--source", "kinesis://s", "--events", "5"}, "unknown flag: --events"},
 		{[]string{"replay", "clickstream"}, "want --source kinesis://STREAM"},
-		{[]string{"run", "nosuchjob"}, `no job "nosuchjob" (have: clickstream, features)`},
+		{[]string{"run", "nosuchjob"}, `no job "nosuchjob" (have: clickstream, features, sessions)`},
 		{[]string{"run", "clickstream", "--features", "sqlite://" + dir + "/f.db"}, "--features: job clickstream keeps no online features; the jobs that do: features"},
 		{[]string{"run", "features", "--features", "memcached://h"}, `--features: featurestore: "memcached://h": unknown store "memcached"`},
 		{[]string{"run", "features", "--features", "redis://h:1/0?layout=feast"}, "layout=feast needs project=NAME"},
