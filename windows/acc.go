@@ -370,9 +370,7 @@ func addFirstLast(ap *aggPlan, a *acc, arr arrow.Array, ts []int64, keep []bool,
 		v := values[uint64](arr)
 		get = func(r, s int32) { a.u[s] = v[r] }
 	default:
-		get = byPhys(ap.phys,
-			intGetter[int8](a, arr), intGetter[int16](a, arr), intGetter[int32](a, arr), intGetter[int64](a, arr),
-			intGetter[uint8](a, arr), intGetter[uint16](a, arr), intGetter[uint32](a, arr), nil, nil, nil)
+		get = intGetterOf(ap.phys, a, arr)
 	}
 	n, t := a.n, a.t
 	for j, r := range rows {
@@ -386,6 +384,26 @@ func addFirstLast(ap *aggPlan, a *acc, arr arrow.Array, ts []int64, keep []bool,
 		}
 		n[s]++
 	}
+}
+
+// intGetterOf returns the getter of arr's integer type p (or timestamp),
+// built alone: a getter of a wider type would read past arr's buffer.
+func intGetterOf(p physType, a *acc, arr arrow.Array) func(r, s int32) {
+	switch p {
+	case pI8:
+		return intGetter[int8](a, arr)
+	case pI16:
+		return intGetter[int16](a, arr)
+	case pI32:
+		return intGetter[int32](a, arr)
+	case pU8:
+		return intGetter[uint8](a, arr)
+	case pU16:
+		return intGetter[uint16](a, arr)
+	case pU32:
+		return intGetter[uint32](a, arr)
+	}
+	return intGetter[int64](a, arr) // pI64, pTS
 }
 
 func intGetter[T intValue](a *acc, arr arrow.Array) func(r, s int32) {

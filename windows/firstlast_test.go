@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/shardflow/shardflow/pipeline"
 )
 
 func firstLastSpec() *Spec {
@@ -93,5 +95,22 @@ func TestFirstLastRejectsStrings(t *testing.T) {
 	}
 	if _, _, err := st.Bind(testSchema); err == nil {
 		t.Error("First over a string column bound without error")
+	}
+}
+
+// First and Last of a column narrower than 64 bits read only its own
+// buffer (a reader of int64 values over an int32 column read past it and
+// panicked once a batch had more than a few rows).
+func TestFirstLastOfNarrowIntegers(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	op := newTestOp(t, mem, Tumbling(time.Minute).Aggregate(First("first_qty", "qty"), Last("last_qty", "qty")), nil)
+	var rows []row
+	for i := range 200 {
+		rows = append(rows, row{event: "view", qty: ptr(int32(i - 100)), ts: ptr(int64(i) * 100)})
+	}
+	got := runSteps(t, mem, op, []step{{shard: "s", rows: rows}, {wm: ptr(pipeline.MaxTime)}})
+	if len(got) != 1 || len(got[0].rows) != 1 || got[0].rows[0] != "0|60000|-100|99" {
+		t.Fatalf("first and last qty %v, want one window 0|60000|-100|99", got)
 	}
 }
