@@ -48,6 +48,9 @@ type ShardLoad struct {
 	// first record read, when that is shorter).
 	RecordsPerSecond, BytesPerSecond float64
 	Until                            time.Time
+	// Bytes is the data plus partition key bytes of the Kinesis records the
+	// shard's reader has read since it opened.
+	Bytes int64
 	// RecordsUtilization and BytesUtilization are the rates as shares of the
 	// shard's write limits (1,000 records/s, 1 MiB/s).
 	RecordsUtilization, BytesUtilization float64
@@ -174,6 +177,7 @@ type shardHot struct {
 	periodStart time.Time // of the current key period; zero before the first record
 	done        bool      // a key period completed
 	last        ShardLoad // what was published last, keys of the last complete period
+	bytes       int64     // read since the reader opened (ShardLoad.Bytes)
 }
 
 func newShardHot() *shardHot {
@@ -189,6 +193,7 @@ func (r *shardReader) noteArrival(rec *types.Record) {
 	}
 	h := r.hot
 	pk := aws.ToString(rec.PartitionKey)
+	h.bytes += int64(len(rec.Data) + len(pk))
 	if t := rec.ApproximateArrivalTimestamp; t != nil {
 		if h.periodStart.IsZero() {
 			h.periodStart = *t
@@ -220,7 +225,7 @@ func (r *shardReader) noteLoad(at time.Time, caughtUp bool) {
 	l := ShardLoad{
 		Shard: r.shard, RecordsPerSecond: rec, BytesPerSecond: b,
 		RecordsUtilization: rec / ShardWriteRecordsPerSecond, BytesUtilization: b / ShardWriteBytesPerSecond,
-		Keys: h.last.Keys, KeysFrom: h.last.KeysFrom, KeysUntil: h.last.KeysUntil,
+		Keys: h.last.Keys, KeysFrom: h.last.KeysFrom, KeysUntil: h.last.KeysUntil, Bytes: h.bytes,
 	}
 	if h.rate.started {
 		l.Until = time.Unix(h.rate.end+1, 0)
