@@ -64,5 +64,6 @@ func replayArchive(cmd *cobra.Command, job string, f runFlags, from, to string) 
 		return err
 	}
 	f.featuresSet = cmd.Flags().Changed("features")
+	f.progress = archiveProgress(f.status) // progress.go: bars by each object's bytes
 	return runJob(cmd.Context(), job, f, jobs.SourceOptions{Archive: acfg}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }
