@@ -23,8 +23,10 @@ import (
 // Kinesis stream the share is of the time range, by the arrival time
 // (ApproximateArrivalTimestamp) of the last records read, which the source
 // tracks for its load metrics (kinesis.Source.Load, ShardLoad.Until, to the
-// second; ShardLoad.Bytes); of an archive it is each object's bytes read
-// against its size (archive.Source.Progress). On a terminal the bars are
+// second), and the bytes are those the source fetched (Source.BytesRead:
+// ahead of the records the job has taken by up to the reader's queue); of
+// an archive it is each object's bytes read against its size
+// (archive.Source.Progress). On a terminal the bars are
 // drawn by mpb; otherwise a plain line is logged every logEvery.
 
 const (
@@ -40,7 +42,7 @@ const (
 // shardRead is what the source tells of a shard beyond the job's stats.
 type shardRead struct {
 	Until time.Time // Kinesis: the arrival time of the last records read
-	Bytes int64     // Kinesis: read since the reader opened; archive: of the object, so far
+	Bytes int64     // Kinesis: fetched in this run; archive: of the object, so far
 	Size  int64     // archive: the object's size
 }
 
@@ -276,6 +278,9 @@ func (b *bars) update(v progressView) {
 	}
 	b.cur.Store(f)
 	b.many = b.many || len(v.Shards) > maxShardBars
+	// Every bar is added before any is set: a bar that completes while it
+	// is the only one would draw a frame of its own.
+	var set []func()
 	drawn := 0
 	for i, s := range v.Shards {
 		bar, ok := b.shards[s.Shard]
@@ -292,10 +297,13 @@ func (b *bars) update(v progressView) {
 		if !(b.many && s.Done) {
 			drawn++
 		}
-		bar.SetCurrent(barValue(s.Covered, s.Done))
+		set = append(set, func() { bar.SetCurrent(barValue(s.Covered, s.Done)) })
 	}
 	if b.total == nil {
 		b.total = b.p.New(barScale, barStyle(), b.totalOptions()...)
+	}
+	for _, f := range set {
+		f()
 	}
 	b.total.SetCurrent(barValue(v.Covered, v.Covered >= 1))
 }
@@ -362,7 +370,7 @@ func (b *bars) totalOptions() []mpb.BarOption {
 			get(decor.WCSyncSpace, func(v progressView) string { return mibs(v.Bytes) }),
 			get(decor.WCSyncSpace, func(v progressView) string { return count(int64(v.Rate)) + " rec/s" }),
 			get(decor.WCSyncWidthR, func(v progressView) string {
-				return fmt.Sprintf(" ETA %s, %d of %d shards done", eta(v.ETA), v.Done, len(v.Shards))
+				return fmt.Sprintf(" ETA %s, %d/%d done", eta(v.ETA), v.Done, len(v.Shards))
 			}),
 		),
 	}
@@ -384,11 +392,17 @@ func barName(of, shard string) string {
 // readsOf returns how to ask src how far its shards have been read.
 func readsOf(src pipeline.Source) func() map[string]shardRead {
 	switch s := src.(type) {
-	case interface{ Load() []kinesis.ShardLoad }:
+	case interface {
+		Load() []kinesis.ShardLoad
+		BytesRead() map[string]int64
+	}:
 		return func() map[string]shardRead {
 			m := map[string]shardRead{}
+			for id, n := range s.BytesRead() { // the shards done too
+				m[id] = shardRead{Bytes: n}
+			}
 			for _, l := range s.Load() {
-				m[l.Shard] = shardRead{Until: l.Until, Bytes: l.Bytes}
+				m[l.Shard] = shardRead{Until: l.Until, Bytes: m[l.Shard].Bytes}
 			}
 			return m
 		}
@@ -433,8 +447,8 @@ func startProgress(mode string, job *pipeline.Job, src pipeline.Source, c *range
 }
 
 // tickProgress calls show with a fresh view every tick until stop, and once
-// more, last, at stop. The reads of a shard the source no longer reports
-// (a Kinesis shard's reader closes when it is done) are the last it did.
+// more, last, at stop. A shard's last arrival time stays when the source
+// no longer reports it (a Kinesis shard's reader closes when it is done).
 func tickProgress(stats func() pipeline.Stats, reads func() map[string]shardRead, c *rangeClock, every time.Duration, show func(v progressView, last bool)) (stop func()) {
 	done, finished := make(chan struct{}), make(chan struct{})
 	start := time.Now()
@@ -454,6 +468,9 @@ func tickProgress(stats func() pipeline.Stats, reads func() map[string]shardRead
 			}
 			st := stats()
 			for id, r := range reads() {
+				if r.Until.IsZero() {
+					r.Until = seen[id].Until
+				}
 				seen[id] = r
 			}
 			if final { // the last view shows the replay's mean rate

@@ -190,7 +190,7 @@ func TestProgressBars(t *testing.T) {
 		"] 90% 1,000 rec 1.0 MiB 0 rec/s ETA 1s",
 		"] 50% 1,500 rec 3.0 MiB 500 rec/s ETA 10s",
 		"] 20% 500 rec 0.5 MiB 500 rec/s ETA 40s",
-		"] 57% 3,000 rec 4.5 MiB 1,000 rec/s ETA 8s, 0 of 3 shards done",
+		"] 57% 3,000 rec 4.5 MiB 1,000 rec/s ETA 8s, 0/3 done",
 	} {
 		if got := squeeze(lines[i]); !strings.HasSuffix(got, want) {
 			t.Errorf("line %d = %q, want it to end %q", i, lines[i], want)
@@ -224,7 +224,7 @@ func TestProgressBars(t *testing.T) {
 	if fill(t, lines[0]) != 1 || !strings.HasSuffix(squeeze(lines[0]), "] 100% 1,000 rec 1.0 MiB 0 rec/s done") {
 		t.Errorf("done shard: %q", lines[0])
 	}
-	if !strings.Contains(lines[3], "1 of 3 shards done") {
+	if !strings.Contains(lines[3], "ETA 8s, 1/3 done") {
 		t.Errorf("total: %q", lines[3])
 	}
 
@@ -241,7 +241,7 @@ func TestProgressBars(t *testing.T) {
 			t.Errorf("last frame line %d not full: %q", i, l)
 		}
 	}
-	if !strings.HasSuffix(squeeze(lines[3]), "ETA 0s, 3 of 3 shards done") {
+	if !strings.HasSuffix(squeeze(lines[3]), "ETA 0s, 3/3 done") {
 		t.Errorf("last total: %q", lines[3])
 	}
 	for id, bar := range b.shards {
@@ -260,7 +260,7 @@ func TestProgressBarsStopEarly(t *testing.T) {
 	out.next(t)
 	b.stop(kinesisView()) // returns: no bar is left running
 	lines := out.last()
-	if len(lines) != 4 || !strings.Contains(squeeze(lines[1]), "] 50% 1,500 rec") || !strings.HasSuffix(squeeze(lines[3]), "1 of 3 shards done") {
+	if len(lines) != 4 || !strings.Contains(squeeze(lines[1]), "] 50% 1,500 rec") || !strings.HasSuffix(squeeze(lines[3]), "ETA 8s, 1/3 done") {
 		t.Fatalf("last frame:\n%s", strings.Join(lines, "\n"))
 	}
 	if b.shards[threeIDs[1]].Completed() || !b.shards[threeIDs[1]].Aborted() || b.total.Completed() {
@@ -299,8 +299,57 @@ func TestProgressBarsMany(t *testing.T) {
 	if len(lines) != maxShardBars+1 || !strings.HasPrefix(lines[0], "obj-02 ") || !strings.HasPrefix(lines[maxShardBars-1], fmt.Sprintf("obj-%02d ", maxShardBars+1)) {
 		t.Fatalf("frame of %d lines:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
-	if !strings.Contains(lines[maxShardBars], fmt.Sprintf("2 of %d shards done", maxShardBars+4)) {
+	if !strings.Contains(lines[maxShardBars], fmt.Sprintf("2/%d done", maxShardBars+4)) {
 		t.Errorf("total: %q", lines[maxShardBars])
 	}
 	b.stop(view(maxShardBars + 4))
+}
+
+// A replay of an archive shows its progress by each object's bytes: the
+// bars with --status on (here into a pipe, as on a terminal), the log line
+// with --status auto off a terminal; both end with every object read.
+func TestReplayArchiveProgress(t *testing.T) {
+	bin := buildBinary(t)
+	arch := writeArchive(t, archiveObjects(t, writeInput(t, 2, 3000)))
+	src := "file://" + arch + "/*/*/*/*/*"
+	withStatus := func(dir, mode string) []string {
+		args := replayArgs(dir, src)
+		for i := range args {
+			if args[i] == "--status" {
+				args[i+1] = mode
+			}
+		}
+		return args
+	}
+
+	code, out := runBinary(t, bin, withStatus(t.TempDir(), "on")...)
+	if code != 0 {
+		t.Fatalf("replay: exit %d\n%s", code, out)
+	}
+	frames := strings.Split(out, "\x1b[J")
+	var last []string
+	for _, l := range strings.Split(frames[len(frames)-1], "\n") {
+		if last = append(last, squeeze(l)); strings.HasPrefix(l, "total") {
+			break
+		}
+	}
+	if len(last) != 3 {
+		t.Fatalf("%d frames, the last of %d bars:\n%s", len(frames), len(last), out)
+	}
+	for i, name := range []string{"events-0.jsonl.gz", "events-1.jsonl"} {
+		if !strings.HasPrefix(last[i], name+" [") || !strings.Contains(last[i], "] 100% 3,000 rec") || !strings.HasSuffix(last[i], " done") {
+			t.Errorf("last frame, bar %d: %q", i, last[i])
+		}
+	}
+	if !strings.HasPrefix(last[2], "total [") || !strings.Contains(last[2], "] 100% 6,000 rec") || !strings.HasSuffix(last[2], "ETA 0s, 2/2 done") {
+		t.Errorf("last frame, total: %q", last[2])
+	}
+
+	code, out = runBinary(t, bin, withStatus(t.TempDir(), "auto")...)
+	if code != 0 {
+		t.Fatalf("replay: exit %d\n%s", code, out)
+	}
+	if !regexp.MustCompile(`replay: 100% of the archive, 6,000 records, [0-9.]+ MiB, [0-9,]+ records/s, ETA 0s, 2 of 2 shards done`).MatchString(out) {
+		t.Fatalf("no final log line:\n%s", out)
+	}
 }

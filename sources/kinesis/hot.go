@@ -88,10 +88,27 @@ func (s *Source) Load() []ShardLoad {
 	return out
 }
 
+// BytesRead returns, by shard, the bytes (ShardLoad.Bytes) read since the
+// source was created, by the shard's readers open now and by those closed.
+// It is safe to call from any goroutine.
+func (s *Source) BytesRead() map[string]int64 {
+	s.hot.mu.Lock()
+	defer s.hot.mu.Unlock()
+	out := make(map[string]int64, len(s.hot.shards)+len(s.hot.closed))
+	for id, n := range s.hot.closed {
+		out[id] = n
+	}
+	for id, l := range s.hot.shards {
+		out[id] += l.Bytes
+	}
+	return out
+}
+
 // hotBoard is where readers publish their shard's load for Source.Load.
 type hotBoard struct {
 	mu     sync.Mutex
 	shards map[string]ShardLoad
+	closed map[string]int64 // by shard: the bytes its closed readers read
 }
 
 func (b *hotBoard) publish(l ShardLoad) {
@@ -106,6 +123,12 @@ func (b *hotBoard) publish(l ShardLoad) {
 func (b *hotBoard) remove(shard string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if l, ok := b.shards[shard]; ok && l.Bytes > 0 {
+		if b.closed == nil {
+			b.closed = map[string]int64{}
+		}
+		b.closed[shard] += l.Bytes
+	}
 	delete(b.shards, shard)
 }
 
