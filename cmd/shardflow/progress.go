@@ -223,6 +223,7 @@ func mibs(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/mib) }
 type bars struct {
 	p       *mpb.Progress
 	refresh chan any
+	shut    chan any // closed when mpb has shut down
 	shards  map[string]*mpb.Bar
 	prio    map[string]int
 	total   *mpb.Bar
@@ -239,16 +240,19 @@ type barsFrame struct {
 // follows the terminal's width); tty says to move the cursor back over the
 // last frame, as on a terminal.
 func newBars(w io.Writer, width int, tty bool) *bars {
-	b := &bars{refresh: make(chan any), shards: map[string]*mpb.Bar{}, prio: map[string]int{}}
+	b := &bars{refresh: make(chan any), shut: make(chan any), shards: map[string]*mpb.Bar{}, prio: map[string]int{}}
 	b.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(width), mpb.WithManualRefresh(b.refresh),
-		mpb.ContainerOptional(mpb.ForceTTY(), tty))
+		mpb.WithShutdownNotifier(b.shut), mpb.ContainerOptional(mpb.ForceTTY(), tty))
 	return b
 }
 
-// show draws v.
+// show draws v. After a failed draw (mpb then shuts down) it draws nothing.
 func (b *bars) show(v progressView) {
 	b.update(v)
-	b.refresh <- time.Now()
+	select {
+	case b.refresh <- time.Now():
+	case <-b.shut:
+	}
 }
 
 // stop draws v last: the bars of shards not done stop where they are.
@@ -259,7 +263,7 @@ func (b *bars) stop(v progressView) {
 			bar.Abort(false)
 		}
 	}
-	if b.total != nil && v.Covered < 1 {
+	if b.total != nil && !v.allDone() {
 		b.total.Abort(false)
 	}
 	b.p.Wait() // the last bar to end draws the last frame
@@ -288,7 +292,10 @@ func (b *bars) update(v progressView) {
 			if drawn >= maxShardBars || (b.many && s.Done) {
 				continue
 			}
-			bar = b.p.New(barScale, barStyle(), b.barOptions(barName(v.Of, s.Shard), s.Shard, i)...)
+			var err error
+			if bar, err = b.p.Add(barScale, barStyle().Build(), b.barOptions(barName(v.Of, s.Shard), s.Shard, i)...); err != nil {
+				return // mpb shut down
+			}
 			b.shards[s.Shard], b.prio[s.Shard] = bar, i
 		} else if b.prio[s.Shard] != i {
 			bar.SetPriority(i)
@@ -300,13 +307,19 @@ func (b *bars) update(v progressView) {
 		set = append(set, func() { bar.SetCurrent(barValue(s.Covered, s.Done)) })
 	}
 	if b.total == nil {
-		b.total = b.p.New(barScale, barStyle(), b.totalOptions()...)
+		var err error
+		if b.total, err = b.p.Add(barScale, barStyle().Build(), b.totalOptions()...); err != nil {
+			return
+		}
 	}
 	for _, f := range set {
 		f()
 	}
-	b.total.SetCurrent(barValue(v.Covered, v.Covered >= 1))
+	b.total.SetCurrent(barValue(v.Covered, v.allDone()))
 }
+
+// allDone reports whether every shard is done.
+func (v progressView) allDone() bool { return len(v.Shards) > 0 && v.Done == len(v.Shards) }
 
 // barValue is a bar's current: a bar completes when its shard is done, not
 // before, whatever the share says.

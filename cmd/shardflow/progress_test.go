@@ -353,3 +353,36 @@ func TestReplayArchiveProgress(t *testing.T) {
 		t.Fatalf("no final log line:\n%s", out)
 	}
 }
+
+// failingWriter fails every write, as a closed terminal would.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) {
+	return 0, fmt.Errorf("write /dev/pts/9: input/output error")
+}
+
+// When a frame cannot be written mpb shuts down; the bars then draw
+// nothing more, and neither show nor stop blocks (the replay goes on and
+// ends) or panics.
+func TestProgressBarsAfterAFailedWrite(t *testing.T) {
+	b := newBars(failingWriter{}, 100, true)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		v := kinesisView()
+		for range 3 {
+			b.show(v)
+		}
+		v.Shards = append(v.Shards, shardBar{Shard: "shardId-000000000003"}) // a bar added after the shutdown
+		b.show(v)
+		b.stop(v)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("show or stop still blocked after 10s")
+	}
+	if b.p.Error == nil {
+		t.Fatal("mpb reported no write error: the test did not test")
+	}
+}
