@@ -60,10 +60,10 @@ func replayArchive(cmd *cobra.Command, job string, f runFlags, from, to string) 
 		return err
 	}
 	f.source = archiveSpec(f.source)
+	f.progress = archiveProgress(f.status) // progress.go: bars by each object's bytes
 	if err := f.validate(cmd); err != nil {
 		return err
 	}
 	f.featuresSet = cmd.Flags().Changed("features")
-	f.progress = archiveProgress(f.status) // progress.go: bars by each object's bytes
 	return runJob(cmd.Context(), job, f, jobs.SourceOptions{Archive: acfg}, cmd.OutOrStdout(), cmd.ErrOrStderr())
 }
