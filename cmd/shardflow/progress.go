@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"path"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -127,7 +129,7 @@ func buildView(st, prev pipeline.Stats, dt time.Duration, reads map[string]shard
 				shards = append(shards, pipeline.ShardProgress{Shard: id})
 			}
 		}
-		sortShards(shards)
+		slices.SortFunc(shards, func(a, b pipeline.ShardProgress) int { return strings.Compare(a.Shard, b.Shard) })
 	}
 	var sum float64
 	var read, size int64
@@ -184,14 +186,6 @@ func etaOf(covered float64, elapsed time.Duration) time.Duration {
 		return time.Duration(float64(elapsed) * (1 - covered) / covered).Round(time.Second)
 	}
 	return -1
-}
-
-func sortShards(s []pipeline.ShardProgress) {
-	for i := 1; i < len(s); i++ { // few shards, mostly sorted already
-		for j := i; j > 0 && s[j].Shard < s[j-1].Shard; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // progressLogLine is the line logged every logEvery when stderr is not a
