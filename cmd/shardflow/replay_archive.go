@@ -60,6 +60,7 @@ func replayArchive(cmd *cobra.Command, job string, f runFlags, from, to string) 
 		return err
 	}
 	f.source = archiveSpec(f.source)
+	f.progress = archiveProgress(f.status) // progress.go: bars by each object's bytes
 	if err := f.validate(cmd); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -49,6 +50,7 @@ type Source struct {
 	bucket  string // s3:// only
 	objects []object
 	byKey   map[string]object
+	read    map[string]*atomic.Int64 // by key: the object's bytes read up to now (Progress)
 }
 
 // New lists the archive and returns a source over it, or an error if cfg is
@@ -58,7 +60,7 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &Source{cfg: cfg, byKey: map[string]object{}}
+	s := &Source{cfg: cfg, byKey: map[string]object{}, read: map[string]*atomic.Int64{}}
 	var err error
 	if bucket, prefix, ok := s3Parts(cfg.URL); ok {
 		s.bucket = bucket
@@ -75,6 +77,7 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 	}
 	for _, o := range s.objects {
 		s.byKey[o.Key] = o
+		s.read[o.Key] = new(atomic.Int64)
 	}
 	return s, nil
 }
@@ -261,6 +264,7 @@ func (s *Source) open(ctx context.Context, o object, off int64) (io.ReadCloser, 
 		}
 		raw = out.Body
 	}
+	raw = countReads(raw, s.read[o.Key], off-skip)
 	body := raw
 	if gz {
 		z, err := newGzip(raw)

@@ -48,6 +48,9 @@ type ShardLoad struct {
 	// first record read, when that is shorter).
 	RecordsPerSecond, BytesPerSecond float64
 	Until                            time.Time
+	// Bytes is the data plus partition key bytes of the Kinesis records the
+	// shard's reader has read since it opened.
+	Bytes int64
 	// RecordsUtilization and BytesUtilization are the rates as shares of the
 	// shard's write limits (1,000 records/s, 1 MiB/s).
 	RecordsUtilization, BytesUtilization float64
@@ -85,10 +88,27 @@ func (s *Source) Load() []ShardLoad {
 	return out
 }
 
+// BytesRead returns, by shard, the bytes (ShardLoad.Bytes) read since the
+// source was created, by the shard's readers open now and by those closed.
+// It is safe to call from any goroutine.
+func (s *Source) BytesRead() map[string]int64 {
+	s.hot.mu.Lock()
+	defer s.hot.mu.Unlock()
+	out := make(map[string]int64, len(s.hot.shards)+len(s.hot.closed))
+	for id, n := range s.hot.closed {
+		out[id] = n
+	}
+	for id, l := range s.hot.shards {
+		out[id] += l.Bytes
+	}
+	return out
+}
+
 // hotBoard is where readers publish their shard's load for Source.Load.
 type hotBoard struct {
 	mu     sync.Mutex
 	shards map[string]ShardLoad
+	closed map[string]int64 // by shard: the bytes its closed readers read
 }
 
 func (b *hotBoard) publish(l ShardLoad) {
@@ -103,6 +123,12 @@ func (b *hotBoard) publish(l ShardLoad) {
 func (b *hotBoard) remove(shard string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if l, ok := b.shards[shard]; ok && l.Bytes > 0 {
+		if b.closed == nil {
+			b.closed = map[string]int64{}
+		}
+		b.closed[shard] += l.Bytes
+	}
 	delete(b.shards, shard)
 }
 
@@ -174,6 +200,7 @@ type shardHot struct {
 	periodStart time.Time // of the current key period; zero before the first record
 	done        bool      // a key period completed
 	last        ShardLoad // what was published last, keys of the last complete period
+	bytes       int64     // read since the reader opened (ShardLoad.Bytes)
 }
 
 func newShardHot() *shardHot {
@@ -189,6 +216,7 @@ func (r *shardReader) noteArrival(rec *types.Record) {
 	}
 	h := r.hot
 	pk := aws.ToString(rec.PartitionKey)
+	h.bytes += int64(len(rec.Data) + len(pk))
 	if t := rec.ApproximateArrivalTimestamp; t != nil {
 		if h.periodStart.IsZero() {
 			h.periodStart = *t
@@ -220,7 +248,7 @@ func (r *shardReader) noteLoad(at time.Time, caughtUp bool) {
 	l := ShardLoad{
 		Shard: r.shard, RecordsPerSecond: rec, BytesPerSecond: b,
 		RecordsUtilization: rec / ShardWriteRecordsPerSecond, BytesUtilization: b / ShardWriteBytesPerSecond,
-		Keys: h.last.Keys, KeysFrom: h.last.KeysFrom, KeysUntil: h.last.KeysUntil,
+		Keys: h.last.Keys, KeysFrom: h.last.KeysFrom, KeysUntil: h.last.KeysUntil, Bytes: h.bytes,
 	}
 	if h.rate.started {
 		l.Until = time.Unix(h.rate.end+1, 0)
