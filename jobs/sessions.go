@@ -51,6 +51,7 @@ func buildSessions(env Env) (*pipeline.Job, error) {
 		From(env.Source).
 		Decode(operators.JSON(generator.ClickstreamSchema, operators.JSONOptions{Required: []string{"ts", "user_id"}})).
 		Watermark("ts", 10*time.Second).
+		MaxAhead(time.Hour). // an event stamped over an hour after it reached the stream moves no watermark
 		KeyBy("user_id").
 		Window(windows.Session(SessionGap).Aggregate(
 			windows.Count("events"),

@@ -3,8 +3,6 @@ package windows
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -83,46 +81,11 @@ func (s *SessionSpec) KeyedStage(keys []string, eventTime string) (pipeline.Stag
 	if eventTime == "" {
 		return nil, errors.New("windows: no event-time column")
 	}
-	seen := map[string]string{ColSessionStart: "a session bound", ColSessionEnd: "a session bound"}
-	for _, k := range keys {
-		if k == "" {
-			return nil, errors.New("windows: empty key column name")
-		}
-		if what, dup := seen[k]; dup {
-			return nil, fmt.Errorf("windows: key column %q: output name already used by %s", k, what)
-		}
-		seen[k] = "key column " + strconv.Quote(k)
-	}
-	for _, a := range s.aggs {
-		switch {
-		case a.kind == kindInvalid:
-			return nil, errors.New("windows: invalid aggregate (zero Agg)")
-		case a.name == "":
-			return nil, fmt.Errorf("windows: %s: empty output name", a.label())
-		case (a.kind == kindCountIf || a.kind == kindSumIf || a.kind == kindAnyIf) && a.pred == nil:
-			return nil, fmt.Errorf("windows: %s: nil predicate", a.label())
-		case a.kind != kindCount && a.kind != kindCountIf && a.kind != kindAnyIf && a.col == "":
-			return nil, fmt.Errorf("windows: %s: empty column name", a.label())
-		}
-		if what, dup := seen[a.name]; dup {
-			return nil, fmt.Errorf("windows: %s: output name already used by %s", a.label(), what)
-		}
-		seen[a.name] = a.label()
+	if err := checkColumns([2]string{ColSessionStart, ColSessionEnd}, "a session bound", keys, s.aggs, true); err != nil {
+		return nil, err
 	}
 	st := &sessionStage{gap: s.w.gap, aggs: s.aggs, keys: append([]string(nil), keys...), eventTime: eventTime}
-	var sb strings.Builder
-	sb.WriteString(s.w.String() + " on " + eventTime)
-	if len(keys) > 0 {
-		sb.WriteString(" by " + strings.Join(keys, ", "))
-	}
-	sb.WriteString(": ")
-	for i, a := range s.aggs {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		sb.WriteString(a.String())
-	}
-	st.name = sb.String()
+	st.name = describe(s.w.String(), eventTime, keys, s.aggs)
 	return st, nil
 }
 

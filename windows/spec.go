@@ -64,33 +64,8 @@ func (s *Spec) KeyedStage(keys []string, eventTime string) (pipeline.Stage, erro
 	if eventTime == "" {
 		return nil, errors.New("windows: no event-time column")
 	}
-	seen := map[string]string{ColWindowStart: "a window bound", ColWindowEnd: "a window bound"}
-	for _, k := range keys {
-		if k == "" {
-			return nil, errors.New("windows: empty key column name")
-		}
-		if what, dup := seen[k]; dup {
-			return nil, fmt.Errorf("windows: key column %q: output name already used by %s", k, what)
-		}
-		seen[k] = "key column " + strconv.Quote(k)
-	}
-	for _, a := range s.aggs {
-		if a.kind == kindInvalid {
-			return nil, errors.New("windows: invalid aggregate (zero Agg)")
-		}
-		if a.name == "" {
-			return nil, fmt.Errorf("windows: %s: empty output name", a.label())
-		}
-		if what, dup := seen[a.name]; dup {
-			return nil, fmt.Errorf("windows: %s: output name already used by %s", a.label(), what)
-		}
-		seen[a.name] = a.label()
-		if (a.kind == kindCountIf || a.kind == kindSumIf) && a.pred == nil {
-			return nil, fmt.Errorf("windows: %s: nil predicate", a.label())
-		}
-		if a.kind != kindCount && a.kind != kindCountIf && a.col == "" {
-			return nil, fmt.Errorf("windows: %s: empty column name", a.label())
-		}
+	if err := checkColumns([2]string{ColWindowStart, ColWindowEnd}, "a window bound", keys, s.aggs, false); err != nil {
+		return nil, err
 	}
 	st := &stage{assigner: s.assigner, aggs: s.aggs, keys: append([]string(nil), keys...), eventTime: eventTime, late: s.late}
 	st.name = st.describe()
@@ -127,25 +102,64 @@ func (s *stage) SideOutputs() map[pipeline.Side]*arrow.Schema {
 func (s *stage) Name() string { return s.name }
 
 func (s *stage) describe() string {
+	name := describe(s.assigner.String(), s.eventTime, s.keys, s.aggs)
+	if s.late {
+		name += "; late rows to side " + string(LateSide)
+	}
+	return name
+}
+
+// describe names a window stage: `WINDOWS on TIME by KEYS: AGG, AGG`.
+func describe(windows, eventTime string, keys []string, aggs []Agg) string {
 	var sb strings.Builder
-	sb.WriteString(s.assigner.String())
-	sb.WriteString(" on ")
-	sb.WriteString(s.eventTime)
-	if len(s.keys) > 0 {
-		sb.WriteString(" by ")
-		sb.WriteString(strings.Join(s.keys, ", "))
+	sb.WriteString(windows + " on " + eventTime)
+	if len(keys) > 0 {
+		sb.WriteString(" by " + strings.Join(keys, ", "))
 	}
 	sb.WriteString(": ")
-	for i, a := range s.aggs {
+	for i, a := range aggs {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
 		sb.WriteString(a.String())
 	}
-	if s.late {
-		sb.WriteString("; late rows to side " + string(LateSide))
-	}
 	return sb.String()
+}
+
+// checkColumns checks the output columns of a window stage: the two bounds
+// it writes first (what they are, for errors), then the keys, then the
+// aggregates, each named and named once, with the predicate and the column
+// its kind needs. AnyIf is taken only where anyIf (session windows).
+func checkColumns(bounds [2]string, what string, keys []string, aggs []Agg, anyIf bool) error {
+	seen := map[string]string{bounds[0]: what, bounds[1]: what}
+	for _, k := range keys {
+		if k == "" {
+			return errors.New("windows: empty key column name")
+		}
+		if what, dup := seen[k]; dup {
+			return fmt.Errorf("windows: key column %q: output name already used by %s", k, what)
+		}
+		seen[k] = "key column " + strconv.Quote(k)
+	}
+	for _, a := range aggs {
+		switch {
+		case a.kind == kindInvalid:
+			return errors.New("windows: invalid aggregate (zero Agg)")
+		case a.name == "":
+			return fmt.Errorf("windows: %s: empty output name", a.label())
+		case a.kind == kindAnyIf && !anyIf:
+			return fmt.Errorf("windows: %s: AnyIf is for session windows only", a.label())
+		case (a.kind == kindCountIf || a.kind == kindSumIf || a.kind == kindAnyIf) && a.pred == nil:
+			return fmt.Errorf("windows: %s: nil predicate", a.label())
+		case a.kind != kindCount && a.kind != kindCountIf && a.kind != kindAnyIf && a.col == "":
+			return fmt.Errorf("windows: %s: empty column name", a.label())
+		}
+		if what, dup := seen[a.name]; dup {
+			return fmt.Errorf("windows: %s: output name already used by %s", a.label(), what)
+		}
+		seen[a.name] = a.label()
+	}
+	return nil
 }
 
 // Bind implements pipeline.Stage.

@@ -24,6 +24,7 @@ func TestKeyedStageErrors(t *testing.T) {
 		{"distinct over float", Tumbling(time.Minute).Aggregate(CountDistinct("d", "price")), nil, "ts", `windows: count_distinct("d"): column "price" is float64, want a string or integer`},
 		{"predicate error", Tumbling(time.Minute).Aggregate(CountIf("c", eqPred{"price", "x"})), nil, "ts", `windows: count_if("c"): expr: column "price" is float64, want utf8`},
 		{"nil predicate", Tumbling(time.Minute).Aggregate(CountIf("c", nil)), nil, "ts", `windows: count_if("c"): nil predicate`},
+		{"any_if outside sessions", Tumbling(time.Minute).Aggregate(AnyIf("a", eqPred{"event", "x"})), nil, "ts", `windows: any_if("a"): AnyIf is for session windows only`},
 		{"unknown key", Tumbling(time.Minute).Aggregate(Count("n")), []string{"nope"}, "ts", `windows: no key column "nope"`},
 		{"float key", Tumbling(time.Minute).Aggregate(Count("n")), []string{"price"}, "ts", `windows: key column "price" is float64, want a string, integer or bool`},
 		{"event time not a timestamp", Tumbling(time.Minute).Aggregate(Count("n")), nil, "uid", `windows: event-time column "uid" is int64, want a timestamp`},
