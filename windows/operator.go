@@ -9,7 +9,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/shardflow/shardflow/expr"
 	"github.com/shardflow/shardflow/internal/eventtime"
 	"github.com/shardflow/shardflow/internal/take"
 	"github.com/shardflow/shardflow/pipeline"
@@ -21,8 +20,7 @@ type Operator struct {
 	p   *plan
 	mem memory.Allocator
 
-	preds      []expr.Bound // distinct predicates, evaluated once per batch each
-	predOf     []int        // per aggregate: index into preds, or -1
+	filters    rowFilters // which rows each aggregate takes
 	keys       *keyTable
 	vdicts     []*dict // per aggregate: the value dict of a CountDistinct, else nil
 	shards     map[string]*shardState
@@ -66,8 +64,6 @@ type Operator struct {
 	slots  []int32
 	wins   []int32
 	bwins  []*winState
-	masks  [][]bool
-	keep   []bool
 	vids   []uint32
 	limits []int64 // per row: its windows ending at or before it are late
 	late   []int32 // the batch's late rows, with LateRows
@@ -131,16 +127,10 @@ func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 		return nil, errors.New("windows: operator needs an allocator")
 	}
 	o := &Operator{p: p, mem: env.Mem, part: env.Partition, nparts: max(env.Partitions, 1), firings: firingsOf(env), bound: max(env.Bound, 0), maxAhead: max(env.MaxAhead, 0)}
-	preds := make([]expr.Predicate, len(p.aggs))
-	for i, ap := range p.aggs {
-		preds[i] = ap.pred
-	}
-	var bad int
 	var err error
-	if o.preds, o.predOf, bad, err = expr.BindShared(preds, p.in); err != nil {
-		return nil, fmt.Errorf("windows: %s: %w", p.aggs[bad].label(), err)
+	if o.filters, err = bindFilters(p.aggs, p.in); err != nil {
+		return nil, err
 	}
-	o.masks = make([][]bool, len(o.preds))
 	o.reset()
 	return o, nil
 }
@@ -399,25 +389,12 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 	}
 	rows, slots, wins = rows[:m], slots[:m], wins[:m]
 
-	for pi, pb := range o.preds {
-		o.masks[pi] = pb.Match(rec, o.masks[pi])
-		if len(o.masks[pi]) < n {
-			return fmt.Errorf("windows: %s: predicate returned %d results for %d rows", o.p.name, len(o.masks[pi]), n)
-		}
+	if err := o.filters.match(o.p.name, rec, n); err != nil {
+		return err
 	}
 	for ai := range o.p.aggs {
 		ap := &o.p.aggs[ai]
-		var keep []bool
-		if pi := o.predOf[ai]; pi >= 0 {
-			keep = o.masks[pi]
-		}
-		var arr arrow.Array
-		if ap.col >= 0 {
-			arr = rec.Column(ap.col)
-			if arr.NullN() > 0 {
-				keep = o.validMask(arr, keep)
-			}
-		}
+		keep, arr := o.filters.keepOf(ai, ap, rec)
 		a := &sh.accs[ai]
 		switch ap.kind {
 		case kindCount:
@@ -485,18 +462,6 @@ func (o *Operator) batchWindow(sh *shardState, start, end int64) (*winState, int
 	ws := o.window(sh, start, end)
 	o.bwins = append(o.bwins, ws)
 	return ws, int32(len(o.bwins) - 1)
-}
-
-// validMask returns, per row, whether arr's value is valid and keep (if not
-// nil) holds. It reuses o.keep.
-func (o *Operator) validMask(arr arrow.Array, keep []bool) []bool {
-	n := arr.Len()
-	o.keep = grow(o.keep, n)
-	out := o.keep
-	for i := range n {
-		out[i] = arr.IsValid(i) && (keep == nil || keep[i])
-	}
-	return out
 }
 
 // grow returns s with length n, reusing its array when it is large enough.

@@ -10,7 +10,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/shardflow/shardflow/expr"
 	"github.com/shardflow/shardflow/internal/eventtime"
 	"github.com/shardflow/shardflow/pipeline"
 )
@@ -30,15 +29,14 @@ type SessionOperator struct {
 	p   *sessionPlan
 	mem memory.Allocator
 
-	preds  []expr.Bound
-	predOf []int
-	keys   *keyTable
-	sdicts []*dict // per aggregate: the value dict of a string First or Last or of a CountDistinct, else nil
-	shards map[string]*sessShard
-	byName []*sessShard
-	heap   deadlines
-	inHeap []bool  // per key id: whether the key is scheduled
-	kdue   []int64 // per key id: the due of its live entry in heap
+	filters rowFilters // which rows each aggregate takes
+	keys    *keyTable
+	sdicts  []*dict // per aggregate: the value dict of a string First or Last or of a CountDistinct, else nil
+	shards  map[string]*sessShard
+	byName  []*sessShard
+	heap    deadlines
+	inHeap  []bool  // per key id: whether the key is scheduled
+	kdue    []int64 // per key id: the due of its live entry in heap
 
 	wm         int64
 	compact    int
@@ -54,8 +52,6 @@ type SessionOperator struct {
 	kids     []uint32
 	rows     []int32
 	slots    []int32
-	masks    [][]bool
-	keep     []bool
 	pendSrc  []int32 // sessions merged into pendDst during the batch, merged after its updates
 	pendDst  []int32
 	pendFree []int32
@@ -114,16 +110,10 @@ func newSessionOperator(p *sessionPlan, env pipeline.OperatorEnv) (*SessionOpera
 		return nil, errors.New("windows: operator needs an allocator")
 	}
 	o := &SessionOperator{p: p, mem: env.Mem, part: env.Partition, nparts: max(env.Partitions, 1)}
-	preds := make([]expr.Predicate, len(p.aggs))
-	for i, ap := range p.aggs {
-		preds[i] = ap.pred
-	}
-	var bad int
 	var err error
-	if o.preds, o.predOf, bad, err = expr.BindShared(preds, p.in); err != nil {
-		return nil, fmt.Errorf("windows: %s: %w", p.aggs[bad].label(), err)
+	if o.filters, err = bindFilters(p.aggs, p.in); err != nil {
+		return nil, err
 	}
-	o.masks = make([][]bool, len(o.preds))
 	o.reset()
 	return o, nil
 }
@@ -466,25 +456,12 @@ func (o *SessionOperator) joinsElsewhere(sh *sessShard, kid uint32, t int64) boo
 
 // update folds the values of rows into their sessions' slots in sh.
 func (o *SessionOperator) update(sh *sessShard, rec arrow.RecordBatch, n int, ts []int64, sel, rows, slots []int32) error {
-	for pi, pb := range o.preds {
-		o.masks[pi] = pb.Match(rec, o.masks[pi])
-		if len(o.masks[pi]) < n {
-			return fmt.Errorf("windows: %s: predicate returned %d results for %d rows", o.p.name, len(o.masks[pi]), n)
-		}
+	if err := o.filters.match(o.p.name, rec, n); err != nil {
+		return err
 	}
 	for ai := range o.p.aggs {
 		ap := &o.p.aggs[ai]
-		var keep []bool
-		if pi := o.predOf[ai]; pi >= 0 {
-			keep = o.masks[pi]
-		}
-		var arr arrow.Array
-		if ap.col >= 0 {
-			arr = rec.Column(ap.col)
-			if arr.NullN() > 0 {
-				keep = o.validMask(arr, keep)
-			}
-		}
+		keep, arr := o.filters.keepOf(ai, ap, rec)
 		a := &sh.accs[ai]
 		switch {
 		case ap.kind == kindCount:
@@ -543,16 +520,4 @@ func addFirstLastStrings(isFirst bool, a *acc, d *dict, arr arrow.Array, ts []in
 		}
 		n[s]++
 	}
-}
-
-// validMask returns, per row, whether arr's value is valid and keep (if not
-// nil) holds. It reuses o.keep.
-func (o *SessionOperator) validMask(arr arrow.Array, keep []bool) []bool {
-	n := arr.Len()
-	o.keep = grow(o.keep, n)
-	out := o.keep
-	for i := range n {
-		out[i] = arr.IsValid(i) && (keep == nil || keep[i])
-	}
-	return out
 }

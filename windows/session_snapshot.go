@@ -216,7 +216,7 @@ func (o *SessionOperator) RestoreShards(commons [][]byte, shards map[string][][]
 
 // temp returns an empty operator of o's stage and partition.
 func (o *SessionOperator) temp() *SessionOperator {
-	t := &SessionOperator{p: o.p, mem: o.mem, preds: o.preds, predOf: o.predOf, masks: o.masks,
+	t := &SessionOperator{p: o.p, mem: o.mem, filters: o.filters,
 		minCompact: o.minCompact, part: o.part, nparts: o.nparts}
 	t.reset()
 	return t
