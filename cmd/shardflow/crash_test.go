@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,25 +28,10 @@ func TestKillAnywhereGivesTheSameOutput(t *testing.T) {
 	input := writeInput(t, 4, 200_000)
 	src := "file://" + filepath.Join(input, "*.jsonl")
 
-	want := t.TempDir()
-	start := time.Now()
-	if out, err := exec.Command(bin, append(shardflowArgs(want, src), "--parallelism", "1")...).CombinedOutput(); err != nil {
-		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	args := func(dir string, parallelism int) []string {
+		return append(shardflowArgs(dir, src), "--parallelism", strconv.Itoa(parallelism))
 	}
-	full := time.Since(start)
-
-	got := t.TempDir()
-	seed := uint64(time.Now().UnixNano())
-	rng, prng := rand.New(rand.NewPCG(seed, 7)), rand.New(rand.NewPCG(seed, 8))
-	parallelism := func() string { return strconv.Itoa(1 + prng.IntN(4)) }
-	kills, _ := runKilled(t, func() *exec.Cmd {
-		return exec.Command(bin, append(shardflowArgs(got, src), "--parallelism", parallelism())...)
-	},
-		newestCheckpoint(t, filepath.Join(got, "ckpt")), checkpointInterval, rng, 8)
-	t.Logf("finished after %d kills (an uninterrupted run took %v)", kills, full)
-	if kills < 3 {
-		t.Fatalf("only %d kills: the test did not test", kills)
-	}
+	want, got := killAnywhere(t, bin, args, 4, 8)
 	compareOutputs(t, want, got)
 }
 

@@ -5,10 +5,13 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shardflow/shardflow/internal/testenv"
 )
 
 // runKilled runs the command newCmd makes and SIGKILLs it, maxKills times,
@@ -93,5 +96,52 @@ func newestCheckpoint(t *testing.T, root string) func() uint64 {
 			}
 		}
 		return newest
+	}
+}
+
+// killAnywhere runs the job that args describe (the arguments for an output
+// directory and a parallelism) once uninterrupted with one window instance,
+// then again in a new directory SIGKILLed up to maxKills times with from 1 to
+// maxParallel instances per restart, and returns both directories. It fails
+// t when fewer than 3 kills landed: such a run tested nothing.
+func killAnywhere(t *testing.T, bin string, args func(dir string, parallelism int) []string, maxParallel, maxKills int) (want, got string) {
+	t.Helper()
+	want = t.TempDir()
+	if out, err := exec.Command(bin, args(want, 1)...).CombinedOutput(); err != nil {
+		t.Fatalf("uninterrupted run: %v\n%s", err, out)
+	}
+	got = t.TempDir()
+	seed := uint64(time.Now().UnixNano())
+	rng, prng := rand.New(rand.NewPCG(seed, 7)), rand.New(rand.NewPCG(seed, 8))
+	kills, _ := runKilled(t, func() *exec.Cmd { return exec.Command(bin, args(got, 1+prng.IntN(maxParallel))...) },
+		newestCheckpoint(t, filepath.Join(got, "ckpt")), checkpointInterval, rng, maxKills)
+	t.Logf("finished after %d kills (seed %d)", kills, seed)
+	if kills < 3 {
+		t.Fatalf("only %d kills: the test did not test", kills)
+	}
+	return want, got
+}
+
+// tableRows renders, one string a row, the rows of the Parquet table under
+// dir/out/table as DuckDB reads them, ordered by orderBy.
+func tableRows(t *testing.T, dir, table, orderBy string) []string {
+	t.Helper()
+	rows := testenv.DuckDB(t, fmt.Sprintf(
+		"SELECT * FROM read_parquet('%s/out/%s/**/*.parquet', hive_partitioning=true) ORDER BY %s", dir, table, orderBy))
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = fmt.Sprint(r)
+	}
+	return out
+}
+
+// sameTable fails t unless table holds the same rows under got as under
+// want, and at least one.
+func sameTable(t *testing.T, want, got, table, orderBy string) {
+	t.Helper()
+	wantRows, gotRows := tableRows(t, want, table, orderBy), tableRows(t, got, table, orderBy)
+	if len(wantRows) == 0 || !slices.Equal(gotRows, wantRows) {
+		t.Errorf("%s: %d rows after kills, %d uninterrupted (and more than 0); first difference: %s",
+			table, len(gotRows), len(wantRows), firstDiff(gotRows, wantRows))
 	}
 }
