@@ -54,10 +54,17 @@ type refEvent struct {
 	Ts               int64
 }
 
-// refEvents decodes the generator's events with encoding/json.
+// refEvents decodes the features input's events with encoding/json.
 func refEvents(t *testing.T, events int64) map[string][]refEvent {
 	t.Helper()
-	ref, err := generator.NewReference(featuresInput(events))
+	return refEventsOf(t, featuresInput(events))
+}
+
+// refEventsOf decodes, by user, the well-formed events of the generator
+// configured by cfg with encoding/json, in the order each shard holds them.
+func refEventsOf(t *testing.T, cfg generator.Config) map[string][]refEvent {
+	t.Helper()
+	ref, err := generator.NewReference(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -43,37 +42,7 @@ func (s refSession) String() string {
 // starts after more than SessionGap without events.
 func refSessionsOf(t *testing.T, cfg generator.Config) []refSession {
 	t.Helper()
-	ref, err := generator.NewReference(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	by := map[string][]refEvent{}
-	for s := range ref.Config().Shards {
-		for ev := range ref.Events(s) {
-			if ev.Malformed {
-				continue
-			}
-			var e struct {
-				UserID    string   `json:"user_id"`
-				EventType string   `json:"event_type"`
-				Page      string   `json:"page"`
-				Price     *float64 `json:"price"`
-				TS        string   `json:"ts"`
-			}
-			if err := json.Unmarshal(ev.Data, &e); err != nil {
-				t.Fatalf("event %s: %v", ev.Data, err)
-			}
-			ts, err := time.Parse(time.RFC3339Nano, e.TS)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := refEvent{User: e.UserID, Type: e.EventType, Page: e.Page, Ts: ts.UnixMilli()}
-			if e.Price != nil {
-				r.Price = *e.Price
-			}
-			by[r.User] = append(by[r.User], r)
-		}
-	}
+	by := refEventsOf(t, cfg)
 	gap := SessionGap.Milliseconds()
 	var out []refSession
 	for u, evs := range by {
