@@ -196,25 +196,8 @@ func (d *DedupeOperator) Process(ctx context.Context, b *pipeline.Batch, emit pi
 			d.idx = append(d.idx, int32(i))
 		}
 	}
-	kept := len(d.idx)
-	d.dups += int64(n - kept)
-	switch kept {
-	case n:
-		emit(b)
-		return nil
-	case 0:
-		b.Release()
-		return nil
-	}
-	out, err := takeRecord(d.mem, b.Rec, d.idx)
-	if err != nil {
-		b.Release()
-		return fmt.Errorf("operators: dedupe: shard %s: %w", b.Shard, err)
-	}
-	nb := b.WithRecord(out)
-	b.Release()
-	emit(nb)
-	return nil
+	d.dups += int64(n - len(d.idx))
+	return emitRows(d.mem, "dedupe", b, d.idx, emit)
 }
 
 // Counters reports duplicate_rows (dropped in this run), and the keys the

@@ -85,36 +85,14 @@ func (f *FilterOperator) Process(ctx context.Context, b *pipeline.Batch, emit pi
 		return nil
 	}
 	f.sel = f.match.Match(b.Rec, f.sel)
-	kept := 0
-	for _, m := range f.sel {
-		if m {
-			kept++
-		}
-	}
-	f.rowsOut += int64(kept)
-	switch kept {
-	case n:
-		emit(b)
-		return nil
-	case 0:
-		b.Release()
-		return nil
-	}
 	f.idx = f.idx[:0]
 	for i, m := range f.sel {
 		if m {
 			f.idx = append(f.idx, int32(i))
 		}
 	}
-	out, err := takeRecord(f.mem, b.Rec, f.idx)
-	if err != nil {
-		b.Release()
-		return fmt.Errorf("operators: filter: shard %s: %w", b.Shard, err)
-	}
-	nb := b.WithRecord(out)
-	b.Release()
-	emit(nb)
-	return nil
+	f.rowsOut += int64(len(f.idx))
+	return emitRows(f.mem, "filter", b, f.idx, emit)
 }
 
 // Counters reports rows_in and rows_out.
