@@ -438,7 +438,7 @@ func (j *Job) bindKeyed(name string, in *arrow.Schema, keys []string, newOp func
 	}
 	group := &OperatorGroup{}
 	for i := 0; i < n; i++ {
-		op, err := newOp(OperatorEnv{Mem: j.mem, Source: j.src.Name(), Partition: i, Partitions: n, Group: group, Bound: j.bound, MaxAhead: j.maxAhead})
+		op, err := newOp(OperatorEnv{Mem: j.mem, Source: j.src.Name(), Partition: i, Partitions: n, Group: group, Bound: j.bound, MaxAhead: j.maxAhead, State: j.state})
 		if err != nil {
 			return fmt.Errorf("pipeline: job %q: %s: %w", j.name, name, err)
 		}

@@ -46,6 +46,8 @@ type Job struct {
 	queue    int
 	parallel int // WithParallelism
 
+	state StateConfig // WithStateLimit, WithStateSpill
+
 	started  atomic.Bool
 	stop     chan struct{} // closed by Shutdown
 	stopOnce sync.Once

@@ -142,6 +142,9 @@ type OperatorEnv struct {
 	// (Builder.MaxAhead), for a keyed stage; 0 for none. A row whose event
 	// time is more than MaxAhead past its batch's Arrival is late.
 	MaxAhead int64
+	// State bounds the state of an instance of a keyed stage
+	// (WithStateLimit, WithStateSpill); zero for other stages.
+	State StateConfig
 }
 
 // CounterReporter is implemented by operators and sinks that count what the
