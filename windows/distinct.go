@@ -16,6 +16,8 @@ type distinctSet struct {
 	sparse *u64set
 	dense  [][]uint64
 	sink   uint64 // keeps the reads of addDistinctRows' first pass
+
+	denseBytes int64 // of the bitmaps in dense, for the state's size
 }
 
 // denseAt is the number of distinct values from which a group becomes dense,
@@ -29,8 +31,10 @@ func (d *distinctSet) add(a *acc, s int32, v uint32, due int64) bool {
 		bm := d.dense[bi-1]
 		w := int(v >> 6)
 		if w >= len(bm) {
+			c := cap(bm)
 			bm = append(bm, make([]uint64, w+1-len(bm)+len(bm)/2)...)
 			d.dense[bi-1] = bm
+			d.denseBytes += 8 * int64(cap(bm)-c)
 		}
 		if bit := uint64(1) << (v & 63); bm[w]&bit == 0 {
 			bm[w] |= bit
@@ -89,6 +93,7 @@ func (d *distinctSet) densify(a *acc, ws *winState, dictLen int, scratch []uint6
 	for _, s := range ws.gslots {
 		if a.i[s] == -1 {
 			d.dense = append(d.dense, make([]uint64, words))
+			d.denseBytes += 8 * int64(words)
 			a.i[s] = int64(len(d.dense))
 		}
 	}
@@ -101,8 +106,10 @@ func (d *distinctSet) densify(a *acc, ws *winState, dictLen int, scratch []uint6
 			v := uint32(k)
 			bm := d.dense[bi-1]
 			if int(v>>6) >= len(bm) { // the dict grew
+				c := cap(bm)
 				bm = append(bm, make([]uint64, int(v>>6)+1-len(bm))...)
 				d.dense[bi-1] = bm
+				d.denseBytes += 8 * int64(cap(bm)-c)
 			}
 			bm[v>>6] |= 1 << (v & 63)
 			continue

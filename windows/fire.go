@@ -134,7 +134,11 @@ func (o *Operator) mergeWindow(ps []part, b *array.RecordBuilder) error {
 		}
 	}
 	for a := range aggs {
-		if aggs[a].kind == kindCountDistinct {
+		if o.st.spilled(a) {
+			if err := o.mergeSpilled(a, ps); err != nil {
+				return err
+			}
+		} else if aggs[a].kind == kindCountDistinct {
 			o.mergeDistinct(a, ps)
 		}
 	}
@@ -313,6 +317,9 @@ func appendAgg(fb array.Builder, ap *aggPlan, m *acc, perm []int32) error {
 // they have grown well past what those windows use, so that keys and values
 // of fired windows do not accumulate in a long-running job.
 func (o *Operator) maybeCompact() {
+	if o.st.anySpilled() { // the store's keys hold key ids
+		return
+	}
 	size := o.keys.len()
 	for _, d := range o.vdicts {
 		if d != nil {
@@ -389,6 +396,7 @@ func (o *Operator) compactDicts() {
 						}
 						nb[nv>>6] |= 1 << (nv & 63)
 					})
+					ds.denseBytes += 8 * int64(cap(nb)-cap(bm))
 					ds.dense[bi] = nb
 				}
 			}

@@ -81,6 +81,8 @@ type Operator struct {
 
 	rowsIn, lateRows, nullTimeRows, windowsFired int64
 
+	st stateGuard // the state's limit and spill store (state.go, spill.go)
+
 	// The instance's place among those of a job that runs the stage in
 	// several partitions of the keys (part of nparts, 0 of 1 alone), what
 	// they share, the windows it holds open (start -> shards) and its share
@@ -131,6 +133,7 @@ func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 	if o.filters, err = bindFilters(p.aggs, p.in); err != nil {
 		return nil, err
 	}
+	o.st = newStateGuard(p, env)
 	o.reset()
 	return o, nil
 }
@@ -168,6 +171,8 @@ func (o *Operator) Counters() map[string]int64 {
 		"null_time_rows": o.nullTimeRows,
 		"windows_fired":  o.windowsFired,
 		"open_windows":   o.openShare,
+		"state_bytes":    o.stateBytes(),
+		"state_spills":   o.st.spills,
 	}
 }
 
@@ -410,6 +415,10 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 				}
 			}
 		case kindCountDistinct:
+			if o.st.spilled(ai) {
+				o.spillRows(sh, ai, arr, keep, rows, wins)
+				continue
+			}
 			o.addDistinct(ai, a, arr, keep, sel, rows, slots, wins)
 		case kindFirst, kindLast:
 			addFirstLast(ap, a, arr, ts, keep, rows, slots)
@@ -417,7 +426,7 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 			ap.update(a, arr, keep, rows, slots)
 		}
 	}
-	return nil
+	return o.checkState()
 }
 
 // emitLate emits the rows o.late of b on LateSide and forgets them.

@@ -139,6 +139,9 @@ func (o *Operator) adopt(t *Operator) {
 	o.rowsIn, o.lateRows, o.nullTimeRows, o.windowsFired = t.rowsIn, t.lateRows, t.nullTimeRows, t.windowsFired
 	o.openStarts = t.openStarts
 	o.openShare += t.openShare
+	if err := o.st.close(); err != nil { // the store held the replaced state
+		o.st.err = err
+	}
 }
 
 // temp returns an empty operator of o's stage for restoring into, sharing
@@ -260,6 +263,9 @@ func (o *Operator) SnapshotShards() (common []byte, shards map[string][]byte, er
 		t := o.temp(newFirings(1))
 		t.wm, t.compact = o.wm, o.compact
 		t.absorbShard(o, sh, all)
+		if id, ok := o.st.ids[sh.name]; ok {
+			t.st.src, t.st.srcShard = o, id
+		}
 		if shards[sh.name], err = t.Snapshot(); err != nil {
 			return nil, nil, err
 		}

@@ -28,6 +28,7 @@ import (
 //	  empty string for no state; a stage with custom aggregates never had a
 //	  version 1 snapshot, so the version did not change)
 //	  then per CountDistinct aggregate: entries (group index, value id)
+//	then, only for an operator that spilled, its spilled values (spill_snapshot.go)
 //	CRC-32C of everything before it, 4 bytes little-endian
 //
 // Dicts hold phys, size, null id (-1 for none) and the values by id.
@@ -82,6 +83,10 @@ func (o *Operator) Snapshot() ([]byte, error) {
 				return nil, err
 			}
 		}
+	}
+	b, err := o.appendSpilled(b)
+	if err != nil {
+		return nil, err
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
 }
@@ -241,6 +246,9 @@ func (o *Operator) decode(r *wire.Reader) error {
 				return err
 			}
 		}
+	}
+	if err := o.decodeSpilled(r); err != nil {
+		return err
 	}
 	if r.Err() == nil && r.Len() != 0 {
 		r.Fail("trailing bytes")
