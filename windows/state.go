@@ -1,6 +1,9 @@
 package windows
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // The state's size is an estimate from the capacities of what holds it: the
 // tables and slices that grow with keys and values, at their Go sizes, and
@@ -106,7 +109,7 @@ func (o *Operator) distinctValues() (values int64, windows int) {
 
 // ErrStateLimit is wrapped by the error of a window operator whose state
 // outgrows the job's limit (pipeline.WithStateLimit) with nowhere to spill.
-var ErrStateLimit = fmt.Errorf("windows: state over the limit")
+var ErrStateLimit = errors.New("state over its limit")
 
 // checkState compares the state's size with the job's limit after a batch:
 // it spills what it can when the job has a spill store, and fails otherwise,
@@ -139,14 +142,21 @@ func (o *Operator) limitError(size, limit int64) error {
 	values, windows := o.distinctValues()
 	what := fmt.Sprintf("%d keys", o.keys.len())
 	if values > 0 {
-		what += fmt.Sprintf(", %d distinct values in %d windows", values, windows)
+		what += fmt.Sprintf(", %d distinct values in %d open window%s", values, windows, plural(windows))
 	}
-	do := "raise the limit (--state-limit), or give the job a spill directory (--state-spill DIR) for its distinct sets"
+	do := "raise the limit (--state-limit), or let the distinct sets spill to disk (--state-spill DIR)"
 	if o.st.cfg.Spill != nil {
-		do = "raise the limit (--state-limit): what is left after spilling the distinct sets does not fit"
+		do = "raise the limit (--state-limit): what is left in memory after spilling the distinct sets does not fit"
 	}
-	return fmt.Errorf("%w: %s: state of about %s (%s) over the limit of %s; %s; the last checkpoint is intact",
-		ErrStateLimit, o.p.name, formatBytes(size), what, formatBytes(limit), do)
+	return fmt.Errorf("windows: %s: %w: about %s (%s) against a limit of %s; %s; the last checkpoint is intact",
+		o.p.name, ErrStateLimit, formatBytes(size), what, formatBytes(limit), do)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // formatBytes writes n bytes in binary units: 512 B, 1.5 KiB, 3.2 GiB.
