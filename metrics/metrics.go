@@ -34,6 +34,7 @@ type Metrics struct {
 	ckptOK, ckptFailed         prometheus.Counter
 	lastCkptID                 prometheus.Gauge
 	components                 *prometheus.GaugeVec
+	stateBytes                 *prometheus.GaugeVec // by stage
 	writeBytes, writeRecords   *prometheus.GaugeVec // by shard
 	writeUtil                  *prometheus.GaugeVec // by shard and limit
 	hotKeyShare                *prometheus.GaugeVec // by shard and rank
@@ -108,6 +109,8 @@ func New(reg prometheus.Registerer, job string, opts ...Option) (*Metrics, error
 
 	m.components = gauge("component_count", "Counters of the job's stages and sinks (rows, dead letters, windows fired, files committed, ...), by component and counter; updated at every checkpoint.", "component", "counter")
 
+	m.stateBytes = gauge("state_bytes", "Estimated bytes of the in-memory state of the window stage (its instances summed), from its state_bytes counter; updated at every checkpoint. Compare with --state-limit, which bounds each instance.", "stage")
+
 	m.writeBytes = gauge("kinesis_shard_write_bytes_per_second", "Bytes (data plus partition key) written to the shard per second of arrival time, over the last minute of arrival time read.", "shard")
 	m.writeRecords = gauge("kinesis_shard_write_records_per_second", "Kinesis records (an aggregate counts once) written to the shard per second of arrival time, over the last minute of arrival time read.", "shard")
 	m.writeUtil = gauge("kinesis_shard_write_utilization", "The shard's write rate as a share of its write limit (1 MiB/s for limit=bytes, 1,000 records/s for limit=records).", "shard", "limit")
@@ -117,7 +120,7 @@ func New(reg prometheus.Registerer, job string, opts ...Option) (*Metrics, error
 	m.expiredResumes = counter("kinesis_expired_resumes_total", "Shards that resumed past records that had expired unread (with --accept-expired).", "shard")
 
 	cs := []prometheus.Collector{m.recordsIn, m.bytesIn, m.userRecordsIn, m.userBytesIn, m.millisBehind,
-		m.iteratorAge, m.throttles, m.retries, m.readFailures, m.watermark, m.ckptDuration, ckpts, m.lastCkptID, age, m.components,
+		m.iteratorAge, m.throttles, m.retries, m.readFailures, m.watermark, m.ckptDuration, ckpts, m.lastCkptID, age, m.components, m.stateBytes,
 		m.writeBytes, m.writeRecords, m.writeUtil, m.hotKeyShare, m.retentionHeadroom, m.expiredResumes}
 	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -217,10 +220,14 @@ func (m *Metrics) Throttled(shard string) { m.throttles.WithLabelValues(shard).I
 // Retried implements kinesis.Metrics.
 func (m *Metrics) Retried(shard string) { m.retries.WithLabelValues(shard).Inc() }
 
-// Counters implements pipeline.Metrics: component_count{component, counter}.
+// Counters implements pipeline.Metrics: component_count{component, counter},
+// and state_bytes{stage} for a stage that reports a state_bytes counter.
 func (m *Metrics) Counters(component string, counters map[string]int64) {
 	for name, v := range counters {
 		m.components.WithLabelValues(component, name).Set(float64(v))
+	}
+	if v, ok := counters["state_bytes"]; ok {
+		m.stateBytes.WithLabelValues(component).Set(float64(v))
 	}
 }
 

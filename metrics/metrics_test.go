@@ -422,3 +422,17 @@ shardflow_kinesis_shard_write_utilization{job="clickstream",limit="records",shar
 		t.Errorf("%d hot_key_share series, want 2", n)
 	}
 }
+
+// A stage's state_bytes counter is also the state_bytes{stage} gauge; other
+// components' counters are not.
+func TestStateBytes(t *testing.T) {
+	m, reg, _ := newMetrics(t)
+	m.Counters("tumbling(1m)", map[string]int64{"rows_in": 10, "state_bytes": 4096})
+	m.Counters("parquet", map[string]int64{"files": 2})
+	m.Counters("tumbling(1m)", map[string]int64{"rows_in": 20, "state_bytes": 1024})
+	compare(t, reg, `
+# HELP shardflow_state_bytes Estimated bytes of the in-memory state of the window stage (its instances summed), from its state_bytes counter; updated at every checkpoint. Compare with --state-limit, which bounds each instance.
+# TYPE shardflow_state_bytes gauge
+shardflow_state_bytes{job="clickstream",stage="tumbling(1m)"} 1024
+`, "shardflow_state_bytes")
+}

@@ -48,6 +48,7 @@ type runFlags struct {
 	metricsAddr string
 	overwrite   bool
 	parallelism int
+	state       stateFlags // --state-limit, --state-spill (state.go)
 	follow      bool // file: keep reading the files as they grow, and new files
 	// kinesis: go on past records that expired unread instead of failing,
 	// and how close to expiring a shard's reading may fall before a warning
@@ -102,6 +103,7 @@ func addJobFlags(cmd *cobra.Command, f *runFlags, data, source, sourceUsage stri
 	fl.IntVar(&f.parallelism, "parallelism", runtime.GOMAXPROCS(0), "instances of the window stage side by side, each with its partition of the keys (a checkpoint resumes with any)")
 	fl.BoolVar(&f.acceptExpired, "accept-expired", false, "kinesis: when a shard's checkpointed record has expired from the stream, go on from the oldest retained record (the records between are lost) instead of failing")
 	fl.DurationVar(&f.retentionMargin, "retention-margin", kinesis.DefaultRetentionMargin, "kinesis: warn (and report kinesis_retention_headroom_seconds) when a shard is read less than this before its records expire")
+	addStateFlags(fl, &f.state)
 	fl.BoolVar(&f.overwrite, "overwrite", false, "replace output of this job that its checkpoints do not account for (another run's, a lost checkpoint's) instead of refusing to start")
 }
 
@@ -137,6 +139,7 @@ func (f runFlags) validate(cmd *cobra.Command) error {
 	if f.parallelism <= 0 {
 		add(fmt.Errorf("--parallelism %d: want > 0", f.parallelism))
 	}
+	add(f.state.validate())
 	if jobs.IsS3(f.out) {
 		add(jobs.CheckOut(f.out))
 	} else {
@@ -249,6 +252,7 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 		srcOpts.Mem = pool
 	}
 	opts := []pipeline.Option{pipeline.WithAllocator(srcOpts.Mem), pipeline.WithParallelism(f.parallelism)}
+	opts = append(opts, f.state.options()...)
 	if f.overwrite {
 		opts = append(opts, pipeline.WithOverwrite())
 	}
