@@ -32,7 +32,8 @@ import (
 // value (appendSpilled).
 type stateGuard struct {
 	cfg    pipeline.StateConfig
-	name   string
+	name   string              // the stage's, for errors
+	part   int                 // the instance's partition, which names its store
 	store  pipeline.SpillStore // nil until the first spill
 	on     []bool              // per aggregate: its distinct sets are in store
 	ids    map[string]uint32   // shard name -> shard id in the store's keys
@@ -56,7 +57,7 @@ const (
 )
 
 func newStateGuard(p *plan, env pipeline.OperatorEnv) stateGuard {
-	return stateGuard{cfg: env.State, name: fmt.Sprintf("%s-%d", p.name, env.Partition)}
+	return stateGuard{cfg: env.State, name: p.name, part: env.Partition}
 }
 
 // spilled reports whether aggregate a keeps its distinct sets in the store.
@@ -155,7 +156,7 @@ func (o *Operator) canSpill() bool {
 func (o *Operator) spillAll() error {
 	g := &o.st
 	if g.store == nil {
-		s, err := g.cfg.Spill(g.name)
+		s, err := g.cfg.Spill(fmt.Sprintf("window-%d", g.part))
 		if err != nil {
 			return fmt.Errorf("windows: %s: open spill store: %w", o.p.name, err)
 		}

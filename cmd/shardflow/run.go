@@ -48,7 +48,6 @@ type runFlags struct {
 	metricsAddr string
 	overwrite   bool
 	parallelism int
-	state       stateFlags // --state-limit, --state-spill (state.go)
 	follow      bool // file: keep reading the files as they grow, and new files
 	// kinesis: go on past records that expired unread instead of failing,
 	// and how close to expiring a shard's reading may fall before a warning
@@ -60,6 +59,8 @@ type runFlags struct {
 	// progress, when set, shows the job's progress instead of the status
 	// line (replay's bars).
 	progress func(job *pipeline.Job, src pipeline.Source, stderr io.Writer) (stop func())
+
+	state stateFlags // --state-limit, --state-spill (state.go)
 }
 
 func newRunCmd() *cobra.Command {

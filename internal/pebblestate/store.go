@@ -150,7 +150,7 @@ func prefixEnd(p []byte) []byte {
 
 // safeName keeps the letters, digits, '-' and '_' of name, for a directory name.
 func safeName(name string) string {
-	b := []byte(name)
+	b := []byte(name)[:min(len(name), 40)]
 	for i, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			b[i] = '_'
