@@ -54,6 +54,12 @@ type coordinator struct {
 	stopping   bool            // a final checkpoint is wanted
 	draining   bool            // the bounded input has ended
 	ended      bool            // the final checkpoint has completed
+
+	// In a job whose checkpoints are cut by the data (cuts.go): the
+	// barrier each running shard waits at, and the releases they wait for.
+	cutAt  map[string]uint64
+	gate   *releases
+	halted bool // stopped (Shutdown) without a final checkpoint
 }
 
 type shardEntry struct {
@@ -172,6 +178,9 @@ func newCoordinator(ctx context.Context, j *Job) (_ *coordinator, err error) {
 		}
 	}
 	c.run, c.recovery = rec.Run, rec
+	if c.cutMode() {
+		c.cutAt, c.gate = map[string]uint64{}, newReleases(c.nextID-1)
+	}
 	for _, s := range j.allSinks() {
 		if cm, ok := s.(Committer); ok {
 			r := rec
@@ -295,6 +304,11 @@ func (j *Job) replayRun(ctx context.Context, cp *Checkpoint) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00", j.name, j.fingerprint)
 	h.Write(key)
+	if j.replayStep > 0 && j.replayStep != DefaultReplayStep.Milliseconds() {
+		// Another step cuts other checkpoints: another replay. The default
+		// one leaves the run ids of replays from before steps existed alone.
+		fmt.Fprintf(h, "\x00step=%d", j.replayStep)
+	}
 	run := replayRunPrefix + hex.EncodeToString(h.Sum(nil)[:6])
 	switch {
 	case cp == nil || cp.Run == run:
@@ -371,8 +385,12 @@ func (c *coordinator) loop(ctx context.Context) error {
 	if err := c.discover(ctx); err != nil {
 		return err
 	}
-	checkpoints := time.NewTicker(c.j.interval)
-	defer checkpoints.Stop()
+	var checkpoints <-chan time.Time // none when the data cuts them
+	if !c.cutMode() {
+		t := time.NewTicker(c.j.interval)
+		defer t.Stop()
+		checkpoints = t.C
+	}
 	var discovery <-chan time.Time
 	if !c.j.src.Bounded() {
 		t := time.NewTicker(discoveryInterval)
@@ -387,12 +405,20 @@ func (c *coordinator) loop(ctx context.Context) error {
 			err = c.handle(ctx, el)
 		case r := <-c.replies:
 			err = c.sinkReplied(ctx, r)
-		case <-checkpoints.C:
+		case <-checkpoints:
 			err = c.startCheckpoint(ctx, false)
 		case <-discovery:
 			err = c.discover(ctx) // deferred while a checkpoint is in flight
 		case <-stop:
 			stop = nil
+			if c.cutMode() {
+				// A checkpoint here would be cut by the clock: stop at the
+				// last data cut (once the one under way has completed); the
+				// next start resumes from it and replaces what followed.
+				c.halted = true
+				c.ended = c.pending == nil
+				continue
+			}
 			err = c.startCheckpoint(ctx, true)
 		case <-ctx.Done():
 			return ctx.Err()
@@ -417,10 +443,16 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 	case keyedBatch:
 		return c.process(ctx, el.b, el.parts)
 	case shardIdle:
+		if c.cutMode() {
+			return nil // idleness is the clock's: it must not move a replay's watermark
+		}
 		c.wm.setIdle(el.Shard, el.Idle)
 		return c.advanceWatermark(ctx)
 	case Barrier:
 		c.shards[el.Shard].state = el.State
+		if c.cutMode() {
+			return c.cutArrived(ctx, el.Shard, el.ID)
+		}
 		if p := c.pending; p != nil && p.id == el.ID {
 			return c.arrived(ctx, el.Shard)
 		}
@@ -445,6 +477,14 @@ func (c *coordinator) handle(ctx context.Context, el any) error {
 		// A shard that stopped without finishing (the job is shutting down)
 		// keeps its clock: the rows it has not read yet must not become late
 		// because the shards still sending moved the watermark on.
+		if c.cutMode() {
+			// Its children start now, and take part in the next cut.
+			delete(c.cutAt, el.Shard)
+			if err := c.discover(ctx); err != nil {
+				return err
+			}
+			return c.tryCut(ctx)
+		}
 		if p := c.pending; p != nil && p.phase == phaseBarriers {
 			return c.arrived(ctx, el.Shard)
 		}
@@ -578,7 +618,7 @@ func (c *coordinator) reportCounters(sinks map[string]map[string]int64) {
 // finished and whose parents are. With a bounded source and nothing left to
 // read, it ends the input.
 func (c *coordinator) discover(ctx context.Context) error {
-	if c.pending != nil {
+	if c.pending != nil && !c.cutMode() {
 		c.rediscover = true
 		return nil
 	}
@@ -736,6 +776,9 @@ func (c *coordinator) start(e *shardEntry) error {
 		metrics:  c.j.metrics,
 		seed:     seed,
 	}
+	if c.cutMode() {
+		t.step, t.cut, t.gate = c.j.replayStep, c.nextID-1, c.gate
+	}
 	if len(c.keyed) > 1 {
 		t.part = &partitioner{cols: c.j.keyCols, n: len(c.keyed)}
 	}
@@ -831,6 +874,9 @@ func (c *coordinator) barriersIn(ctx context.Context) error {
 		}
 	}
 	close(p.release) // the shards go on reading while the sinks pre-commit
+	if c.gate != nil {
+		c.gate.release(p.id)
+	}
 	if p.owed == 0 {
 		return c.persist(ctx)
 	}
@@ -964,11 +1010,16 @@ func (c *coordinator) complete(ctx context.Context, saved bool) error {
 			"records_in", st.RecordsIn, "rows_out", st.RowsOut, "dead_letters", st.DeadLetters)
 	}
 	switch {
-	case p.final:
+	case p.final, c.halted:
 		c.ended = true
 		return nil
 	case c.stopping:
 		return c.startCheckpoint(ctx, true)
+	case c.cutMode():
+		if err := c.advanceWatermark(ctx); err != nil {
+			return err
+		}
+		return c.tryCut(ctx)
 	case c.rediscover:
 		return c.discover(ctx)
 	}

@@ -37,8 +37,9 @@ type Job struct {
 	sides       map[Side]Sink
 	store       CheckpointStore
 	interval    time.Duration
-	overwrite   bool // WithOverwrite
-	replay      bool // WithReplay
+	overwrite   bool  // WithOverwrite
+	replay      bool  // WithReplay
+	replayStep  int64 // WithReplayStep, ms; 0: clock-driven checkpoints
 
 	mem      memory.Allocator
 	logger   *slog.Logger

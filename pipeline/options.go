@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
@@ -59,5 +60,25 @@ func WithParallelism(n int) Option {
 		if n > 0 {
 			j.parallel = n
 		}
+	}
+}
+
+// WithReplayStep makes a replay's checkpoints (WithReplay) cut by its
+// records instead of the clock: checkpoint k covers, of every shard, the
+// records before the first one that arrived (RawArrival) at or after k*step
+// since the Unix epoch, so that the same replay checkpoints the same rows
+// whatever its pace, its checkpoint interval or a crash, and its sinks name
+// its files alike. Checkpoint ids are then those boundary numbers (they
+// increase, with gaps). A step of 0 means DefaultReplayStep. The source's
+// records must carry their arrival times (Kinesis does; records without one
+// cross no boundary and checkpoint only at the end). A Shutdown stops such
+// a replay at its last cut, which the next start resumes from. Without
+// WithReplay the option does nothing.
+func WithReplayStep(step time.Duration) Option {
+	return func(j *Job) {
+		if step <= 0 {
+			step = DefaultReplayStep
+		}
+		j.replayStep = max(step.Milliseconds(), 1)
 	}
 }

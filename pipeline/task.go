@@ -54,6 +54,13 @@ type task struct {
 	seed  []map[string][]byte
 	local []localOp // the operators of ops that keep state, set by run
 
+	// In a job whose checkpoints the data cuts (cuts.go): the stream time
+	// between boundaries in ms (0 otherwise), the boundary of the last
+	// barrier emitted or taken, and the checkpoints' releases.
+	step int64
+	cut  uint64
+	gate *releases
+
 	outs []*Batch // what one pass of the operator chain emitted
 	err  error    // first error of the chain's emit
 }
@@ -182,6 +189,11 @@ func (t *task) run(ctx context.Context) error {
 				t.progress.idle.Store(res.idle)
 				if !t.send(ctx, shardIdle{Shard: t.shard.ID, Idle: res.idle}) {
 					return nil
+				}
+			case t.step > 0:
+				sent, err := t.processCut(ctx, chain, res.batch)
+				if err != nil || !sent {
+					return err
 				}
 			default:
 				sent, err := t.process(ctx, chain, res.batch)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shardflow/shardflow/jobs"
+	"github.com/shardflow/shardflow/pipeline"
 	"github.com/shardflow/shardflow/sources/kinesis"
 	"github.com/spf13/cobra"
 )
@@ -24,8 +25,12 @@ when the replay first read it, its tip, whatever this machine's clock says; or a
 RFC 3339 time, by the records' arrival times), drains every window at the end,
 commits and exits 0.
 
-A replay checkpoints like run, the tips included: killed, the same command continues
-it and ends at the same records. Give another range its own --checkpoints (and --out,
+A replay's checkpoints are cut by the data, not the clock: one at every multiple of
+--checkpoint-step (15m) since the epoch that the records' arrival times cross, so the
+same replay puts the same rows in the same checkpoints, and names its files alike,
+however fast it runs or whatever --checkpoint-interval says. The checkpoints keep the
+tips: killed (or stopped), the same command continues it from its last cut and ends at
+the same records, with the same files. Give another range its own --checkpoints (and --out,
 unless the tables may hold both).
 
 A replay's run id comes from the job, the stream and the resolved range (the tips), so its
@@ -41,11 +46,18 @@ handover, and the command runs until it is stopped (SIGINT or SIGTERM).`,
 				if thenRun {
 					return fmt.Errorf("--then-run goes on live from a stream's tips; an archive has none: replay it, then run the job on the stream")
 				}
+				if cmd.Flags().Changed("checkpoint-step") {
+					return fmt.Errorf("--checkpoint-step cuts checkpoints by the records' arrival times, which an archive does not keep: drop it (an archive replay checkpoints every --checkpoint-interval)")
+				}
+				f.replayStep = 0
 				return replayArchive(cmd, args[0], f, from, to) // replay_archive.go
 			}
 			kcfg, err := replayRange(f.source, from, to, time.Now())
 			if err != nil {
 				return err
+			}
+			if f.replayStep <= 0 {
+				return fmt.Errorf("--checkpoint-step %v: want > 0", f.replayStep)
 			}
 			if thenRun && to != "now" {
 				return fmt.Errorf("--then-run follows the stream live once the backfill reaches the tips; it ends at no --to: drop --to %s", to)
@@ -71,6 +83,8 @@ handover, and the command runs until it is stopped (SIGINT or SIGTERM).`,
 	addJobFlags(cmd, &f, filepath.Join("shardflow-data", "replay"), "", "the stream to read: kinesis://STREAM[?consumer=NAME], or an archive: file://GLOB | s3://BUCKET/PREFIX (required)")
 	cmd.Flags().StringVar(&from, "from", kinesis.StartTrimHorizon, "where each shard starts: trim_horizon | RFC 3339 time")
 	cmd.Flags().StringVar(&to, "to", "now", "where each shard ends: now (its last record when the replay starts) | RFC 3339 time (by arrival)")
+	cmd.Flags().DurationVar(&f.replayStep, "checkpoint-step", pipeline.DefaultReplayStep,
+		"stream time between checkpoints: a checkpoint at every multiple of it since the epoch that the records' arrival times cross, whatever the clock (--checkpoint-interval is not used)")
 	cmd.Flags().BoolVar(&thenRun, "then-run", false, "backfill from --from up to each shard's tip at the start, then go on as the live job (run) from there: windows kept open, nothing read twice or skipped")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the shards, the range, an estimate of the records, the calls and the time the replay takes, and exit without reading or writing")
 	return cmd

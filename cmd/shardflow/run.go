@@ -56,6 +56,9 @@ type runFlags struct {
 	// replay runs the job as a replay (pipeline.WithReplay): its run id
 	// comes from the job and what the source reads.
 	replay bool
+	// replayStep, when set, cuts a replay's checkpoints by its records'
+	// arrival times, every replayStep (pipeline.WithReplayStep).
+	replayStep time.Duration
 	// progress, when set, shows the job's progress instead of the status
 	// line (replay's bars).
 	progress func(job *pipeline.Job, src pipeline.Source, stderr io.Writer) (stop func())
@@ -259,6 +262,9 @@ func runJob(ctx context.Context, name string, f runFlags, srcOpts jobs.SourceOpt
 	}
 	if f.replay {
 		opts = append(opts, pipeline.WithReplay())
+		if f.replayStep > 0 {
+			opts = append(opts, pipeline.WithReplayStep(f.replayStep))
+		}
 	}
 	if f.metricsAddr != "" {
 		m, stop, err := serveMetrics(ctx, f.metricsAddr, def.Name)
