@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -27,7 +28,9 @@ import (
 // aggregates. Then `shardflow replay clickstream` reads the stream, SIGKILLed
 // at random moments and restarted until it finishes. page_stats, read back by
 // DuckDB, must hold exactly the totals computed from the events put, and the
-// dead letters exactly the malformed events.
+// dead letters exactly the malformed events, and its files have the names
+// an uninterrupted replay gives them (checkpoints are cut by the records'
+// arrival times: --checkpoint-step).
 func TestKinesisReplayKilledAndRestartedEqualsWhatWasPut(t *testing.T) {
 	bin := buildBinary(t)
 	srv := testenv.Kinesalite(t)
@@ -45,9 +48,12 @@ func TestKinesisReplayKilledAndRestartedEqualsWhatWasPut(t *testing.T) {
 	env := append(os.Environ(), "AWS_ENDPOINT_URL="+srv.Endpoint(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
 		"AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
 	dir := t.TempDir()
-	args := []string{"replay", "clickstream", "--source", "kinesis://" + stream, "--from", "trim_horizon", "--to", "now",
-		"--status", "off", "--out", filepath.Join(dir, "out"), "--checkpoints", filepath.Join(dir, "ckpt"),
-		"--checkpoint-interval", "100ms"}
+	replayArgs := func(dir string) []string {
+		return []string{"replay", "clickstream", "--source", "kinesis://" + stream, "--from", "trim_horizon", "--to", "now",
+			"--status", "off", "--out", filepath.Join(dir, "out"), "--checkpoints", filepath.Join(dir, "ckpt"),
+			"--checkpoint-step", "100ms"}
+	}
+	args := replayArgs(dir)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 	newCmd := func() *exec.Cmd {
 		cmd := exec.Command(bin, args...)
@@ -61,6 +67,16 @@ func TestKinesisReplayKilledAndRestartedEqualsWhatWasPut(t *testing.T) {
 	}
 
 	checkPageStats(t, filepath.Join(dir, "out"), ref)
+
+	whole := t.TempDir()
+	cmd := exec.Command(bin, replayArgs(whole)...)
+	cmd.Env = env
+	if log, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the uninterrupted replay: %v\n%s", err, log)
+	}
+	if got, want := parquetNames(t, filepath.Join(dir, "out")), parquetNames(t, filepath.Join(whole, "out")); !slices.Equal(got, want) {
+		t.Errorf("the killed replay's files\n%v\nare not the uninterrupted replay's\n%v", got, want)
+	}
 }
 
 // checkPageStats checks that the page_stats table under out, read back by

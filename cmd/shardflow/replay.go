@@ -62,6 +62,12 @@ handover, and the command runs until it is stopped (SIGINT or SIGTERM).`,
 			if thenRun && to != "now" {
 				return fmt.Errorf("--then-run follows the stream live once the backfill reaches the tips; it ends at no --to: drop --to %s", to)
 			}
+			switch {
+			case thenRun && cmd.Flags().Changed("checkpoint-step"):
+				return fmt.Errorf("--checkpoint-step cuts a bounded replay's checkpoints; --then-run goes on live and checkpoints every --checkpoint-interval: drop --checkpoint-step")
+			case !thenRun && cmd.Flags().Changed("checkpoint-interval"):
+				return fmt.Errorf("--checkpoint-interval: a replay of a stream cuts its checkpoints by the records' arrival times, not the clock: use --checkpoint-step (default %v)", pipeline.DefaultReplayStep)
+			}
 			if dryRun {
 				return dryRunReplay(cmd, f.source, from, to)
 			}

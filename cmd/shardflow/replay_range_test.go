@@ -48,7 +48,7 @@ func TestReplayRangesAndRepeats(t *testing.T) {
 	b := boundary.UTC().Format(time.RFC3339)
 	replay := func(out, ckpt string, rng ...string) (string, error) {
 		args := append([]string{"replay", "clickstream", "--source", "kinesis://" + stream, "--status", "off",
-			"--out", out, "--checkpoints", ckpt, "--checkpoint-interval", "1h"}, rng...)
+			"--out", out, "--checkpoints", ckpt}, rng...)
 		cmd := exec.Command(bin, args...)
 		cmd.Env = env
 		log, err := cmd.CombinedOutput()

@@ -98,7 +98,7 @@ func TestReplayToNowWhileWritten(t *testing.T) {
 	dir := t.TempDir()
 	ckpt := filepath.Join(dir, "ckpt")
 	cmd := exec.Command(bin, "replay", "clickstream", "--source", "kinesis://"+stream, "--from", "trim_horizon", "--to", "now",
-		"--status", "off", "--out", filepath.Join(dir, "out"), "--checkpoints", ckpt, "--checkpoint-interval", "200ms")
+		"--status", "off", "--out", filepath.Join(dir, "out"), "--checkpoints", ckpt, "--checkpoint-step", "200ms")
 	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+srv.Endpoint(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
 		"AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
 	out, err := cmd.CombinedOutput()
