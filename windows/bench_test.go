@@ -77,11 +77,27 @@ func BenchmarkTumblingAggregate(b *testing.B) {
 		{"count_sum", []Agg{Count("events"), Sum("revenue", "price")}},
 		{"first_last", []Agg{Count("events"), First("first_price", "price"), Last("last_price", "price")}},
 	} {
-		b.Run(bc.name, func(b *testing.B) { benchAggregate(b, bc.aggs) })
+		b.Run(bc.name, func(b *testing.B) { benchAggregate(b, Tumbling(time.Minute), bc.aggs) })
 	}
 }
 
-func benchAggregate(b *testing.B, aggs []Agg) {
+// BenchmarkSlidingAggregate runs the aggregations of
+// BenchmarkTumblingAggregate in sliding windows of one hour every minute:
+// each row is in 60 windows.
+func BenchmarkSlidingAggregate(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		aggs []Agg
+	}{
+		{"clickstream", clickstreamAggs()},
+		{"clickstream_no_distinct", clickstreamAggs()[:5]},
+		{"count_sum", []Agg{Count("events"), Sum("revenue", "price")}},
+	} {
+		b.Run(bc.name, func(b *testing.B) { benchAggregate(b, Sliding(time.Hour, time.Minute), bc.aggs) })
+	}
+}
+
+func benchAggregate(b *testing.B, assigner Assigner, aggs []Agg) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(b, 0)
 	batches := clickBatches(mem)
@@ -90,7 +106,7 @@ func benchAggregate(b *testing.B, aggs []Agg) {
 			r.Release()
 		}
 	}()
-	st, err := Tumbling(time.Minute).Aggregate(aggs...).KeyedStage([]string{"page"}, "ts")
+	st, err := Aggregate(assigner, aggs...).KeyedStage([]string{"page"}, "ts")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -36,6 +36,9 @@ func (o *Operator) OnWatermark(_ context.Context, wm int64, emit pipeline.Emit) 
 // onWatermark fires what wm completes and returns the starts of the windows
 // it fired.
 func (o *Operator) onWatermark(wm int64, emit pipeline.Emit) ([]int64, error) {
+	if o.p.panes != nil {
+		return o.firePanes(wm, emit) // panes.go
+	}
 	if wm <= o.wm {
 		return nil, nil
 	}
@@ -65,7 +68,7 @@ func (o *Operator) onWatermark(wm int64, emit pipeline.Emit) ([]int64, error) {
 	minT, maxT := pipeline.MaxTime, pipeline.MinTime
 	for _, st := range starts {
 		ps := parts[st]
-		if err := o.mergeWindow(ps, b); err != nil {
+		if err := o.mergeWindow(ps, st, ps[0].ws.end, b); err != nil {
 			return nil, err
 		}
 		minT, maxT = min(minT, st), max(maxT, ps[0].ws.end)
@@ -95,9 +98,10 @@ func (o *Operator) dropIdleShards() {
 	})
 }
 
-// mergeWindow merges the partial states of one window and appends its rows,
-// sorted by key, to b.
-func (o *Operator) mergeWindow(ps []part, b *array.RecordBuilder) error {
+// mergeWindow merges the partial states of the window [start, end) (of its
+// shards, and with panes of its panes) and appends its rows, sorted by key,
+// to b.
+func (o *Operator) mergeWindow(ps []part, start, end int64, b *array.RecordBuilder) error {
 	aggs := o.p.aggs
 	if len(o.macc) != len(aggs) {
 		o.macc = make([]acc, len(aggs))
@@ -149,7 +153,6 @@ func (o *Operator) mergeWindow(ps []part, b *array.RecordBuilder) error {
 	}
 	slices.SortFunc(perm, func(x, y int32) int { return o.keys.compare(o.mkeys[x], o.mkeys[y]) })
 
-	start, end := ps[0].ws.start, ps[0].ws.end
 	sb := b.Field(0).(*array.TimestampBuilder)
 	eb := b.Field(1).(*array.TimestampBuilder)
 	for range perm {

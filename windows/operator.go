@@ -65,8 +65,10 @@ type Operator struct {
 	wins   []int32
 	bwins  []*winState
 	vids   []uint32
-	limits []int64 // per row: its windows ending at or before it are late
-	late   []int32 // the batch's late rows, with LateRows
+	limits []int64    // per row: its windows ending at or before it are late
+	late   []int32    // the batch's late rows, with LateRows
+	levels []levelRow // with panes: the batch's rows late for some windows of their pane
+	lsel   []int32    // the rows of one level
 
 	// Merge scratch (OnWatermark).
 	macc    []acc
@@ -132,6 +134,9 @@ func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 	var err error
 	if o.filters, err = bindFilters(p.aggs, p.in); err != nil {
 		return nil, err
+	}
+	if p.panes != nil && env.State.Spill != nil {
+		return nil, fmt.Errorf("windows: %s: %w", p.name, errPanesSpill)
 	}
 	o.st = newStateGuard(p, env)
 	o.reset()
@@ -316,6 +321,7 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 		return fmt.Errorf("windows: %s: batch schema %s differs from the bound schema", o.p.name, s)
 	}
 	n := int(rec.NumRows())
+	o.levels = o.levels[:0]
 	sel := b.Selected(&o.all)
 	o.rowsIn += int64(len(sel))
 	sh := o.shard(b.Shard)
@@ -343,6 +349,7 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 	nullTime := tcol.NullN() > 0
 	starts, kids, size := o.starts, o.kids, o.p.size
 	cacheSerial, cacheSlot := o.cacheSerial, o.cacheSlot
+	pp := o.p.panes
 	for _, r := range sel {
 		i := int(r)
 		if nullTime && tcol.IsNull(i) {
@@ -353,6 +360,15 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 		limit := limits[i]
 		for j := i * f; j < i*f+f; j++ {
 			st := starts[j]
+			if pp != nil {
+				if end := windowEnd(st, size); end <= limit {
+					if lv := pp.level(end, limit); lv < pp.n {
+						o.levels = append(o.levels, levelRow{row: int32(i), level: lv})
+						kept = true
+					}
+					continue
+				}
+			}
 			if ws == nil || st != ws.start {
 				end := windowEnd(st, size)
 				if end <= limit {
@@ -389,12 +405,27 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 			return err
 		}
 	}
-	if m == 0 {
+	if m == 0 && len(o.levels) == 0 {
 		return nil
 	}
-	rows, slots, wins = rows[:m], slots[:m], wins[:m]
+	if m > 0 {
+		if err := o.aggregate(sh, rec, sel, ts, rows[:m], slots[:m], wins[:m]); err != nil {
+			return err
+		}
+	}
+	if len(o.levels) > 0 {
+		if err := o.foldLevels(b.Shard, rec, ts); err != nil { // panes.go
+			return err
+		}
+	}
+	return o.checkState()
+}
 
-	if err := o.filters.match(o.p.name, rec, n); err != nil {
+// aggregate folds the rows of rec into the slots of sh's windows o.bwins:
+// row rows[j] into slot slots[j] of window wins[j]. sel holds every row
+// among them.
+func (o *Operator) aggregate(sh *shardState, rec arrow.RecordBatch, sel []int32, ts []int64, rows, slots, wins []int32) error {
+	if err := o.filters.match(o.p.name, rec, int(rec.NumRows())); err != nil {
 		return err
 	}
 	for ai := range o.p.aggs {
@@ -426,7 +457,7 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 			ap.update(a, arr, keep, rows, slots)
 		}
 	}
-	return o.checkState()
+	return nil
 }
 
 // emitLate emits the rows o.late of b on LateSide and forgets them.

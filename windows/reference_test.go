@@ -369,6 +369,7 @@ func TestAggregateMatchesReference(t *testing.T) {
 		{"integer key", Tumbling(5 * time.Second), 5000, 5000, 0, []string{"uid"}, 1_700_000_000_000, 0},
 		{"no key", Tumbling(5 * time.Second), 5000, 5000, 0, nil, 1_700_000_000_000, 0},
 		{"sliding", Sliding(9*time.Second, 3*time.Second), 9000, 3000, 0, []string{"page"}, 1_700_000_000_000, 0},
+		{"sliding on many panes", Sliding(60*time.Second, 2*time.Second).WithOffset(time.Second), 60_000, 2000, 1000, []string{"page"}, 1_700_000_000_000, 0},
 		{"compacting dicts", Tumbling(5 * time.Second), 5000, 5000, 0, []string{"page", "flag"}, 1_700_000_000_000, 1},
 		{"dense distinct", Tumbling(30 * time.Second), 30_000, 30_000, 0, []string{"flag"}, 1_700_000_000_000, 0},
 		{"dense distinct compacting", Tumbling(30 * time.Second), 30_000, 30_000, 0, []string{"flag"}, 1_700_000_000_000, 1},

@@ -258,6 +258,11 @@ func (o *Operator) decode(r *wire.Reader) error {
 
 func (o *Operator) decodeWindow(r *wire.Reader, sh *shardState) error {
 	start, end := r.Varint(), r.Varint()
+	if r.Err() == nil {
+		if err := o.checkPaneSnapshot(start, end); err != nil { // panes.go
+			return err
+		}
+	}
 	if r.Err() == nil && (end != windowEnd(start, o.p.size) || sh.windows[start] != nil) {
 		r.Fail("window bounds")
 	}

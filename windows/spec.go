@@ -186,9 +186,10 @@ type plan struct {
 	name     string
 	in       *arrow.Schema
 	out      *arrow.Schema
-	assigner Assigner
-	size     int64
-	fanout   int
+	assigner Assigner  // with panes, the panes' (tumbling by the slide)
+	size     int64     // the assigner's window size
+	fanout   int       // the assigner's windows per row
+	panes    *panePlan // sliding windows on panes (panes.go), or nil
 	timeCol  int
 	keyCols  []int
 	keyPhys  []physType
@@ -209,6 +210,9 @@ func (s *stage) plan(in *arrow.Schema) (*plan, error) {
 		return nil, errors.New("windows: nil input schema")
 	}
 	p := &plan{name: s.name, in: in, assigner: s.assigner, size: s.assigner.Size(), fanout: s.assigner.Fanout()}
+	if pp, tumbling := panesOf(s.assigner); pp != nil {
+		p.panes, p.assigner, p.size, p.fanout = pp, tumbling, tumbling.Size(), 1
+	}
 	fields := []arrow.Field{
 		{Name: ColWindowStart, Type: arrow.FixedWidthTypes.Timestamp_ms},
 		{Name: ColWindowEnd, Type: arrow.FixedWidthTypes.Timestamp_ms},

@@ -1,6 +1,9 @@
 package windows
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // BenchmarkPageStats compares, side by side in one run, a page_stats-style
 // tumbling aggregation (1-minute windows by page over the clickstream of
@@ -29,6 +32,6 @@ func BenchmarkPageStats(b *testing.B) {
 		{"quantile", base(Quantile("median_price", "price", 0.5))},
 		{"top_k", base(TopK("top_users", "user_id", 10))},
 	} {
-		b.Run(bc.name, func(b *testing.B) { benchAggregate(b, bc.aggs) })
+		b.Run(bc.name, func(b *testing.B) { benchAggregate(b, Tumbling(time.Minute), bc.aggs) })
 	}
 }
