@@ -68,31 +68,35 @@ func clickstreamAggs() []Agg {
 }
 
 func BenchmarkTumblingAggregate(b *testing.B) {
+	for _, bc := range aggregateCases {
+		b.Run(bc.name, func(b *testing.B) { benchAggregate(b, Tumbling(time.Minute), bc.aggs) })
+	}
 	for _, bc := range []struct {
 		name string
 		aggs []Agg
 	}{
-		{"clickstream", clickstreamAggs()},
-		{"clickstream_no_distinct", clickstreamAggs()[:5]},
-		{"count_sum", []Agg{Count("events"), Sum("revenue", "price")}},
 		{"first_last", []Agg{Count("events"), First("first_price", "price"), Last("last_price", "price")}},
 	} {
 		b.Run(bc.name, func(b *testing.B) { benchAggregate(b, Tumbling(time.Minute), bc.aggs) })
 	}
 }
 
+// aggregateCases are the aggregations that BenchmarkTumblingAggregate and
+// BenchmarkSlidingAggregate both run.
+var aggregateCases = []struct {
+	name string
+	aggs []Agg
+}{
+	{"clickstream", clickstreamAggs()},
+	{"clickstream_no_distinct", clickstreamAggs()[:5]},
+	{"count_sum", []Agg{Count("events"), Sum("revenue", "price")}},
+}
+
 // BenchmarkSlidingAggregate runs the aggregations of
 // BenchmarkTumblingAggregate in sliding windows of one hour every minute:
 // each row is in 60 windows.
 func BenchmarkSlidingAggregate(b *testing.B) {
-	for _, bc := range []struct {
-		name string
-		aggs []Agg
-	}{
-		{"clickstream", clickstreamAggs()},
-		{"clickstream_no_distinct", clickstreamAggs()[:5]},
-		{"count_sum", []Agg{Count("events"), Sum("revenue", "price")}},
-	} {
+	for _, bc := range aggregateCases {
 		b.Run(bc.name, func(b *testing.B) { benchAggregate(b, Sliding(time.Hour, time.Minute), bc.aggs) })
 	}
 }

@@ -26,7 +26,9 @@
 // # State
 //
 // The operator keeps partial aggregates per source shard, then per window,
-// then per key, and merges the shards' partials when a window fires. Every
+// then per key, and merges the shards' partials when a window fires. Sliding
+// windows are kept as panes of their slide, each row in one pane, and a
+// window merges its panes when it fires (panes.go). Every
 // aggregate is mergeable (counts and sums add, min and max compare, avg is a
 // sum and a count, exact distinct is a set, first and last keep the event
 // time of their value, the sketches merge as sketches do and a Custom

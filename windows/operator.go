@@ -68,7 +68,6 @@ type Operator struct {
 	limits []int64    // per row: its windows ending at or before it are late
 	late   []int32    // the batch's late rows, with LateRows
 	levels []levelRow // with panes: the batch's rows late for some windows of their pane
-	lsel   []int32    // the rows of one level
 
 	// Merge scratch (OnWatermark).
 	macc    []acc
@@ -349,7 +348,6 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 	nullTime := tcol.NullN() > 0
 	starts, kids, size := o.starts, o.kids, o.p.size
 	cacheSerial, cacheSlot := o.cacheSerial, o.cacheSlot
-	pp := o.p.panes
 	for _, r := range sel {
 		i := int(r)
 		if nullTime && tcol.IsNull(i) {
@@ -360,22 +358,15 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 		limit := limits[i]
 		for j := i * f; j < i*f+f; j++ {
 			st := starts[j]
-			if pp != nil {
-				if end := windowEnd(st, size); end <= limit {
-					if lv := pp.level(end, limit); lv < pp.n {
-						o.levels = append(o.levels, levelRow{row: int32(i), level: lv})
-						kept = true
-					}
-					continue
-				}
-			}
 			if ws == nil || st != ws.start {
 				end := windowEnd(st, size)
 				if end <= limit {
+					kept = o.partlyLate(i, end, limit) || kept
 					continue
 				}
 				ws, wi = o.batchWindow(sh, st, end)
 			} else if ws.end <= limit {
+				kept = o.partlyLate(i, ws.end, limit) || kept
 				continue
 			}
 			kid := kids[i]

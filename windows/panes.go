@@ -88,10 +88,25 @@ type levelRow struct {
 	level int64
 }
 
+// partlyLate notes row i, whose window (with panes: pane) ending at end is
+// late for it by limit, for foldLevels when the row is late for some of the
+// windows that hold its pane but not for all, and reports whether it is.
+func (o *Operator) partlyLate(i int, end, limit int64) bool {
+	pp := o.p.panes
+	if pp == nil {
+		return false
+	}
+	lv := pp.level(end, limit)
+	if lv >= pp.n {
+		return false
+	}
+	o.levels = append(o.levels, levelRow{row: int32(i), level: lv})
+	return true
+}
+
 // foldLevels folds the rows o.levels of rec, whose keys are in o.kids, into
 // the level states of shard.
 func (o *Operator) foldLevels(shard string, rec arrow.RecordBatch, ts []int64) error {
-	defer func() { o.levels = o.levels[:0] }()
 	slices.SortStableFunc(o.levels, func(a, b levelRow) int { return int(a.level - b.level) })
 	for lo := 0; lo < len(o.levels); {
 		hi := lo
@@ -100,7 +115,6 @@ func (o *Operator) foldLevels(shard string, rec arrow.RecordBatch, ts []int64) e
 		}
 		sh := o.shard(levelShard(shard, o.levels[lo].level))
 		o.bwins = o.bwins[:0]
-		o.lsel = o.lsel[:0]
 		rows, slots, wins := o.rows[:0], o.slots[:0], o.wins[:0]
 		for _, lr := range o.levels[lo:hi] {
 			i := int(lr.row)
@@ -111,10 +125,9 @@ func (o *Operator) foldLevels(shard string, rec arrow.RecordBatch, ts []int64) e
 			if !ok {
 				s = o.newGroup(sh, ws, kid)
 			}
-			o.lsel = append(o.lsel, lr.row)
 			rows, slots, wins = append(rows, lr.row), append(slots, s), append(wins, wi)
 		}
-		if err := o.aggregate(sh, rec, o.lsel, ts, rows, slots, wins); err != nil {
+		if err := o.aggregate(sh, rec, rows, ts, rows, slots, wins); err != nil { // each row once
 			return err
 		}
 		lo = hi
