@@ -87,7 +87,13 @@ func (s *Store) Add(keys [][]byte) error {
 
 // Scan implements pipeline.SpillStore.
 func (s *Store) Scan(prefix []byte, f func(key []byte) error) (err error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	opts := &pebble.IterOptions{UpperBound: prefixEnd(prefix)}
+	if len(prefix) > 0 {
+		// An empty but non-nil bound trips pebble's invariant checks (race
+		// builds) on some iterator addresses: no bound is the same bound.
+		opts.LowerBound = prefix
+	}
+	it, err := s.db.NewIter(opts)
 	if err != nil {
 		return fmt.Errorf("pebblestate: scan: %w", err)
 	}
