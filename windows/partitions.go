@@ -259,14 +259,23 @@ func (o *Operator) SnapshotShards() (common []byte, shards map[string][]byte, er
 	}
 	all := func(uint32) bool { return true }
 	shards = make(map[string][]byte, len(o.byName))
-	for _, sh := range o.byName {
+	for i := 0; i < len(o.byName); {
+		// A shard's states: its own and, with panes, its levels (panes.go),
+		// which sort right after it.
+		name, _ := shardLevel(o.byName[i].name)
 		t := o.temp(newFirings(1))
 		t.wm, t.compact = o.wm, o.compact
-		t.absorbShard(o, sh, all)
-		if id, ok := o.st.ids[sh.name]; ok {
-			t.st.src, t.st.srcShard = o, id
+		for ; i < len(o.byName); i++ {
+			sh := o.byName[i]
+			if base, _ := shardLevel(sh.name); base != name {
+				break
+			}
+			t.absorbShard(o, sh, all)
+			if id, ok := o.st.ids[sh.name]; ok { // no levels: panes do not spill
+				t.st.src, t.st.srcShard = o, id
+			}
 		}
-		if shards[sh.name], err = t.Snapshot(); err != nil {
+		if shards[name], err = t.Snapshot(); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -307,8 +316,10 @@ func (o *Operator) RestoreShards(commons [][]byte, shards map[string][][]byte) e
 			if err := src.Restore(part); err != nil {
 				return fail(fmt.Errorf("shard %s: %w", name, err))
 			}
-			if len(src.byName) > 1 || len(src.byName) == 1 && src.byName[0].name != name {
-				return fail(fmt.Errorf("shard %s: %w: the part holds other shards", name, ErrCorruptSnapshot))
+			for _, sh := range src.byName {
+				if base, _ := shardLevel(sh.name); base != name {
+					return fail(fmt.Errorf("shard %s: %w: the part holds other shards", name, ErrCorruptSnapshot))
+				}
 			}
 			t.absorb(src)
 		}

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,67 +229,103 @@ func bindPhys(t *testing.T, keys []string) []physType {
 // part (and the common state) fires, at the end of the input, what that
 // shard's rows alone make; given every part it goes on as the operator that
 // took the snapshot.
+// TestShardStateRestoresAlone: a shard's part of a snapshot restores on its
+// own into what that shard alone would have built, and every part together
+// into the whole. With panes the part carries the shard's level states too
+// (rows late for some of a pane's windows), under the shard's own name.
 func TestShardStateRestoresAlone(t *testing.T) {
-	for seed := range uint64(4) {
-		rng := rand.New(rand.NewPCG(seed, 11))
-		steps := randomSteps(rng, 60, 1_700_000_000_000)
-		cut := 1 + rng.IntN(len(steps)-1)
-		end := step{wm: ptr(pipeline.MaxTime)}
-		spec := Aggregate(Tumbling(30*time.Second), refAggs()...)
-		keys := []string{"page"}
-		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-
-		op := newTestOp(t, mem, spec, keys)
-		runSteps(t, mem, op, steps[:cut])
-		common, parts, err := op.SnapshotShards()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(parts) == 0 {
-			t.Fatalf("seed %d: no shard holds state after %d steps", seed, cut)
-		}
-		fired := 0
-		for name, part := range parts {
-			alone := newTestOp(t, mem, spec, keys)
-			if err := alone.RestoreShards([][]byte{common}, map[string][][]byte{name: {part}}); err != nil {
-				t.Fatal(err)
-			}
-			var mine []step
-			for _, s := range steps[:cut] {
-				if s.wm != nil || s.shard == name {
-					mine = append(mine, s)
-				}
-			}
-			ref := reference(append(mine, end), keys, 30_000, 30_000, 0)
-			want := slices.Sorted(slices.Values(ref[len(ref)-1].rows))
-			got := sortedFired(runSteps(t, mem, alone, []step{end}))[0]
-			if !slices.Equal(got, want) {
-				t.Fatalf("seed %d: shard %s restored alone fired\n %q\nwant %q", seed, name, got, want)
-			}
-			fired += len(got)
-		}
-		if fired == 0 {
-			t.Fatalf("seed %d: no shard restored alone fired a row: the test did not test", seed)
-		}
-
-		whole := newTestOp(t, mem, spec, keys)
-		all := map[string][][]byte{}
-		for name, part := range parts {
-			all[name] = [][]byte{part}
-		}
-		if err := whole.RestoreShards([][]byte{common}, all); err != nil {
-			t.Fatal(err)
-		}
-		rest := append(slices.Clone(steps[cut:]), end)
-		got, want := sortedFired(runSteps(t, mem, whole, rest)), sortedFired(runSteps(t, mem, op, rest))
-		for i := range want {
-			if !slices.Equal(got[i], want[i]) {
-				t.Fatalf("seed %d: restored from every shard's part, watermark step %d:\n got %q\nwant %q", seed, i, got[i], want[i])
-			}
-		}
-		if !maps.Equal(countsOnly(whole.Counters()), countsOnly(op.Counters())) {
-			t.Errorf("seed %d: counters %v, want %v", seed, whole.Counters(), op.Counters())
-		}
-		mem.AssertSize(t, 0)
+	tests := []struct {
+		name                string
+		spec                *Spec
+		size, slide, offset int64
+	}{
+		{"tumbling", Aggregate(Tumbling(30*time.Second), refAggs()...), 30_000, 30_000, 0},
+		{"sliding on panes", Aggregate(Sliding(60*time.Second, 2*time.Second).WithOffset(time.Second), refAggs()...), 60_000, 2000, 1000},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			levels := 0
+			for seed := range uint64(4) {
+				levels += checkShardStateRestoresAlone(t, seed, tt.spec, tt.size, tt.slide, tt.offset)
+			}
+			if tt.slide < tt.size && levels == 0 {
+				t.Fatal("no level state in any seed: the test did not test the panes' late rows")
+			}
+		})
+	}
+}
+
+// checkShardStateRestoresAlone runs one seed and returns how many level
+// states the operator held when it was snapshot.
+func checkShardStateRestoresAlone(t *testing.T, seed uint64, spec *Spec, size, slide, offset int64) int {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 11))
+	steps := randomSteps(rng, 60, 1_700_000_000_000)
+	cut := 1 + rng.IntN(len(steps)-1)
+	end := step{wm: ptr(pipeline.MaxTime)}
+	keys := []string{"page"}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+
+	op := newTestOp(t, mem, spec, keys)
+	runSteps(t, mem, op, steps[:cut])
+	levels := 0
+	for _, sh := range op.byName {
+		if _, j := shardLevel(sh.name); j > 0 {
+			levels++
+		}
+	}
+	common, parts, err := op.SnapshotShards()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) == 0 {
+		t.Fatalf("seed %d: no shard holds state after %d steps", seed, cut)
+	}
+	fired := 0
+	for name, part := range parts {
+		if base, _ := shardLevel(name); base != name || !strings.HasPrefix(name, "shard-") {
+			t.Fatalf("seed %d: a part is named %q, not after a shard", seed, name)
+		}
+		alone := newTestOp(t, mem, spec, keys)
+		if err := alone.RestoreShards([][]byte{common}, map[string][][]byte{name: {part}}); err != nil {
+			t.Fatal(err)
+		}
+		var mine []step
+		for _, s := range steps[:cut] {
+			if s.wm != nil || s.shard == name {
+				mine = append(mine, s)
+			}
+		}
+		ref := reference(append(mine, end), keys, size, slide, offset)
+		want := slices.Sorted(slices.Values(ref[len(ref)-1].rows))
+		got := sortedFired(runSteps(t, mem, alone, []step{end}))[0]
+		if !slices.Equal(got, want) {
+			t.Fatalf("seed %d: shard %s restored alone fired\n %q\nwant %q", seed, name, got, want)
+		}
+		fired += len(got)
+	}
+	if fired == 0 {
+		t.Fatalf("seed %d: no shard restored alone fired a row: the test did not test", seed)
+	}
+
+	whole := newTestOp(t, mem, spec, keys)
+	all := map[string][][]byte{}
+	for name, part := range parts {
+		all[name] = [][]byte{part}
+	}
+	if err := whole.RestoreShards([][]byte{common}, all); err != nil {
+		t.Fatal(err)
+	}
+	rest := append(slices.Clone(steps[cut:]), end)
+	got, want := sortedFired(runSteps(t, mem, whole, rest)), sortedFired(runSteps(t, mem, op, rest))
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Fatalf("seed %d: restored from every shard's part, watermark step %d:\n got %q\nwant %q", seed, i, got[i], want[i])
+		}
+	}
+	if !maps.Equal(countsOnly(whole.Counters()), countsOnly(op.Counters())) {
+		t.Errorf("seed %d: counters %v, want %v", seed, whole.Counters(), op.Counters())
+	}
+	mem.AssertSize(t, 0)
+	return levels
 }
