@@ -127,7 +127,12 @@ func runUnder(t *testing.T, mem memory.Allocator, op *Operator, steps []step, li
 	return out
 }
 
-const spillLimit = 256 << 10
+// spillUsers distinct users a window against a limit of spillLimit bytes: the
+// distinct sets need many times the limit (TestSpillExact checks 8 times).
+const (
+	spillUsers = 15_000
+	spillLimit = 64 << 10
+)
 
 // With a limit far below what the distinct sets need and a spill store, the
 // results are exactly those of the operator without a limit, the state stays
@@ -135,7 +140,7 @@ const spillLimit = 256 << 10
 func TestSpillExact(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	steps := manyUsersSteps(3, 60_000)
+	steps := manyUsersSteps(3, spillUsers)
 
 	ref := newTestOp(t, mem, spillSpec(), []string{"page"})
 	var peak int64
@@ -173,7 +178,7 @@ func TestSpillExact(t *testing.T) {
 func TestStateLimitFails(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	steps := manyUsersSteps(2, 60_000)
+	steps := manyUsersSteps(2, spillUsers)
 	ref := newTestOp(t, mem, spillSpec(), []string{"page"})
 	want := runSteps(t, mem, ref, steps)
 
@@ -195,7 +200,7 @@ func TestStateLimitFails(t *testing.T) {
 			if !errors.Is(err, ErrStateLimit) {
 				t.Fatalf("error %v, want ErrStateLimit", err)
 			}
-			for _, part := range []string{op.p.name, "limit of 256.0 KiB", "distinct values", "--state-limit", "--state-spill DIR", "checkpoint"} {
+			for _, part := range []string{op.p.name, fmt.Sprintf("limit of %.1f KiB", float64(spillLimit)/1024), "distinct values", "--state-limit", "--state-spill DIR", "checkpoint"} {
 				if !strings.Contains(err.Error(), part) {
 					t.Errorf("error %q does not say %q", err, part)
 				}
@@ -224,7 +229,7 @@ func TestStateLimitFails(t *testing.T) {
 func TestSpillSnapshotRoundTrip(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	steps := manyUsersSteps(3, 60_000)
+	steps := manyUsersSteps(3, spillUsers)
 	ref := newTestOp(t, mem, spillSpec(), []string{"page"})
 	want := runSteps(t, mem, ref, steps)
 
@@ -306,7 +311,7 @@ func TestSpillStoreErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	var failed error
-	for _, s := range manyUsersSteps(1, 60_000) {
+	for _, s := range manyUsersSteps(1, spillUsers) {
 		if s.wm == nil {
 			if failed = op.Process(context.Background(), stepBatch(t, mem, s), nil); failed != nil {
 				break
