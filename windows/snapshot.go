@@ -11,7 +11,8 @@ import (
 )
 
 // Snapshot format, version 3 (version 2, which had no step after each
-// window's end, and version 1, which had no First or Last and so no
+// window's end, and which a stage without AllowedLateness still writes,
+// and version 1, which had no First or Last and so no
 // event-time partials either, read the same way and still restore). All integers are varints (signed) or uvarints
 // (counts, ids); floats are 8 bytes little-endian; strings are a uvarint
 // length and the bytes.
@@ -39,6 +40,8 @@ const (
 	// snapVersionV3 added each window's step: 0 for its on-time rows, k for
 	// those of its k-th correction (AllowedLateness).
 	snapVersionV3 = 3
+	// snapVersionV2 is what a stage without allowed lateness still writes.
+	snapVersionV2 = 2
 	// snapVersionV1 is the oldest version Restore reads.
 	snapVersionV1 = 1
 )
@@ -52,7 +55,11 @@ var ErrCorruptSnapshot = errors.New("windows: corrupt snapshot")
 func (o *Operator) Snapshot() ([]byte, error) {
 	b := make([]byte, 0, 1024)
 	b = append(b, snapMagic...)
-	b = append(b, snapVersion)
+	if o.p.lateness > 0 {
+		b = append(b, snapVersionV3)
+	} else {
+		b = append(b, snapVersionV2) // the same bytes as before steps existed
+	}
 	b = appendString(b, o.p.name)
 	b = binary.AppendVarint(b, o.wm)
 	for _, v := range []int64{o.rowsIn, o.lateRows, o.nullTimeRows, o.windowsFired, int64(o.compact)} {
@@ -94,7 +101,9 @@ func (o *Operator) Snapshot() ([]byte, error) {
 func (o *Operator) appendWindow(b []byte, sh *shardState, ws *winState) ([]byte, error) {
 	b = binary.AppendVarint(b, ws.start)
 	b = binary.AppendVarint(b, ws.end)
-	b = binary.AppendVarint(b, int64(ws.step))
+	if o.p.lateness > 0 {
+		b = binary.AppendVarint(b, int64(ws.step))
+	}
 	b = binary.AppendUvarint(b, uint64(len(ws.keys)))
 	for g, kid := range ws.keys {
 		s := ws.gslots[g]

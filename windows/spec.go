@@ -23,9 +23,9 @@ const (
 type Spec struct {
 	assigner Assigner
 	aggs     []Agg
-	late     bool // LateRows
-	lateness int64 // AllowedLateness, in milliseconds
-	revEvery int64 // RevisionEvery, in milliseconds; 0 for the lateness
+	late     bool   // LateRows
+	lateness int64  // AllowedLateness, in milliseconds
+	revEvery int64  // RevisionEvery, in milliseconds; 0 for the lateness
 	badLate  string // the first invalid AllowedLateness or RevisionEvery
 }
 
