@@ -2,6 +2,7 @@ package windows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -202,5 +203,95 @@ func TestRevisionsDoNotDependOnTheShardsPace(t *testing.T) {
 		if late != firstLate || !slices.Equal(out, first) {
 			t.Errorf("order %v: %d late rows and %d rows out, want %d and the same %d rows", o, late, len(out), firstLate, len(first))
 		}
+	}
+}
+
+// With LateRows, a row later than the allowed lateness goes to LateSide
+// whole, and a row within it revises its window instead.
+func TestAllowedLatenessLateRowsToSide(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	spec := lateSpec().LateRows()
+	op := newBoundOp(t, mem, spec, []string{"page"}, 0)
+	r := func(page string, ts int64, price float64) row {
+		return row{page: ptr(page), event: "view", price: ptr(price), ts: ptr(ts)}
+	}
+	rows := []row{
+		r("/a", 1000, 1),
+		r("/b", 15000, 2),  // clock 15 s: [0, 10 s) fires, revision 0
+		r("/a", 2000, 4),   // 5 s late: step 1 of [0, 10 s)
+		r("/c", 35000, 8),  // clock 35 s: correction 1 of [0, 10 s); [10 s, 20 s) revision 0; [0, 10 s) dropped
+		r("/a", 4000, 16),  // 31 s late: beyond the lateness, to the side
+		r("/b", 12000, 32), // 15 s late: step 2 of [10 s, 20 s)
+		r("/d", 45000, 64), // clock 45 s: correction 2 of [10 s, 20 s); [30 s, 40 s) revision 0
+	}
+	ctx := context.Background()
+	var out []string
+	var side []string
+	emit := func(b *pipeline.Batch) {
+		defer b.Release()
+		if b.Side == LateSide {
+			for i := range int(b.Rec.NumRows()) {
+				side = append(side, fmt.Sprintf("%s@%s", b.Rec.Column(0).ValueStr(i), cell(b.Rec.Column(8), i)))
+			}
+			return
+		}
+		if b.Side != "" {
+			t.Errorf("batch on side %q", b.Side)
+		}
+		out = append(out, recordRows(b.Rec)...)
+	}
+	hi := pipeline.MinTime
+	for _, x := range rows {
+		b := buildBatch(t, mem, "a", []row{x})
+		b.Before = hi
+		hi = max(hi, *x.ts)
+		if err := op.Process(ctx, b, emit); err != nil {
+			t.Fatal(err)
+		}
+		if err := op.OnWatermark(ctx, hi, emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := op.OnWatermark(ctx, pipeline.MaxTime, emit); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"0|10000|/a|1|1|0",
+		"0|10000|/a|2|5|1",
+		"10000|20000|/b|1|2|0",
+		"10000|20000|/b|2|34|2",
+		"30000|40000|/c|1|8|0",
+		"40000|50000|/d|1|64|0",
+	}
+	if !slices.Equal(out, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(out, "\n"), strings.Join(want, "\n"))
+	}
+	if want := []string{"/a@4000"}; !slices.Equal(side, want) {
+		t.Errorf("late side %q, want %q", side, want)
+	}
+	if got := op.Counters()["late_rows"]; got != 1 {
+		t.Errorf("late_rows %d, want 1", got)
+	}
+}
+
+// Sliding windows on panes refuse AllowedLateness when the stage binds;
+// a sliding window of one window per row is a tumbling one and allows it.
+func TestAllowedLatenessSlidingPanes(t *testing.T) {
+	spec := Sliding(time.Minute, 10*time.Second).Aggregate(Count("n")).AllowedLateness(time.Minute)
+	st, err := spec.KeyedStage([]string{"page"}, "ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = st.Bind(testSchema)
+	if err == nil || !errors.Is(err, errPanesLateness) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("bind: %v, want one line with %v", err, errPanesLateness)
+	}
+	one := Sliding(10*time.Second, 10*time.Second).Aggregate(Count("n")).AllowedLateness(time.Minute)
+	if st, err = one.KeyedStage([]string{"page"}, "ts"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Bind(testSchema); err != nil {
+		t.Errorf("one window per row: %v", err)
 	}
 }
