@@ -96,7 +96,8 @@
 // and a feature store that overwrites by key keeps the last. A correction
 // merges the whole window again for the keys it changed. A stage that
 // allows lateness does not spill its distinct values under a state limit
-// (it fails over the limit instead). Session windows do not allow lateness.
+// (it fails over the limit instead). Session windows do not allow lateness,
+// nor, yet, sliding windows of more than one window per row (on panes).
 //
 // # Sessions
 //

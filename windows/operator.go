@@ -281,10 +281,10 @@ func (o *Operator) freeWindow(sh *shardState, ws *winState) {
 }
 
 // lateLimits returns, for each row of ts, the end at or before which a
-// window of the row is late: the job's watermark (less the allowed
-// lateness; later windows have not fired) or the row's own shard's
-// watermark, the highest event time of the shard up to and including the
-// row (from hi on) minus the bound, whichever is higher. Null times (valid
+// window of the row has passed for it (it is late, or with AllowedLateness
+// a correction): the job's watermark (later windows have not fired) or the
+// row's own shard's watermark, the highest event time of the shard up to
+// and including the row (from hi on) minus the bound, whichever is higher. Null times (valid
 // false) do not move the shard's clock. It reuses o.limits and returns the
 // shard's highest event time after the rows.
 //

@@ -30,7 +30,9 @@ const ColRevision = "revision"
 // Which correction takes a row depends only on its own shard's records, so
 // a bounded input gives the same rows, revisions included, on every run,
 // whatever the pace of each shard. Session windows do not allow lateness
-// yet; nor does a state limit spill a stage that allows lateness.
+// yet, nor do sliding windows of more than one window per row (their
+// panes keep no corrections: Bind refuses them); nor does a state limit
+// spill a stage that allows lateness.
 func (s *Spec) AllowedLateness(l time.Duration) *Spec {
 	if l <= 0 || l%time.Millisecond != 0 {
 		s.setBad(fmt.Sprintf("allowed lateness %s: want a positive whole number of milliseconds", l))
