@@ -134,6 +134,14 @@ func TestAllowedLatenessErrors(t *testing.T) {
 // feedLateShards is feedShards of lateSpec with the bound of the tests.
 func feedLateShards(t *testing.T, rows map[string][]row, order []string) ([]string, int64) {
 	t.Helper()
+	return feedLateShardsCut(t, rows, order, -1)
+}
+
+// feedLateShardsCut is feedLateShards that, with cut >= 0, takes the
+// operator's state shard by shard (SnapshotShards) after cut steps of
+// order and goes on with a fresh operator restored from the parts.
+func feedLateShardsCut(t *testing.T, rows map[string][]row, order []string, cut int) ([]string, int64) {
+	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	op := newTestOp(t, mem, lateSpec(), []string{"page"})
@@ -142,7 +150,27 @@ func feedLateShards(t *testing.T, rows map[string][]row, order []string) ([]stri
 	next := map[string]int{}
 	var out []string
 	emit := func(b *pipeline.Batch) { out = append(out, recordRows(b.Rec)...); b.Release() }
-	for _, o := range order {
+	for i, o := range order {
+		if i == cut {
+			common, parts, err := op.SnapshotShards()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(parts) == 0 {
+				t.Fatalf("no shard state after %d steps", cut)
+			}
+			all := map[string][][]byte{}
+			for name, part := range parts {
+				if name != "a" && name != "b" {
+					t.Fatalf("a part named %q", name)
+				}
+				all[name] = [][]byte{part}
+			}
+			op = newTestOp(t, mem, lateSpec(), []string{"page"})
+			if err := op.RestoreShards([][]byte{common}, all); err != nil {
+				t.Fatal(err)
+			}
+		}
 		sh := o[:1]
 		var n int
 		fmt.Sscan(o[1:], &n)
@@ -191,7 +219,7 @@ func TestRevisionsDoNotDependOnTheShardsPace(t *testing.T) {
 			first, firstLate = out, late
 			revised := 0
 			for _, r := range out {
-				if !strings.HasSuffix(r, " 0") {
+				if !strings.HasSuffix(r, "|0") {
 					revised++
 				}
 			}
@@ -202,6 +230,11 @@ func TestRevisionsDoNotDependOnTheShardsPace(t *testing.T) {
 		}
 		if late != firstLate || !slices.Equal(out, first) {
 			t.Errorf("order %v: %d late rows and %d rows out, want %d and the same %d rows", o, late, len(out), firstLate, len(first))
+		}
+		// The state taken shard by shard mid-way restores every revision.
+		cut := len(o) / 2
+		if out, late := feedLateShardsCut(t, rows, o, cut); late != firstLate || !slices.Equal(out, first) {
+			t.Errorf("order %v, restored by shard after %d steps: %d late rows and %d rows out, want %d and the same %d rows", o, cut, late, len(out), firstLate, len(first))
 		}
 	}
 }
