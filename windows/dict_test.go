@@ -280,7 +280,7 @@ func TestSnapshotIndependentOfStringHash(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Version 2 changed only the version byte for these aggregates.
-	if !bytes.Equal(old[:4], state[:4]) || state[4] != snapVersion || !bytes.Equal(old[5:len(old)-4], state[5:len(state)-4]) {
+	if !bytes.Equal(old[:4], state[:4]) || state[4] != snapVersionV2 || !bytes.Equal(old[5:len(old)-4], state[5:len(state)-4]) {
 		t.Errorf("snapshot of the same state differs from testdata/snapshot-v1.bin (%d bytes, want %d)", len(state), len(old))
 	}
 	for _, hc := range collidingHashes()[:2] {

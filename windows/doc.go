@@ -62,7 +62,42 @@
 // late row is dropped and counted in the "late_rows" counter. With sliding
 // windows a row is dropped only from its late windows, and counted as late
 // when all of its windows are. Rows without an event time (null) are
-// dropped and counted in "null_time_rows".
+// dropped and counted in "null_time_rows". With AllowedLateness, a row is
+// late only when its window ended more than the allowed lateness before
+// that watermark; rows less late correct the window (below).
+//
+// # Allowed lateness and revisions
+//
+//	windows.Tumbling(time.Minute).Aggregate(windows.Count("events")).
+//		AllowedLateness(10 * time.Minute).RevisionEvery(time.Minute)
+//
+// keeps each window's state for 10 minutes of event time after it fires.
+// The output gets an int64 column "revision" (ColRevision), last: a window
+// fires with revision 0 when the job's watermark reaches its end, as
+// without lateness. A row whose window ends at or before its shard's
+// watermark c (as above, or the job's watermark if higher), but less than
+// the lateness before, belongs to step k = (c - end)/every + 1; when the
+// job's watermark reaches end + k·every, the stage emits, for every key
+// that rows of step k touched, its corrected row (all the window's rows
+// so far) with revision k. Past end + lateness the window is dropped, and
+// rows for it are late. A row's step depends on its own shard's records
+// only, and every row of step k arrives before the watermark reaches
+// end + k·every, so a bounded input gives the same rows, every revision
+// included, on every run and after every restart; the end of a bounded
+// input emits revision 0 then the corrections in order. The kept windows
+// and the corrections' state are in the snapshots (version 3).
+//
+// A sink therefore gets several rows per window and key: readers take the
+// one with the highest revision, e.g. in DuckDB
+//
+//	SELECT * FROM 'out/*.parquet'
+//	QUALIFY row_number() OVER (PARTITION BY window_start, page ORDER BY revision DESC) = 1
+//
+// and a feature store that overwrites by key keeps the last. A correction
+// merges the whole window again for the keys it changed. A stage that
+// allows lateness does not spill its distinct values under a state limit
+// (it fails over the limit instead). Session windows do not allow lateness,
+// nor, yet, sliding windows of more than one window per row (on panes).
 //
 // # Sessions
 //

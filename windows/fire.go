@@ -43,14 +43,18 @@ func (o *Operator) onWatermark(wm int64, emit pipeline.Emit) ([]int64, error) {
 		return nil, nil
 	}
 	if wm == pipeline.MaxTime {
-		defer func(prev int64) { o.wm = max(prev, o.lastEnd) }(o.wm)
+		defer func(prev int64) { o.wm = max(prev, addSat(o.lastEnd, o.lateness)) }(o.wm)
 	}
+	prev := o.wm
 	o.wm = wm
+	if o.lateness > 0 {
+		return o.fireLate(prev, wm, emit)
+	}
 	parts := map[int64][]part{}
 	for _, sh := range o.byName {
-		for st, ws := range sh.windows {
+		for _, ws := range sh.windows {
 			if ws.end <= wm {
-				parts[st] = append(parts[st], part{sh: sh, ws: ws})
+				parts[ws.start] = append(parts[ws.start], part{sh: sh, ws: ws})
 			}
 		}
 	}
@@ -102,6 +106,12 @@ func (o *Operator) dropIdleShards() {
 // shards, and with panes of its panes) and appends its rows, sorted by key,
 // to b.
 func (o *Operator) mergeWindow(ps []part, start, end int64, b *array.RecordBuilder) error {
+	return o.mergeWindowOnly(ps, start, end, nil, b)
+}
+
+// mergeWindowOnly is mergeWindow of the keys in only, or every key if only
+// is nil.
+func (o *Operator) mergeWindowOnly(ps []part, start, end int64, only map[uint32]bool, b *array.RecordBuilder) error {
 	aggs := o.p.aggs
 	if len(o.macc) != len(aggs) {
 		o.macc = make([]acc, len(aggs))
@@ -119,6 +129,10 @@ func (o *Operator) mergeWindow(ps []part, start, end int64, b *array.RecordBuild
 		p := &ps[pi]
 		p.gm = make([]int32, len(p.ws.keys))
 		for g, kid := range p.ws.keys {
+			if only != nil && !only[kid] {
+				p.gm[g] = -1
+				continue
+			}
 			d, ok := o.mindex[kid]
 			if !ok {
 				d = int32(len(o.mkeys))
@@ -139,6 +153,9 @@ func (o *Operator) mergeWindow(ps []part, start, end int64, b *array.RecordBuild
 	}
 	for a := range aggs {
 		if o.st.spilled(a) {
+			if only != nil {
+				return fmt.Errorf("windows: %s: cannot correct a window whose distinct values spilled", o.p.name)
+			}
 			if err := o.mergeSpilled(a, ps); err != nil {
 				return err
 			}
@@ -181,7 +198,9 @@ func (o *Operator) mergeDistinct(a int, ps []part) {
 	if len(ps) == 1 { // the shard's counts are exact
 		p := ps[0]
 		for g, s := range p.ws.gslots {
-			cnt[p.gm[g]] = p.sh.accs[a].n[s]
+			if d := p.gm[g]; d >= 0 {
+				cnt[d] = p.sh.accs[a].n[s]
+			}
 		}
 		return
 	}
@@ -194,7 +213,7 @@ func (o *Operator) mergeDistinct(a int, ps []part) {
 	for _, p := range ps {
 		pa := &p.sh.accs[a]
 		for g, s := range p.ws.gslots {
-			if d := p.gm[g]; pa.i[s] > 0 && o.mdense[d] == 0 {
+			if d := p.gm[g]; d >= 0 && pa.i[s] > 0 && o.mdense[d] == 0 {
 				ndense++
 				o.mdense[d] = ndense
 			}
@@ -218,7 +237,7 @@ func (o *Operator) mergeDistinct(a int, ps []part) {
 		for g, s := range p.ws.gslots {
 			d := p.gm[g]
 			o.slotMap[s] = d
-			if bi := pa.i[s]; bi > 0 {
+			if bi := pa.i[s]; d >= 0 && bi > 0 {
 				dst := bitmap(d)
 				for w, x := range p.ws.dsets[a].dense[bi-1][:min(words, len(p.ws.dsets[a].dense[bi-1]))] {
 					dst[w] |= x
@@ -230,6 +249,9 @@ func (o *Operator) mergeDistinct(a int, ps []part) {
 				continue
 			}
 			d, v := o.slotMap[k>>32], uint32(k)
+			if d < 0 {
+				continue
+			}
 			if o.mdense[d] > 0 {
 				bitmap(d)[v>>6] |= 1 << (v & 63)
 			} else if o.mset.insert(uint64(d)<<32 | uint64(v)) {

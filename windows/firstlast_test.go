@@ -79,8 +79,8 @@ func TestFirstLastMergeAndRestore(t *testing.T) {
 	if err := re.Restore(state); err != nil {
 		t.Fatal(err)
 	}
-	if state[4] != snapVersion {
-		t.Errorf("snapshot version %d, want %d", state[4], snapVersion)
+	if state[4] != snapVersionV2 {
+		t.Errorf("snapshot version %d, want %d", state[4], snapVersionV2)
 	}
 	again := runSteps(t, mem, re, []step{{wm: ptr(int64(10_000))}})[0].rows
 	if !slices.Equal(again, want) {

@@ -45,10 +45,10 @@ type Operator struct {
 	bound int64
 	// maxAhead is the job's guard against wild clocks (OperatorEnv.MaxAhead).
 	maxAhead int64
-	// lateness is the allowed lateness in milliseconds (always 0 for now):
-	// windows fire at end <= watermark, and a row is late once its window's
-	// end + lateness <= watermark. Allowing lateness will need fired windows to
-	// stay open and fire again with updates.
+	// lateness is the allowed lateness in milliseconds (AllowedLateness), 0
+	// for none: a row whose window ends at or before its limit (lateLimits)
+	// but less than lateness before goes to a correction of the window
+	// (revisions.go) instead of being late.
 	lateness int64
 
 	// cache maps a key id to its slot in the window state last used for it.
@@ -104,15 +104,24 @@ var (
 type shardState struct {
 	name    string
 	hi      int64 // the highest event time of the shard's rows seen, MinTime if none
-	windows map[int64]*winState
+	windows map[winKey]*winState
 	accs    []acc
 	free    []int32
 	nslots  int32
 }
 
-// winState is one shard's partial aggregates of one window.
+// winKey names a window's state in a shard: its start, and 0 for its
+// on-time rows or k for those of its k-th correction (AllowedLateness).
+type winKey struct {
+	start int64
+	step  int32
+}
+
+// winState is one shard's partial aggregates of one window, or of one
+// correction of it (step > 0).
 type winState struct {
 	start, end int64
+	step       int32
 	serial     uint32 // identifies the state in Operator.cacheSerial; never 0
 	slots      map[uint32]int32
 	keys       []uint32       // key id of each group, in order of arrival
@@ -129,7 +138,7 @@ func newOperator(p *plan, env pipeline.OperatorEnv) (*Operator, error) {
 	if env.Mem == nil {
 		return nil, errors.New("windows: operator needs an allocator")
 	}
-	o := &Operator{p: p, mem: env.Mem, part: env.Partition, nparts: max(env.Partitions, 1), firings: firingsOf(env), bound: max(env.Bound, 0), maxAhead: max(env.MaxAhead, 0)}
+	o := &Operator{p: p, mem: env.Mem, part: env.Partition, nparts: max(env.Partitions, 1), firings: firingsOf(env), bound: max(env.Bound, 0), maxAhead: max(env.MaxAhead, 0), lateness: p.lateness}
 	var err error
 	if o.filters, err = bindFilters(p.aggs, p.in); err != nil {
 		return nil, err
@@ -184,7 +193,7 @@ func (o *Operator) shard(name string) *shardState {
 	if sh, ok := o.shards[name]; ok {
 		return sh
 	}
-	sh := &shardState{name: name, hi: pipeline.MinTime, windows: map[int64]*winState{}, accs: make([]acc, len(o.p.aggs))}
+	sh := &shardState{name: name, hi: pipeline.MinTime, windows: map[winKey]*winState{}, accs: make([]acc, len(o.p.aggs))}
 	o.shards[name] = sh
 	i, _ := slices.BinarySearchFunc(o.byName, name, func(s *shardState, n string) int {
 		switch {
@@ -199,12 +208,13 @@ func (o *Operator) shard(name string) *shardState {
 	return sh
 }
 
-// window returns the state of the window at start in sh, creating it.
-func (o *Operator) window(sh *shardState, start, end int64) *winState {
-	if ws, ok := sh.windows[start]; ok {
+// window returns the state of the window at start in sh, creating it: of
+// its on-time rows for step 0, else of its correction step.
+func (o *Operator) window(sh *shardState, start, end int64, step int32) *winState {
+	if ws, ok := sh.windows[winKey{start, step}]; ok {
 		return ws
 	}
-	ws := &winState{start: start, end: end, serial: o.nextSerial(), slots: map[uint32]int32{}}
+	ws := &winState{start: start, end: end, step: step, serial: o.nextSerial(), slots: map[uint32]int32{}}
 	ws.dsets = make([]*distinctSet, len(o.p.aggs))
 	for i := range o.p.aggs {
 		if o.vdicts[i] == nil {
@@ -218,7 +228,7 @@ func (o *Operator) window(sh *shardState, start, end int64) *winState {
 		}
 		ws.dsets[i] = d
 	}
-	sh.windows[start] = ws
+	sh.windows[winKey{start, step}] = ws
 	o.opens(start)
 	return ws
 }
@@ -259,7 +269,7 @@ func (o *Operator) freeWindow(sh *shardState, ws *winState) {
 		}
 	}
 	sh.free = append(sh.free, ws.gslots...)
-	delete(sh.windows, ws.start)
+	delete(sh.windows, winKey{ws.start, ws.step})
 	o.closes(ws.start)
 	// Recycle the distinct sets: a window's successor needs about as much room.
 	for _, d := range ws.dsets {
@@ -271,10 +281,10 @@ func (o *Operator) freeWindow(sh *shardState, ws *winState) {
 }
 
 // lateLimits returns, for each row of ts, the end at or before which a
-// window of the row is late: the job's watermark (less the allowed
-// lateness; later windows have not fired) or the row's own shard's
-// watermark, the highest event time of the shard up to and including the
-// row (from hi on) minus the bound, whichever is higher. Null times (valid
+// window of the row has passed for it (it is late, or with AllowedLateness
+// a correction): the job's watermark (later windows have not fired) or the
+// row's own shard's watermark, the highest event time of the shard up to
+// and including the row (from hi on) minus the bound, whichever is higher. Null times (valid
 // false) do not move the shard's clock. It reuses o.limits and returns the
 // shard's highest event time after the rows.
 //
@@ -282,7 +292,7 @@ func (o *Operator) freeWindow(sh *shardState, ws *winState) {
 // wild: it does not move the clock and every window of it is late.
 func (o *Operator) lateLimits(ts []int64, tcol arrow.Array, hi, arrival int64) ([]int64, int64) {
 	o.limits = grow(o.limits, len(ts))
-	lim, fired, bound := o.limits, subSat(o.wm, o.lateness), o.bound
+	lim, fired, bound := o.limits, o.wm, o.bound
 	wild := pipeline.MaxTime
 	if o.maxAhead > 0 && arrival > 0 {
 		wild = arrival + o.maxAhead
@@ -358,16 +368,23 @@ func (o *Operator) Process(_ context.Context, b *pipeline.Batch, emit pipeline.E
 		limit := limits[i]
 		for j := i * f; j < i*f+f; j++ {
 			st := starts[j]
-			if ws == nil || st != ws.start {
+			if ws == nil || st != ws.start || ws.step != 0 {
 				end := windowEnd(st, size)
 				if end <= limit {
-					kept = o.partlyLate(i, end, limit) || kept
+					if end+o.lateness <= limit {
+						kept = o.partlyLate(i, end, limit) || kept
+						continue
+					}
+					ws, wi = o.batchWindow(sh, st, end, o.stepOf(end, limit))
+				} else {
+					ws, wi = o.batchWindow(sh, st, end, 0)
+				}
+			} else if ws.end <= limit {
+				if ws.end+o.lateness <= limit {
+					kept = o.partlyLate(i, ws.end, limit) || kept
 					continue
 				}
-				ws, wi = o.batchWindow(sh, st, end)
-			} else if ws.end <= limit {
-				kept = o.partlyLate(i, ws.end, limit) || kept
-				continue
+				ws, wi = o.batchWindow(sh, st, ws.end, o.stepOf(ws.end, limit))
 			}
 			kid := kids[i]
 			var s int32
@@ -484,13 +501,13 @@ func (o *Operator) addDistinct(ai int, a *acc, arr arrow.Array, keep []bool, sel
 
 // batchWindow returns the state of window start for this batch and its index
 // in o.bwins.
-func (o *Operator) batchWindow(sh *shardState, start, end int64) (*winState, int32) {
+func (o *Operator) batchWindow(sh *shardState, start, end int64, step int32) (*winState, int32) {
 	for i, ws := range o.bwins {
-		if ws.start == start {
+		if ws.start == start && ws.step == step {
 			return ws, int32(i)
 		}
 	}
-	ws := o.window(sh, start, end)
+	ws := o.window(sh, start, end, step)
 	o.bwins = append(o.bwins, ws)
 	return ws, int32(len(o.bwins) - 1)
 }

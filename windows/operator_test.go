@@ -237,8 +237,8 @@ func TestRestoreErrors(t *testing.T) {
 	}
 	next := slices.Clone(state)
 	next[4] = snapVersion + 1
-	if err := fresh().Restore(next); err == nil || !strings.Contains(err.Error(), "snapshot version 3") {
-		t.Errorf("version 3: %v", err)
+	if err := fresh().Restore(next); err == nil || !strings.Contains(err.Error(), "snapshot version 4") {
+		t.Errorf("version 4: %v", err)
 	}
 	other := newTestOp(t, mem, spec, []string{"page"})
 	if err := other.Restore(state); err == nil || !strings.Contains(err.Error(), "cannot restore stage") {

@@ -119,7 +119,7 @@ func (o *Operator) foldLevels(shard string, rec arrow.RecordBatch, ts []int64) e
 		for _, lr := range o.levels[lo:hi] {
 			i := int(lr.row)
 			st := o.starts[i]
-			ws, wi := o.batchWindow(sh, st, windowEnd(st, o.p.size))
+			ws, wi := o.batchWindow(sh, st, windowEnd(st, o.p.size), 0)
 			kid := o.kids[i]
 			s, ok := ws.slots[kid]
 			if !ok {
@@ -154,7 +154,8 @@ func (o *Operator) firePanes(wm int64, emit pipeline.Emit) ([]int64, error) {
 	fire := map[int64]struct{}{}
 	lo, hi := subSat(prev, pp.window), subSat(wm, pp.window)
 	for _, sh := range o.byName {
-		for p := range sh.windows {
+		for wk := range sh.windows { // panes have no correction steps
+			p := wk.start
 			top := min(p, hi)
 			top = subSat(top, floorMod(floorMod(top, pp.slide)-floorMod(p, pp.slide), pp.slide)) // on p's grid
 			bottom := max(subSat(p, pp.window), lo)                                              // exclusive
@@ -177,7 +178,7 @@ func (o *Operator) firePanes(wm int64, emit pipeline.Emit) ([]int64, error) {
 			for _, sh := range o.byName {
 				_, j := shardLevel(sh.name)
 				for p := st; p < end && p >= st; p += pp.slide {
-					ws := sh.windows[p]
+					ws := sh.windows[winKey{p, 0}]
 					if ws != nil && (j == 0 || end >= windowEnd(ws.end, j*pp.slide)) {
 						ps = append(ps, part{sh: sh, ws: ws})
 					}
@@ -197,8 +198,8 @@ func (o *Operator) firePanes(wm int64, emit pipeline.Emit) ([]int64, error) {
 		}
 	}
 	for _, sh := range o.byName {
-		for p, ws := range sh.windows {
-			if windowEnd(p, pp.window) <= wm {
+		for _, ws := range sh.windows {
+			if windowEnd(ws.start, pp.window) <= wm {
 				o.freeWindow(sh, ws)
 			}
 		}
@@ -211,6 +212,10 @@ func (o *Operator) firePanes(wm int64, emit pipeline.Emit) ([]int64, error) {
 // errPanesSpill refuses a spill store for sliding windows, whose panes the
 // spilled sets do not follow yet.
 var errPanesSpill = errors.New("sliding windows do not spill their distinct sets yet: set a state limit without a spill store, or use tumbling windows")
+
+// errPanesLateness refuses AllowedLateness for sliding windows, whose panes
+// do not keep correction steps yet.
+var errPanesLateness = errors.New("sliding windows of more than one window per row do not allow lateness yet: use tumbling windows, or no AllowedLateness")
 
 // checkPaneSnapshot returns the error of a window of a pane stage's snapshot
 // that has the bounds of a whole sliding window: a snapshot of a release

@@ -175,8 +175,8 @@ func (o *Operator) absorb(src *Operator) {
 func (o *Operator) absorbShard(src *Operator, ssh *shardState, owns func(kid uint32) bool) {
 	aggs := o.p.aggs
 	var sh *shardState
-	for _, start := range slices.Sorted(maps.Keys(ssh.windows)) {
-		sws := ssh.windows[start]
+	for _, wk := range sortedWindows(ssh) {
+		sws := ssh.windows[wk]
 		var ws *winState
 		slotOf := map[int32]int32{} // src slot -> o's slot, for the groups o takes
 		for g, skid := range sws.keys {
@@ -187,7 +187,7 @@ func (o *Operator) absorbShard(src *Operator, ssh *shardState, owns func(kid uin
 				if sh == nil {
 					sh = o.shard(ssh.name)
 				}
-				ws = o.window(sh, sws.start, sws.end)
+				ws = o.window(sh, sws.start, sws.end, sws.step)
 			}
 			kid := o.keys.internFrom(src.keys, skid)
 			s, ok := ws.slots[kid]

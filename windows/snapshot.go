@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
-	"slices"
 
 	"github.com/shardflow/shardflow/internal/wire"
 )
 
-// Snapshot format, version 2 (version 1, which had no First or Last and so
-// no event-time partials, reads the same way and still restores). All integers are varints (signed) or uvarints
+// Snapshot format, version 3 (version 2, which had no step after each
+// window's end, and which a stage without AllowedLateness still writes,
+// and version 1, which had no First or Last and so no
+// event-time partials either, read the same way and still restore). All integers are varints (signed) or uvarints
 // (counts, ids); floats are 8 bytes little-endian; strings are a uvarint
 // length and the bytes.
 //
@@ -22,7 +23,8 @@ import (
 //	key dicts (one per key column), then key tuples when there are several
 //	value dicts of the CountDistinct aggregates, in aggregate order
 //	shards, sorted by name: name, windows sorted by start:
-//	  start, end, groups: key id, then every non-distinct aggregate's partial
+//	  start, end, step (0, or k for the state of the k-th correction, with
+//	  AllowedLateness; windows sorted by start then step), groups: key id, then every non-distinct aggregate's partial
 //	  (n, i, u, f, then for First and Last the event time t, as a varint;
 //	  for a custom aggregate, its state's MarshalBinary as a string, and an
 //	  empty string for no state; a stage with custom aggregates never had a
@@ -34,7 +36,12 @@ import (
 // Dicts hold phys, size, null id (-1 for none) and the values by id.
 const (
 	snapMagic   = "SFWN"
-	snapVersion = 2
+	snapVersion = 3
+	// snapVersionV3 added each window's step: 0 for its on-time rows, k for
+	// those of its k-th correction (AllowedLateness).
+	snapVersionV3 = 3
+	// snapVersionV2 is what a stage without allowed lateness still writes.
+	snapVersionV2 = 2
 	// snapVersionV1 is the oldest version Restore reads.
 	snapVersionV1 = 1
 )
@@ -48,7 +55,11 @@ var ErrCorruptSnapshot = errors.New("windows: corrupt snapshot")
 func (o *Operator) Snapshot() ([]byte, error) {
 	b := make([]byte, 0, 1024)
 	b = append(b, snapMagic...)
-	b = append(b, snapVersion)
+	if o.p.lateness > 0 {
+		b = append(b, snapVersionV3)
+	} else {
+		b = append(b, snapVersionV2) // the same bytes as before steps existed
+	}
 	b = appendString(b, o.p.name)
 	b = binary.AppendVarint(b, o.wm)
 	for _, v := range []int64{o.rowsIn, o.lateRows, o.nullTimeRows, o.windowsFired, int64(o.compact)} {
@@ -71,11 +82,7 @@ func (o *Operator) Snapshot() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(o.byName)))
 	for _, sh := range o.byName {
 		b = appendString(b, sh.name)
-		starts := make([]int64, 0, len(sh.windows))
-		for st := range sh.windows {
-			starts = append(starts, st)
-		}
-		slices.Sort(starts)
+		starts := sortedWindows(sh)
 		b = binary.AppendUvarint(b, uint64(len(starts)))
 		for _, st := range starts {
 			var err error
@@ -94,6 +101,9 @@ func (o *Operator) Snapshot() ([]byte, error) {
 func (o *Operator) appendWindow(b []byte, sh *shardState, ws *winState) ([]byte, error) {
 	b = binary.AppendVarint(b, ws.start)
 	b = binary.AppendVarint(b, ws.end)
+	if o.p.lateness > 0 {
+		b = binary.AppendVarint(b, int64(ws.step))
+	}
 	b = binary.AppendUvarint(b, uint64(len(ws.keys)))
 	for g, kid := range ws.keys {
 		s := ws.gslots[g]
@@ -178,7 +188,8 @@ func (o *Operator) Restore(state []byte) error {
 	if len(state) < len(snapMagic)+1+4 || string(state[:len(snapMagic)]) != snapMagic {
 		return fmt.Errorf("%w: bad header", ErrCorruptSnapshot)
 	}
-	if v := state[len(snapMagic)]; v != snapVersion && v != snapVersionV1 {
+	v := state[len(snapMagic)]
+	if v > snapVersion || v < snapVersionV1 {
 		return fmt.Errorf("windows: snapshot version %d, want %d to %d", v, snapVersionV1, snapVersion)
 	}
 	body, sum := state[:len(state)-4], binary.LittleEndian.Uint32(state[len(state)-4:])
@@ -191,7 +202,7 @@ func (o *Operator) Restore(state []byte) error {
 	}
 	o.unregister()
 	t := o.temp(o.firings)
-	if err := t.decode(r); err != nil {
+	if err := t.decode(r, v); err != nil {
 		t.unregister()
 		o.reregister()
 		return err
@@ -200,7 +211,7 @@ func (o *Operator) Restore(state []byte) error {
 	return nil
 }
 
-func (o *Operator) decode(r *wire.Reader) error {
+func (o *Operator) decode(r *wire.Reader, version byte) error {
 	o.wm = r.Varint()
 	o.rowsIn, o.lateRows, o.nullTimeRows, o.windowsFired = r.Varint(), r.Varint(), r.Varint(), r.Varint()
 	o.compact = max(int(r.Varint()), o.minCompact)
@@ -242,7 +253,7 @@ func (o *Operator) decode(r *wire.Reader) error {
 		sh := o.shard(name)
 		nw := r.Count(3)
 		for range nw {
-			if err := o.decodeWindow(r, sh); err != nil {
+			if err := o.decodeWindow(r, sh, version); err != nil {
 				return err
 			}
 		}
@@ -256,20 +267,27 @@ func (o *Operator) decode(r *wire.Reader) error {
 	return r.Err()
 }
 
-func (o *Operator) decodeWindow(r *wire.Reader, sh *shardState) error {
+func (o *Operator) decodeWindow(r *wire.Reader, sh *shardState, version byte) error {
 	start, end := r.Varint(), r.Varint()
+	var step int64
+	if version >= snapVersionV3 {
+		step = r.Varint()
+	}
 	if r.Err() == nil {
 		if err := o.checkPaneSnapshot(start, end); err != nil { // panes.go
 			return err
 		}
 	}
-	if r.Err() == nil && (end != windowEnd(start, o.p.size) || sh.windows[start] != nil) {
+	if r.Err() == nil && (end != windowEnd(start, o.p.size) || sh.windows[winKey{start, int32(step)}] != nil) {
 		r.Fail("window bounds")
+	}
+	if r.Err() == nil && (step < 0 || step > 0 && (o.p.lateness == 0 || step > o.p.lateness/o.p.revEvery)) {
+		r.Fail("window correction step")
 	}
 	if r.Err() != nil {
 		return r.Err()
 	}
-	ws := o.window(sh, start, end)
+	ws := o.window(sh, start, end, int32(step))
 	ng := r.Count(1)
 	nkeys := uint64(o.keys.len())
 	for range ng {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/shardflow/shardflow/internal/take"
@@ -22,7 +23,10 @@ const (
 type Spec struct {
 	assigner Assigner
 	aggs     []Agg
-	late     bool // LateRows
+	late     bool   // LateRows
+	lateness int64  // AllowedLateness, in milliseconds
+	revEvery int64  // RevisionEvery, in milliseconds; 0 for the lateness
+	badLate  string // the first invalid AllowedLateness or RevisionEvery
 }
 
 // LateSide is the side on which a window stage whose spec asks for it
@@ -67,7 +71,11 @@ func (s *Spec) KeyedStage(keys []string, eventTime string) (pipeline.Stage, erro
 	if err := checkColumns([2]string{ColWindowStart, ColWindowEnd}, "a window bound", keys, s.aggs, false); err != nil {
 		return nil, err
 	}
-	st := &stage{assigner: s.assigner, aggs: s.aggs, keys: append([]string(nil), keys...), eventTime: eventTime, late: s.late}
+	lateness, every, err := s.checkLateness(keys)
+	if err != nil {
+		return nil, err
+	}
+	st := &stage{assigner: s.assigner, aggs: s.aggs, keys: append([]string(nil), keys...), eventTime: eventTime, late: s.late, lateness: lateness, revEvery: every}
 	st.name = st.describe()
 	return st, nil
 }
@@ -80,6 +88,8 @@ type stage struct {
 	eventTime string
 	name      string
 	late      bool          // emit late rows on LateSide
+	lateness  int64         // allowed lateness, ms; 0 for none
+	revEvery  int64         // the revisions' step, ms, when lateness > 0
 	in        *arrow.Schema // the input's, once bound: the late rows'
 }
 
@@ -103,6 +113,9 @@ func (s *stage) Name() string { return s.name }
 
 func (s *stage) describe() string {
 	name := describe(s.assigner.String(), s.eventTime, s.keys, s.aggs)
+	if s.lateness > 0 {
+		name += fmt.Sprintf("; allowed lateness %s, revisions every %s", time.Duration(s.lateness)*time.Millisecond, time.Duration(s.revEvery)*time.Millisecond)
+	}
 	if s.late {
 		name += "; late rows to side " + string(LateSide)
 	}
@@ -182,7 +195,9 @@ func (s *stage) Bind(in *arrow.Schema) (*arrow.Schema, func(pipeline.OperatorEnv
 
 // plan is everything an operator needs to know about its stage and schema.
 type plan struct {
-	late     bool // emit late rows on LateSide
+	late     bool  // emit late rows on LateSide
+	lateness int64 // allowed lateness, ms; 0 for none (no revision column)
+	revEvery int64 // the revisions' step, ms, when lateness > 0
 	name     string
 	in       *arrow.Schema
 	out      *arrow.Schema
@@ -209,8 +224,11 @@ func (s *stage) plan(in *arrow.Schema) (*plan, error) {
 	if in == nil {
 		return nil, errors.New("windows: nil input schema")
 	}
-	p := &plan{name: s.name, in: in, assigner: s.assigner, size: s.assigner.Size(), fanout: s.assigner.Fanout()}
+	p := &plan{name: s.name, in: in, assigner: s.assigner, size: s.assigner.Size(), fanout: s.assigner.Fanout(), lateness: s.lateness, revEvery: s.revEvery}
 	if pp, tumbling := panesOf(s.assigner); pp != nil {
+		if p.lateness > 0 {
+			return nil, fmt.Errorf("windows: %s: %w", s.name, errPanesLateness)
+		}
 		p.panes, p.assigner, p.size, p.fanout = pp, tumbling, tumbling.Size(), 1
 	}
 	fields := []arrow.Field{
@@ -249,6 +267,9 @@ func (s *stage) plan(in *arrow.Schema) (*plan, error) {
 		nullable := a.kind == kindMin || a.kind == kindMax || a.kind == kindAvg || a.kind == kindFirst || a.kind == kindLast || a.kind == kindCustom
 		fields = append(fields, arrow.Field{Name: a.name, Type: ap.outType, Nullable: nullable})
 		p.aggs = append(p.aggs, ap)
+	}
+	if p.lateness > 0 {
+		fields = append(fields, arrow.Field{Name: ColRevision, Type: arrow.PrimitiveTypes.Int64})
 	}
 	p.out = arrow.NewSchema(fields, nil)
 	return p, nil

@@ -143,6 +143,9 @@ func (o *Operator) Close() error { return o.st.close() }
 
 // canSpill reports whether o has distinct sets left in memory.
 func (o *Operator) canSpill() bool {
+	if o.lateness > 0 { // corrections merge keys one by one: not from the store
+		return false
+	}
 	for a, d := range o.vdicts {
 		if d != nil && !o.st.spilled(a) {
 			return true

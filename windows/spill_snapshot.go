@@ -94,7 +94,7 @@ func (o *Operator) decodeSpilled(r *wire.Reader) error {
 			break
 		}
 		sh := o.byName[si]
-		ws := sh.windows[start]
+		ws := sh.windows[winKey{start, 0}]
 		var s int32
 		ok := ws != nil
 		if ok {

@@ -92,8 +92,8 @@ func (o *Operator) stateBytes() int64 {
 func (o *Operator) distinctValues() (values int64, windows int) {
 	seen := map[int64]bool{}
 	for _, sh := range o.byName {
-		for st, ws := range sh.windows {
-			seen[st] = true
+		for _, ws := range sh.windows {
+			seen[ws.start] = true
 			for a := range ws.dsets {
 				if ws.dsets[a] == nil {
 					continue

@@ -274,7 +274,7 @@ func TestUDAFSnapshotGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if state[4] != snapVersion {
+	if state[4] != snapVersionV2 {
 		t.Fatalf("version %d", state[4])
 	}
 	golden(t, "snapshot-udaf-v2.bin", state)
