@@ -21,10 +21,10 @@ func (c *colValue) compile(s *arrow.Schema) (node, error) {
 	t := s.Field(idx).Type
 	switch t.ID() {
 	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64,
-		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
-		return &colNode{idx: idx, id: t.ID()}, nil
+		arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64, arrow.TIMESTAMP:
+		return &colNode{idx: idx, typ: t}, nil
 	case arrow.FLOAT32, arrow.FLOAT64:
-		return &colNode{idx: idx, id: t.ID(), float: true}, nil
+		return &colNode{idx: idx, typ: t, float: true}, nil
 	default:
 		return nil, fmt.Errorf("expr: column %q is %s, not a number", c.name, t)
 	}
@@ -33,7 +33,7 @@ func (c *colValue) compile(s *arrow.Schema) (node, error) {
 // colNode reads one numeric column.
 type colNode struct {
 	idx     int
-	id      arrow.Type
+	typ     arrow.DataType
 	float   bool
 	scratch []int64 // an integer column read as floats
 }
@@ -45,7 +45,7 @@ func (n *colNode) column(rec arrow.RecordBatch, rows int, null []bool) arrow.Arr
 		return nil
 	}
 	arr := rec.Column(n.idx)
-	if arr.DataType().ID() != n.id || arr.Len() != rows {
+	if arr.Len() != rows || !arrow.TypeEqual(arr.DataType(), n.typ) {
 		return nil
 	}
 	if arr.NullN() > 0 {
@@ -63,6 +63,8 @@ func (n *colNode) ints(rec arrow.RecordBatch, dst []int64, null []bool) bool {
 	switch a := arr.(type) {
 	case *array.Int64:
 		copy(dst, a.Int64Values())
+	case *array.Timestamp:
+		convert(dst, a.TimestampValues())
 	case *array.Int32:
 		convert(dst, a.Int32Values())
 	case *array.Int16:

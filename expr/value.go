@@ -15,7 +15,10 @@ import (
 // column; CompareValues and its siblings filter on one.
 //
 // A row where any operand is null is null, and so is a division or modulo
-// by zero.
+// by zero, integer or float (never ±Inf, never an error or a panic).
+// Integer arithmetic wraps on overflow as Go's does (MaxInt64 + 1 is
+// MinInt64, MinInt64 / -1 is MinInt64); float arithmetic follows IEEE 754
+// (an overflow is ±Inf).
 type Value interface {
 	// String renders the expression as it reads, e.g. `price * 0.908`; it is
 	// part of a job's fingerprint.
@@ -39,7 +42,10 @@ type BoundValue interface {
 }
 
 // Col is the value of numeric column name: any integer type reads as an
-// int64, float32 and float64 as a float64.
+// int64, float32 and float64 as a float64, and a timestamp as the int64
+// count of its unit since the epoch (milliseconds for timestamp[ms], so
+// Div(Col("ts"), Int(1000)) is Unix seconds). A uint64 above MaxInt64 wraps
+// to a negative int64, as a Go conversion does.
 func Col(name string) Value { return &colValue{name: name} }
 
 // Int is the integer literal v.
