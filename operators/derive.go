@@ -96,6 +96,10 @@ func (d *DeriveOperator) Process(_ context.Context, b *pipeline.Batch, emit pipe
 		b.Release()
 		return nil
 	}
+	if err := d.fits(b.Rec); err != nil {
+		b.Release()
+		return fmt.Errorf("operators: derive %s: shard %s: %w", d.name, b.Shard, err)
+	}
 	col, err := d.compute(b.Rec)
 	if err != nil {
 		b.Release()
@@ -110,6 +114,20 @@ func (d *DeriveOperator) Process(_ context.Context, b *pipeline.Batch, emit pipe
 	nb := b.WithRecord(rec)
 	b.Release()
 	emit(nb)
+	return nil
+}
+
+// fits checks that rec has the columns of the bound input schema, which
+// array.NewRecordBatch would otherwise refuse with a panic.
+func (d *DeriveOperator) fits(rec arrow.RecordBatch) error {
+	if int(rec.NumCols()) != d.out.NumFields()-1 {
+		return fmt.Errorf("batch has %d columns, not the %d of the schema the stage was bound to", rec.NumCols(), d.out.NumFields()-1)
+	}
+	for i, c := range rec.Columns() {
+		if want := d.out.Field(i).Type; !arrow.TypeEqual(c.DataType(), want) {
+			return fmt.Errorf("batch column %d (%s) is %s, not %s as bound", i, rec.ColumnName(i), c.DataType(), want)
+		}
+	}
 	return nil
 }
 
