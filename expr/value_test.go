@@ -361,3 +361,51 @@ func TestValueComparisons(t *testing.T) {
 		t.Errorf("GtValue on a string column: Bind error %v", err)
 	}
 }
+
+// TestValueComparisonOfColumnAndLiteral: GtValue(Col(c), Int(k)) renders
+// as Gt(c, k) does and matches the same rows, on a timestamp column of
+// another unit than milliseconds and on uint64s above MaxInt64 too; a float
+// literal on an integer column, which Gt refuses, compares as floats.
+func TestValueComparisonOfColumnAndLiteral(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rec := testRecord(t, mem)
+	defer rec.Release()
+	uints := oneColumn(t, mem, "u64", arrow.PrimitiveTypes.Uint64, uint64(math.MaxUint64), uint64(1)<<63, uint64(5))
+	defer uints.Release()
+	ms := t0.UnixMilli()
+	tests := []struct {
+		rec  arrow.RecordBatch
+		v, p expr.Predicate
+		want []int
+	}{
+		{rec, expr.GtValue(expr.Col("ts_us"), expr.Int(ms)), expr.Gt("ts_us", ms), []int{1}},
+		{rec, expr.EqValue(expr.Col("ts_us"), expr.Int(ms)), expr.Eq("ts_us", ms), []int{0}},
+		{rec, expr.GeValue(expr.Col("ts"), expr.Int(ms)), expr.Ge("ts", ms), []int{0, 1, 3}},
+		{rec, expr.LtValue(expr.Col("price"), expr.Int(6)), expr.Lt("price", 6), []int{0, 3}},
+		{rec, expr.NeValue(expr.Col("price"), expr.Float(5)), expr.Ne("price", 5.0), []int{0, 1, 4}},
+		{uints, expr.GtValue(expr.Col("u64"), expr.Int(0)), expr.Gt("u64", 0), []int{0, 1, 2}},
+		{uints, expr.LeValue(expr.Col("u64"), expr.Int(5)), expr.Le("u64", 5), []int{2}},
+	}
+	for _, tc := range tests {
+		if tc.v.String() != tc.p.String() {
+			t.Errorf("%s renders unlike %s", tc.v, tc.p)
+		}
+		for _, p := range []expr.Predicate{tc.v, tc.p} {
+			b, err := p.Bind(tc.rec.Schema())
+			if err != nil {
+				t.Errorf("%s: Bind: %v", p, err)
+			} else if got := rows(b.Match(tc.rec, nil)); !slices.Equal(got, tc.want) {
+				t.Errorf("%s (%T): rows %v, want %v", p, p, got, tc.want)
+			}
+		}
+	}
+	// Gt("qty", 2.5) does not bind; the value comparison does.
+	b, err := expr.GtValue(expr.Col("qty"), expr.Float(2.5)).Bind(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(b.Match(rec, nil)); !slices.Equal(got, []int{3}) {
+		t.Errorf("qty > 2.5: rows %v, want [3]", got)
+	}
+}

@@ -7,6 +7,14 @@ import (
 // EqValue matches rows where the values a and b are equal, e.g.
 // EqValue(Mod(Col("auction"), Int(123)), Int(0)). Integers compare as
 // integers, else both as floats; a row where either is null does not match.
+//
+// A column compared with a literal, as in GtValue(Col("ts"), Int(1000)),
+// reads as the column comparison Gt("ts", 1000) does and is evaluated as
+// one, so that the two, which render alike (their String is a job's
+// fingerprint and shares their binding in BindShared), also mean the same:
+// an integer compared with a timestamp column is milliseconds since the
+// epoch whatever the column's unit, and a uint64 above MaxInt64 compares as
+// itself, not wrapped as Col reads it.
 func EqValue(a, b Value) Predicate { return &valueCmp{op: opEq, a: a, b: b} }
 
 // NeValue matches rows where the values a and b differ (neither null).
@@ -36,6 +44,19 @@ func (c *valueCmp) String() string {
 func (c *valueCmp) Bind(schema *arrow.Schema) (Bound, error) { return bindRoot(c, schema) }
 
 func (c *valueCmp) evaluator(schema *arrow.Schema) (evaluator, error) {
+	if col, ok := c.a.(*colValue); ok {
+		if lit, ok := c.b.(*litValue); ok {
+			var v any = lit.i
+			if lit.isFloat {
+				v = lit.f
+			}
+			// Where the column comparison does not bind (a float literal
+			// on an integer column), the value comparison stands alone.
+			if ev, err := (&comparison{col: col.name, op: c.op, value: v}).evaluator(schema); err == nil {
+				return ev, nil
+			}
+		}
+	}
 	a, err := compileValue(c.a, schema)
 	if err != nil {
 		return nil, err
