@@ -250,3 +250,50 @@ func swapLast(rec arrow.RecordBatch) arrow.RecordBatch {
 	rec.Release()
 	return out
 }
+
+// TestDeriveInstancesRunInParallel: the instances of one bound Derive stage
+// own their evaluators, so shards run them at once (under -race) and each
+// computes its own batches.
+func TestDeriveInstancesRunInParallel(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	_, newOp, err := Derive("p2", expr.Add(expr.Mul(expr.Col("price"), expr.Int(2)), expr.Col("qty"))).Bind(eventSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make([][]string, 4)
+	errs := make(chan error, len(results))
+	for i := range results {
+		op, err := newOp(pipeline.OperatorEnv{Mem: mem, Source: "test", Shard: "shard"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for range 50 {
+				err := op.Process(context.Background(), eventBatch(mem), func(b *pipeline.Batch) {
+					defer b.Release()
+					col := b.Rec.Column(int(b.Rec.NumCols()) - 1)
+					results[i] = results[i][:0]
+					for r := range col.Len() {
+						results[i] = append(results[i], col.ValueStr(r))
+					}
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range results {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, got := range results {
+		if want := []string{"1", "21", "(null)", "6", "45"}; !slices.Equal(got, want) {
+			t.Errorf("instance %d: %v, want %v", i, got, want)
+		}
+	}
+}
