@@ -76,9 +76,9 @@ func TestValueEval(t *testing.T) {
 		{expr.Add(col("qty"), I(10)), i64, "11 12 null 13 6"},
 		{expr.Sub(col("qty"), col("small")), i64, "129 2 null -124 -9"},
 		{expr.Mul(col("qty"), col("small")), i64, "-128 0 null 381 -20"},
-		{expr.Div(col("small"), I(2)), i64, "-64 0 0 63 2"},           // truncated toward zero
+		{expr.Div(col("small"), I(2)), i64, "-64 0 0 63 2"},            // truncated toward zero
 		{expr.Div(col("small"), col("qty")), i64, "-128 0 null 42 -1"}, // 5 / -4 = -1
-		{expr.Mod(col("small"), I(3)), i64, "-2 0 1 1 2"},             // sign of the dividend
+		{expr.Mod(col("small"), I(3)), i64, "-2 0 1 1 2"},              // sign of the dividend
 		{expr.Mod(col("small"), col("qty")), i64, "0 0 null 1 1"},
 		{expr.Mod(col("small"), I(-1)), i64, "0 0 0 0 0"},
 		{expr.Div(col("small"), I(-1)), i64, "128 0 -1 -127 -5"},
